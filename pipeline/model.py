@@ -1,0 +1,109 @@
+"""The values that flow between stages: intake → read → validate → merge → score → write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from pipeline.catalogue import Issue, has_errors
+from pipeline.deadlines import ReportingPeriod
+from pipeline.schema import Unit
+
+# A parsed input value: numbers are int (integer fields) or float; text is NFC str.
+Value = int | float | str | date | None
+
+
+@dataclass
+class InboxFile:
+    """One file found in the inbox (or, later, one attachment inside an e-mail)."""
+
+    name: str  # path relative to the inbox, "/"-separated: what the officer sees
+    path: Path  # where the bytes are
+    sha256: str
+    size: int
+    received_at: datetime | None = None
+    received_source: str = ""  # "receipts" | "email" | "ledger"
+    kind: str = ""  # sniffed: "xlsx" | "xls" | "ods" | "xlsb" | "" (not a spreadsheet)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an input was found in a submitted file."""
+
+    sheet: str
+    cell: str
+
+
+@dataclass
+class Submission:
+    """One inbox file read as a report, with everything found wrong in it."""
+
+    file: InboxFile
+    status: str = "rejected"  # accepted | superseded | rejected | ignored
+    unit: str | None = None
+    period: str | None = None  # period code, e.g. "Q1"
+    year: int | None = None
+    template_version: str | None = None
+    values: dict[str, Value] = field(default_factory=dict)
+    cells: dict[str, Located] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.status != "ignored" and not has_errors(self.issues)
+
+    def location(self, key: str, default: Located) -> Located:
+        return self.cells.get(key, default)
+
+
+@dataclass(frozen=True)
+class CriterionScore:
+    key: str
+    label: str
+    points: float  # awarded
+    max_points: float
+    rule: str  # the rule that gave the points, in Vietnamese
+    figures: str  # the figures it used, e.g. "đúng hạn 95 / (95 + 5) = 95,0%"
+
+
+@dataclass(frozen=True)
+class Score:
+    total: float
+    band: str
+    band_rule: str  # why this band (thresholds and caps applied)
+    criteria: tuple[CriterionScore, ...]
+    self_score: float | None
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.self_score is None else round(self.self_score - self.total, 2)
+
+
+@dataclass
+class UnitResult:
+    unit: Unit
+    status: str  # on_time | late | missing | rejected | not_due
+    submission: Submission | None = None  # the consolidated version
+    received_at: datetime | None = None  # the time that decides timeliness
+    days_late: int = 0
+    score: Score | None = None
+    band: str = ""
+    versions: list[Submission] = field(default_factory=list)  # every file of this unit, oldest first
+
+
+@dataclass
+class RunResult:
+    period: ReportingPeriod
+    as_of: datetime
+    files: list[Submission]  # one per inbox file, in name order
+    units: list[UnitResult]  # one per registry unit, registry order
+    totals: dict[str, int | float]  # indicator key → sum over accepted submissions
+    outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
+
+    @property
+    def accepted(self) -> list[Submission]:
+        return [u.submission for u in self.units if u.submission is not None]
+
+    def count(self, status: str) -> int:
+        return sum(1 for u in self.units if u.status == status)
