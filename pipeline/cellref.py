@@ -23,7 +23,7 @@ def col_letters(col: int) -> str:
 
 
 def col_index(letters: str) -> int:
-    """"A" → 0, "AA" → 26."""
+    """ "A" → 0, "AA" → 26."""
     col = 0
     for ch in letters.upper():
         col = col * 26 + (ord(ch) - ord("A") + 1)
@@ -35,7 +35,7 @@ def to_a1(row: int, col: int) -> str:
 
 
 def from_a1(ref: str) -> tuple[int, int]:
-    """"D12" or "$D$12" → (11, 3)."""
+    """ "D12" or "$D$12" → (11, 3)."""
     m = _A1.match(ref.strip())
     if not m:
         raise ValueError(f"not an A1 cell reference: {ref!r}")
@@ -43,7 +43,7 @@ def from_a1(ref: str) -> tuple[int, int]:
 
 
 def absolute(ref: str) -> str:
-    """"D12" → "$D$12"."""
+    """ "D12" → "$D$12"."""
     row, col = from_a1(ref)
     return f"${col_letters(col)}${row + 1}"
 

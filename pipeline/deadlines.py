@@ -69,16 +69,16 @@ class ReportingPeriod:
 
 
 def parse_period(text: str, calendar: Calendar) -> ReportingPeriod:
-    """"2023-Q1" → ReportingPeriod; PeriodError with a Vietnamese message otherwise."""
+    """ "2023-Q1" → ReportingPeriod; PeriodError with a Vietnamese message otherwise."""
     m = _PERIOD_ID.match(text)
     codes = ", ".join(p.code for p in calendar.periods)
     if not m:
-        raise PeriodError(f"Kỳ báo cáo \"{text}\" không đúng dạng NĂM-KỲ, ví dụ 2023-Q1 (kỳ: {codes}).")
+        raise PeriodError(f'Kỳ báo cáo "{text}" không đúng dạng NĂM-KỲ, ví dụ 2023-Q1 (kỳ: {codes}).')
     year, code = int(m.group(1)), m.group(2).upper()
     for p in calendar.periods:
         if p.code.upper() == code:
             return ReportingPeriod(year, p, ZoneInfo(calendar.timezone))
-    raise PeriodError(f"Không có kỳ báo cáo \"{m.group(2)}\". Các kỳ: {codes}.")
+    raise PeriodError(f'Không có kỳ báo cáo "{m.group(2)}". Các kỳ: {codes}.')
 
 
 def local_midnight_after(d: date, tz: ZoneInfo) -> datetime:

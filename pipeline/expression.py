@@ -71,7 +71,8 @@ def evaluate(source: str, values: Mapping[str, Value]) -> Value:
 
 def _eval(node: ast.expr, values: Mapping[str, Value]) -> Value:
     if isinstance(node, ast.Constant):
-        return node.value  # type: ignore[no-any-return]
+        value = node.value
+        return value if isinstance(value, (int, float)) else None
     if isinstance(node, ast.Name):
         return values.get(node.id)
     if isinstance(node, ast.UnaryOp):

@@ -95,7 +95,7 @@ class Code:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: caches key on the loaded schema
 class Schema:
     directory: Path
     units: tuple[Unit, ...]
@@ -227,9 +227,7 @@ def load_calendar(path: Path) -> Calendar:
 
 
 def load_codes(path: Path) -> dict[str, Code]:
-    return {
-        r["code"]: Code(r["code"], r["severity"], r["title"], r["message"]) for r in _read_csv(path)
-    }
+    return {r["code"]: Code(r["code"], r["severity"], r["title"], r["message"]) for r in _read_csv(path)}
 
 
 def _check(schema: Schema) -> None:

@@ -1,0 +1,137 @@
+"""Command line: parses arguments, calls the library, prints Vietnamese results.
+
+Exit codes: 0 the run completed; 1 it could not complete (message, no traceback);
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+import click
+
+from pipeline import schema as schema_mod
+from pipeline.deadlines import PeriodError, ReportingPeriod, parse_period
+from pipeline.intake import ReceiptsError
+from pipeline.ledger import LedgerError
+from pipeline.outputs.atomic import OutputError
+from pipeline.run import InboxError
+from pipeline.schema import Schema, SchemaError
+
+CANNOT_CONTINUE = (SchemaError, ReceiptsError, LedgerError, OutputError, InboxError, OSError)
+
+STATUS_VI = {
+    "on_time": "đúng hạn",
+    "late": "muộn",
+    "missing": "chưa nộp",
+    "rejected": "bị trả lại",
+    "not_due": "chưa đến hạn",
+}
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Lỗi: {message}", err=True)
+    sys.exit(1)
+
+
+def _schema(ctx: click.Context) -> Schema:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, dict)
+    try:
+        return schema_mod.load(obj.get("schemas"))
+    except SchemaError as exc:
+        _fail(str(exc))
+
+
+def _period(ctx: click.Context, schema: Schema, text: str) -> ReportingPeriod:
+    try:
+        return parse_period(text, schema.calendar)
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param_hint="--period") from exc
+
+
+def _as_of(ctx: click.Context, text: str | None, tz: ZoneInfo) -> datetime:
+    if not text:
+        return datetime.now(tz).replace(microsecond=0)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f'"{text}" không phải thời điểm ISO 8601 (ví dụ 2023-03-25T09:00).', ctx=ctx, param_hint="--as-of"
+        ) from exc
+    return at if at.tzinfo else at.replace(tzinfo=tz)
+
+
+@click.group(help="Tổng hợp báo cáo công tác dân vận chính quyền tỉnh Bình Định.")
+@click.option(
+    "--schemas",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Thư mục cấu hình (mặc định: schemas/ của chương trình).",
+)
+@click.pass_context
+def main(ctx: click.Context, schemas: Path | None) -> None:
+    ctx.obj = {"schemas": schemas}
+
+
+@main.command(help="Tạo mẫu báo cáo Excel gửi các đơn vị (templates/excel/).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("templates/excel"))
+@click.pass_context
+def template(ctx: click.Context, out: Path) -> None:
+    from pipeline.template import write_template
+
+    schema = _schema(ctx)
+    try:
+        path = write_template(schema, out)
+    except CANNOT_CONTINUE as exc:
+        _fail(str(exc))
+    click.echo(f"Đã tạo mẫu báo cáo: {path}")
+
+
+@main.command(help="Tổng hợp các báo cáo trong hộp thư đến cho một kỳ, ví dụ --period 2023-Q1.")
+@click.option("--period", "period_text", required=True, help="Kỳ báo cáo: NĂM-KỲ, kỳ là Q1, H1, 9M hoặc Y.")
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), default=Path("inbox"))
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), default=Path("outbox"))
+@click.option("--as-of", "as_of_text", default=None, help="Thời điểm tổng hợp (ISO 8601); mặc định: bây giờ.")
+@click.pass_context
+def consolidate(
+    ctx: click.Context, period_text: str, inbox: Path, outbox: Path, as_of_text: str | None
+) -> None:
+    from pipeline.run import consolidate as run_consolidate
+
+    schema = _schema(ctx)
+    period = _period(ctx, schema, period_text)
+    as_of = _as_of(ctx, as_of_text, period.tz)
+    try:
+        result = run_consolidate(schema, period, inbox, outbox, as_of)
+    except CANNOT_CONTINUE as exc:
+        _fail(str(exc))
+    counts = ", ".join(f"{STATUS_VI[s]} {result.count(s)}" for s in STATUS_VI if result.count(s))
+    click.echo(
+        f"Kỳ {period.name_vi}: {len(result.files)} tệp trong hộp thư đến; {len(result.units)} đơn vị: {counts}."
+    )
+    click.echo("Kết quả đã ghi vào:")
+    for rel in result.outputs:
+        click.echo(f"  {outbox / rel}")
+
+
+@main.command(help="Tạo hộp thư mẫu để chạy thử (không dùng thư mục inbox/).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/sample-inbox"))
+@click.option("--period", "period_text", default="2023-Q1")
+@click.pass_context
+def sample(ctx: click.Context, out: Path, period_text: str) -> None:
+    from pipeline.sample import build_sample_inbox
+    from pipeline.template import write_template
+
+    schema = _schema(ctx)
+    period = _period(ctx, schema, period_text)
+    try:
+        tpl = write_template(schema, out.parent / "template")
+        build_sample_inbox(schema, tpl, out, year=period.year, period=period.period.code)
+    except CANNOT_CONTINUE as exc:
+        _fail(str(exc))
+    click.echo(f"Đã tạo hộp thư mẫu: {out}")

@@ -1,0 +1,70 @@
+"""Merge: for each unit keep the latest valid submission, decide its status, sum the totals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pipeline.catalogue import make_issue
+from pipeline.deadlines import ReportingPeriod
+from pipeline.model import Submission, UnitResult
+from pipeline.schema import Schema
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def _order(sub: Submission) -> tuple[datetime, str]:
+    return (sub.file.received_at or _EPOCH, sub.file.name)
+
+
+def merge(
+    schema: Schema, submissions: list[Submission], period: ReportingPeriod, as_of: datetime
+) -> list[UnitResult]:
+    """Decide each submission's status and each registry unit's status, in registry order."""
+    by_unit: dict[str, list[Submission]] = {}
+    for sub in submissions:
+        if sub.status == "ignored":
+            continue
+        if sub.unit is not None and sub.unit in schema.unit_by_code:
+            by_unit.setdefault(sub.unit, []).append(sub)
+        sub.status = "rejected"  # until chosen below
+    results: list[UnitResult] = []
+    for unit in schema.units:
+        versions = sorted(by_unit.get(unit.code, []), key=_order)
+        valid = [s for s in versions if s.valid]
+        result = UnitResult(unit=unit, status="missing", versions=versions)
+        if valid:
+            chosen = valid[-1]
+            chosen.status = "accepted"
+            for older in valid[:-1]:
+                older.status = "superseded"
+                older.issues.append(
+                    make_issue(
+                        schema, "superseded", file=older.file.name, unit=unit.code, other=chosen.file.name
+                    )
+                )
+            decisive = valid[0] if schema.calendar.timeliness_from == "first_valid" else chosen
+            result.submission = chosen
+            result.received_at = decisive.file.received_at
+            result.days_late = period.days_late(result.received_at) if result.received_at else 0
+            result.status = "late" if result.days_late > 0 else "on_time"
+        elif versions:
+            result.status = "rejected"
+            result.received_at = versions[-1].file.received_at
+        else:
+            result.status = "missing" if period.is_due(as_of) else "not_due"
+        results.append(result)
+    return results
+
+
+def totals(schema: Schema, results: list[UnitResult]) -> dict[str, int | float]:
+    """Indicator key → sum over the accepted submissions (blank counts as nothing)."""
+    sums: dict[str, int | float] = {}
+    for f in schema.indicators:
+        total: int | float = 0
+        for r in results:
+            if r.submission is not None:
+                v = r.submission.values.get(f.key)
+                if isinstance(v, (int, float)):
+                    total += v
+        sums[f.key] = total
+    return sums

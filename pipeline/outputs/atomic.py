@@ -1,0 +1,99 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+class OutputError(Exception):
+    """An output file could not be written; the message is Vietnamese, for the officer."""
+
+
+def _locked_message(path: Path) -> str:
+    return (
+        f'Không ghi được tệp "{path}" (tệp đang mở trong Excel hoặc thư mục chỉ đọc). Đóng tệp rồi chạy lại.'
+    )
+
+
+def _os_message(path: Path, exc: OSError) -> str:
+    return f'Không ghi được tệp "{path}": {exc.strerror or exc}.'
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable where the platform allows it (not on Windows)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
+    """Let `produce` write into a temporary file beside `path`, then put it in place.
+
+    If `produce` raises, the temporary file is removed, any previous `path` is left intact and
+    the exception propagates. If the file system refuses, OutputError says so in Vietnamese.
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except PermissionError as exc:
+        raise OutputError(_locked_message(path)) from exc
+    except OSError as exc:
+        raise OutputError(_os_message(path, exc)) from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            _set_mode(fh.fileno(), path)
+            produce(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        # The producer failed (or the disk did): nothing replaces the previous file.
+        _remove(tmp)
+        raise
+    try:
+        os.replace(tmp, path)
+    except PermissionError as exc:
+        _remove(tmp)
+        raise OutputError(_locked_message(path)) from exc
+    except OSError as exc:
+        _remove(tmp)
+        raise OutputError(_os_message(path, exc)) from exc
+    _fsync_dir(folder)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    def produce(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    write_atomic(path, produce)
+
+
+def _set_mode(fd: int, path: Path) -> None:
+    """mkstemp makes a private file: give the output the previous file's mode, or rw-r--r--."""
+    if os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    os.fchmod(fd, mode)
+
+
+def _remove(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        tmp.unlink()

@@ -1,0 +1,439 @@
+"""The consolidated workbook that leadership opens and prints.
+
+Sheets: Tổng hợp (summary), Số liệu (figures per unit with subtotals), Xếp loại (ranking),
+Nộp muộn (late list), Lỗi kiểm tra (validation issues), Nguồn (the inbox files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO, Any
+
+from pipeline.catalogue import sort_key
+from pipeline.cellref import to_a1
+from pipeline.model import RunResult, UnitResult, Value
+from pipeline.outputs import layout
+from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.late_list import write_late_sheet
+from pipeline.schema import Field, Schema
+from pipeline.xlsx import Format, Styles, Workbook, Worksheet, new_workbook
+
+TITLE = "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
+
+SHEET_SUMMARY = "Tổng hợp"
+SHEET_DATA = "Số liệu"
+SHEET_RANKING = "Xếp loại"
+SHEET_ISSUES = "Lỗi kiểm tra"
+SHEET_SOURCES = "Nguồn"
+
+DEPARTMENTS_TOTAL = "Cộng sở, ban, ngành"
+DISTRICTS_TOTAL = "Cộng huyện, thị xã, thành phố"
+GRAND_TOTAL = "Tổng cộng"
+
+# Derived rates on the summary: (label, numerator keys, denominator keys).
+RATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "Tỷ lệ hồ sơ thủ tục hành chính giải quyết đúng hạn",
+        ("t2_dossiers_on_time",),
+        ("t2_dossiers_on_time", "t2_dossiers_late"),
+    ),
+    (
+        "Tỷ lệ đơn thuộc thẩm quyền đã giải quyết",
+        ("t4_petitions_resolved",),
+        ("t4_petitions_in_competence",),
+    ),
+    (
+        "Tỷ lệ kiến nghị sau giám sát, phản biện đã tiếp thu, giải quyết",
+        ("t6_recommendations_addressed",),
+        ("t6_recommendations_received",),
+    ),
+)
+
+
+def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
+    tz = result.period.tz
+    wb = new_workbook(target, result.as_of.astimezone(tz), f"{TITLE} - {result.period.name_vi}")
+    styles = Styles(wb)
+    f = layout.Formats(styles)
+    _summary(wb, f, result, schema)
+    _data(wb, f, result, schema)
+    _ranking(wb, f, result, schema)
+    write_late_sheet(wb, styles, result, schema)
+    _issues(wb, f, result, schema)
+    _sources(wb, f, result, schema)
+    wb.close()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _number(value: Value) -> int | float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def _sum(values: list[Value]) -> int | float:
+    numbers = [n for n in (_number(v) for v in values) if n is not None]
+    return sum(numbers) if numbers else 0
+
+
+def _value_format(f: layout.Formats, field: Field, kind: str = "cell") -> Format:
+    integer = field.type == "integer"
+    if kind == "total":
+        return f.total_int if integer else f.total_num
+    if kind == "grand":
+        return f.grand_int if integer else f.grand_num
+    return f.int if integer else f.num
+
+
+def _band_colours(schema: Schema) -> dict[str, str]:
+    return {str(b["name"]): str(b.get("color", "")) for b in schema.rubric.get("bands", [])}
+
+
+def _unit_name(schema: Schema, code: str | None) -> str:
+    if not code:
+        return ""
+    unit = schema.unit_by_code.get(code)
+    return unit.name if unit is not None else code
+
+
+def _table_header(ws: Worksheet, f: layout.Formats, row: int, columns: Sequence[tuple[str, float]]) -> None:
+    for col, (label, width) in enumerate(columns):
+        ws.set_column(col, col, width)
+        layout.write_text(ws, row, col, label, f.header)
+
+
+def _simple_title(ws: Worksheet, f: layout.Formats, result: RunResult, last_col: int, title: str) -> int:
+    return layout.title_rows(
+        ws, f, 0, last_col, [(title, f.title), (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle)]
+    )
+
+
+# ---------------------------------------------------------------- Tổng hợp
+
+
+def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_SUMMARY)
+    tz = result.period.tz
+    last_col = 4
+    for col, width in enumerate((6, 50, 15, 15, 15)):
+        ws.set_column(col, col, width)
+    row = layout.header_block(
+        ws,
+        f,
+        1,
+        last_col,
+        result.as_of.astimezone(tz).date(),
+        str(schema.template.get("agency", vi.PARENT_BODY)),
+    )
+    row = layout.title_rows(
+        ws,
+        f,
+        row,
+        last_col,
+        [
+            (TITLE, f.title),
+            (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
+            (f"Hạn nộp báo cáo: {vi.fmt_date(result.period.deadline)}", f.subtitle),
+            (f"Số liệu tính đến: {vi.fmt_datetime(result.as_of, tz)}", f.subtitle),
+        ],
+    )
+    expected = len(result.units)
+
+    def share(count: int) -> float | None:
+        return count / expected if expected else None
+
+    # I. Reporting status
+    layout.write_text(ws, row, 0, "I. TÌNH HÌNH NỘP BÁO CÁO", f.label)
+    row += 1
+    _pair_header(ws, f, row, ("STT", "Tình trạng", "Số đơn vị", "Tỷ lệ"))
+    row += 1
+    for i, (status, label) in enumerate(vi.UNIT_STATUS_VI.items(), start=1):
+        count = result.count(status)
+        ws.write_number(row, 0, i, f.cell_centre)
+        ws.merge_range(row, 1, row, 2, "", f.cell)
+        layout.write_text(ws, row, 1, label, f.cell)
+        ws.write_number(row, 3, count, f.int)
+        layout.write_number(ws, row, 4, share(count), f.pct)
+        row += 1
+    ws.write_blank(row, 0, None, f.total_label)
+    ws.merge_range(row, 1, row, 2, "", f.total_label)
+    layout.write_text(ws, row, 1, "Tổng số đơn vị phải báo cáo", f.total_label)
+    ws.write_number(row, 3, expected, f.total_int)
+    layout.write_number(ws, row, 4, 1.0 if expected else None, f.pct)
+    row += 2
+
+    # II. Bands
+    layout.write_text(ws, row, 0, "II. KẾT QUẢ XẾP LOẠI", f.label)
+    row += 1
+    _pair_header(ws, f, row, ("STT", "Xếp loại", "Số đơn vị", "Tỷ lệ"))
+    row += 1
+    colours = _band_colours(schema)
+    bands = list(colours)
+    for text in schema.rubric.get("statuses", {}).values():
+        if str(text) not in bands:
+            bands.append(str(text))
+    unit_bands = [vi.band_of(u, schema.rubric) for u in result.units]
+    for i, band in enumerate(bands, start=1):
+        count = unit_bands.count(band)
+        fmt = f.band(colours.get(band), centre=False)
+        ws.write_number(row, 0, i, f.cell_centre)
+        ws.merge_range(row, 1, row, 2, "", fmt)
+        layout.write_text(ws, row, 1, band, fmt)
+        ws.write_number(row, 3, count, f.int)
+        layout.write_number(ws, row, 4, share(count), f.pct)
+        row += 1
+    row += 1
+
+    # III. Derived rates
+    layout.write_text(ws, row, 0, "III. MỘT SỐ TỶ LỆ CHỦ YẾU", f.label)
+    row += 1
+    for col, label in enumerate(("STT", "Tỷ lệ", "Tử số", "Mẫu số", "Kết quả")):
+        layout.write_text(ws, row, col, label, f.header)
+    row += 1
+    for i, (label, numerator, denominator) in enumerate(RATES, start=1):
+        num = sum(result.totals.get(k, 0) for k in numerator)
+        den = sum(result.totals.get(k, 0) for k in denominator)
+        ws.write_number(row, 0, i, f.cell_centre)
+        layout.write_text(ws, row, 1, label, f.cell)
+        ws.write_number(row, 2, num, f.int)
+        ws.write_number(row, 3, den, f.int)
+        layout.write_number(ws, row, 4, num / den if den else None, f.pct)
+        row += 1
+    row += 1
+
+    # IV. Totals of every indicator, grouped by task
+    layout.write_text(ws, row, 0, "IV. TỔNG HỢP SỐ LIỆU CÁC CHỈ TIÊU", f.label)
+    row += 1
+    for col, label in enumerate(("STT", "Chỉ tiêu", "Đơn vị tính", "Tổng số")):
+        layout.write_text(ws, row, col, label, f.header)
+    row += 1
+    tasks: dict[str, str] = {str(k): str(v) for k, v in schema.template.get("tasks", {}).items()}
+    current_task: str | None = None
+    for number, field in enumerate(schema.indicators, start=1):
+        if field.task != current_task:
+            current_task = field.task
+            ws.merge_range(row, 0, row, 3, "", f.total_label)
+            layout.write_text(ws, row, 0, tasks.get(field.task, f"Nhiệm vụ {field.task}"), f.total_label)
+            row += 1
+        ws.write_number(row, 0, number, f.cell_centre)
+        layout.write_text(ws, row, 1, field.label, f.cell)
+        layout.write_text(ws, row, 2, field.unit, f.cell_centre)
+        layout.write_number(ws, row, 3, result.totals.get(field.key), _value_format(f, field))
+        row += 1
+    layout.page_setup(ws, landscape=False, header_rows=None)
+
+
+def _pair_header(ws: Worksheet, f: layout.Formats, row: int, labels: tuple[str, str, str, str]) -> None:
+    """STT | label over columns B:C | count | share."""
+    layout.write_text(ws, row, 0, labels[0], f.header)
+    ws.merge_range(row, 1, row, 2, "", f.header)
+    layout.write_text(ws, row, 1, labels[1], f.header)
+    layout.write_text(ws, row, 3, labels[2], f.header)
+    layout.write_text(ws, row, 4, labels[3], f.header)
+
+
+# ---------------------------------------------------------------- Số liệu
+
+
+def data_rows(result: RunResult) -> tuple[list[UnitResult], list[UnitResult]]:
+    """Units with an accepted submission: (departments, districts), registry order."""
+    reported = [u for u in result.units if u.submission is not None]
+    return (
+        [u for u in reported if u.unit.kind == "department"],
+        [u for u in reported if u.unit.kind != "department"],
+    )
+
+
+def _data(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_DATA)
+    indicators = schema.indicators
+    first_value_col = 3
+    last_col = first_value_col + len(indicators) - 1
+    header = _simple_title(ws, f, result, last_col, "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ")
+    for col, (label, width) in enumerate((("STT", 5), ("Mã", 9), ("Đơn vị", 32))):
+        ws.set_column(col, col, width)
+        ws.merge_range(header, col, header + 1, col, "", f.header)
+        layout.write_text(ws, header, col, label, f.header)
+    for i, field in enumerate(indicators):
+        col = first_value_col + i
+        ws.set_column(col, col, 14)
+        layout.write_text(ws, header, col, field.label, f.header)
+        layout.write_text(ws, header + 1, col, field.unit, f.subheader)
+    ws.set_row(header, 150)
+
+    row = header + 2
+    departments, districts = data_rows(result)
+    number = 0
+    subtotal_rows: list[int] = []
+    all_units: list[UnitResult] = []
+    for units, label in ((departments, DEPARTMENTS_TOTAL), (districts, DISTRICTS_TOTAL)):
+        first = row
+        for unit in units:
+            number += 1
+            assert unit.submission is not None
+            values = unit.submission.values
+            ws.write_number(row, 0, number, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 2, unit.unit.name, f.cell)
+            for i, field in enumerate(indicators):
+                layout.write_number(
+                    ws, row, first_value_col + i, values.get(field.key), _value_format(f, field)
+                )
+            row += 1
+        ws.write_blank(row, 0, None, f.total_label)
+        ws.write_blank(row, 1, None, f.total_label)
+        layout.write_text(ws, row, 2, label, f.total_label)
+        for i, field in enumerate(indicators):
+            col = first_value_col + i
+            cached = _sum([u.submission.values.get(field.key) for u in units if u.submission is not None])
+            fmt = _value_format(f, field, "total")
+            if units:
+                formula = f"=SUM({to_a1(first, col)}:{to_a1(row - 1, col)})"
+                ws.write_formula(row, col, formula, fmt, cached)
+            else:
+                ws.write_number(row, col, 0, fmt)
+        subtotal_rows.append(row)
+        all_units.extend(units)
+        row += 1
+
+    ws.write_blank(row, 0, None, f.grand_label)
+    ws.write_blank(row, 1, None, f.grand_label)
+    layout.write_text(ws, row, 2, GRAND_TOTAL, f.grand_label)
+    for i, field in enumerate(indicators):
+        col = first_value_col + i
+        cached = _sum([u.submission.values.get(field.key) for u in all_units if u.submission is not None])
+        refs = ",".join(to_a1(r, col) for r in subtotal_rows)
+        ws.write_formula(row, col, f"=SUM({refs})", _value_format(f, field, "grand"), cached)
+
+    ws.freeze_panes(header + 2, first_value_col)
+    ws.autofilter(header + 1, 0, row, last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header + 1))
+
+
+# ---------------------------------------------------------------- Xếp loại
+
+
+def ranking(result: RunResult) -> list[tuple[int | None, UnitResult]]:
+    """Units by score, best first (ties share a rank: 1, 2, 2, 4), then unscored by status."""
+    order = {u.unit.code: i for i, u in enumerate(result.units)}
+    scored = [u for u in result.units if u.score is not None]
+    scored.sort(key=lambda u: (-round(u.score.total, 2) if u.score else 0.0, order[u.unit.code]))
+    unscored = [u for u in result.units if u.score is None]
+    unscored.sort(key=lambda u: (vi.STATUS_ORDER.get(u.status, 99), order[u.unit.code]))
+    ranked: list[tuple[int | None, UnitResult]] = []
+    previous: float | None = None
+    rank = 0
+    for position, unit in enumerate(scored, start=1):
+        assert unit.score is not None
+        total = round(unit.score.total, 2)
+        if total != previous:
+            rank = position
+            previous = total
+        ranked.append((rank, unit))
+    ranked.extend((None, u) for u in unscored)
+    return ranked
+
+
+def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_RANKING)
+    criteria: list[dict[str, Any]] = list(schema.rubric.get("criteria", []))
+    columns: list[tuple[str, float]] = [
+        ("Hạng", 6),
+        ("Mã", 9),
+        ("Đơn vị", 32),
+        ("Tổng điểm", 9),
+        ("Xếp loại", 16),
+    ]
+    columns += [(f"{c['label']} ({c['points']} điểm)", 12) for c in criteria]
+    columns += [("Điểm tự chấm", 9), ("Chênh lệch", 9), ("Ghi chú", 40)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "XẾP LOẠI KẾT QUẢ CÔNG TÁC DÂN VẬN CHÍNH QUYỀN")
+    _table_header(ws, f, header, columns)
+    ws.set_row(header, 90)
+    colours = _band_colours(schema)
+    row = header
+    for rank, unit in ranking(result):
+        row += 1
+        band = vi.band_of(unit, schema.rubric)
+        layout.write_number(ws, row, 0, rank, f.cell_centre)
+        layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
+        layout.write_text(ws, row, 2, unit.unit.name, f.cell)
+        score = unit.score
+        layout.write_number(ws, row, 3, score.total if score else None, f.score)
+        layout.write_text(ws, row, 4, band, f.band(colours.get(band)))
+        awarded = {c.key: c.points for c in score.criteria} if score else {}
+        for i, criterion in enumerate(criteria):
+            layout.write_number(ws, row, 5 + i, awarded.get(str(criterion["key"])), f.score)
+        col = 5 + len(criteria)
+        layout.write_number(ws, row, col, score.self_score if score else None, f.score)
+        layout.write_number(ws, row, col + 1, score.difference if score else None, f.score)
+        note = score.band_rule if score else vi.unit_status_vi(unit.status)
+        layout.write_text(ws, row, col + 2, note, f.cell)
+    ws.freeze_panes(header + 1, 3)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+# ---------------------------------------------------------------- Lỗi kiểm tra, Nguồn
+
+
+def _issues(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_ISSUES)
+    columns = [
+        ("Tệp", 30),
+        ("Đơn vị", 26),
+        ("Trang tính", 14),
+        ("Ô", 7),
+        ("Mã lỗi", 18),
+        ("Mức độ", 10),
+        ("Nội dung", 70),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "CÁC LỖI PHÁT HIỆN KHI KIỂM TRA BÁO CÁO")
+    _table_header(ws, f, header, columns)
+    row = header
+    for submission in result.files:
+        for issue in sorted(submission.issues, key=sort_key):
+            row += 1
+            unit = issue.unit or submission.unit
+            layout.write_text(ws, row, 0, issue.file or submission.file.name, f.cell)
+            layout.write_text(ws, row, 1, _unit_name(schema, unit), f.cell)
+            layout.write_text(ws, row, 2, issue.sheet, f.cell)
+            layout.write_text(ws, row, 3, issue.cell, f.cell_centre)
+            layout.write_text(ws, row, 4, issue.code, f.cell)
+            layout.write_text(ws, row, 5, vi.severity_vi(issue.severity), f.cell_centre)
+            layout.write_text(ws, row, 6, issue.message, f.cell)
+    ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_SOURCES)
+    columns = [
+        ("Tệp", 36),
+        ("SHA-256", 30),
+        ("Thời điểm nhận", 17),
+        ("Nguồn thời điểm", 18),
+        ("Đơn vị", 30),
+        ("Trạng thái", 18),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "CÁC TỆP BÁO CÁO ĐÃ NHẬN")
+    _table_header(ws, f, header, columns)
+    tz = result.period.tz
+    row = header
+    for submission in result.files:
+        row += 1
+        file = submission.file
+        layout.write_text(ws, row, 0, file.name, f.cell)
+        layout.write_text(ws, row, 1, file.sha256, f.cell)
+        layout.write_text(ws, row, 2, vi.fmt_datetime(file.received_at, tz), f.cell_centre)
+        layout.write_text(ws, row, 3, vi.received_source_vi(file.received_source), f.cell)
+        layout.write_text(ws, row, 4, _unit_name(schema, submission.unit), f.cell)
+        layout.write_text(ws, row, 5, vi.file_status_vi(submission.status), f.cell)
+    ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))

@@ -1,0 +1,128 @@
+"""The list of units to chase: late, missing and rejected reports.
+
+The same sheet writer serves the standalone file and the "Nộp muộn" sheet of the
+consolidated workbook.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import IO
+
+from pipeline.model import RunResult, Submission, UnitResult
+from pipeline.outputs import layout
+from pipeline.outputs import vocabulary as vi
+from pipeline.schema import Schema
+from pipeline.xlsx import Styles, Workbook, new_workbook
+
+SHEET = "Nộp muộn"
+TITLE = "DANH SÁCH ĐƠN VỊ NỘP BÁO CÁO MUỘN, CHƯA NỘP HOẶC BỊ TRẢ LẠI"
+STATUSES = ("late", "missing", "rejected")
+COLUMNS: tuple[tuple[str, float], ...] = (
+    ("STT", 5),
+    ("Mã", 9),
+    ("Đơn vị", 34),
+    ("Tình trạng", 13),
+    ("Hạn nộp", 12),
+    ("Thời điểm nhận", 17),
+    ("Số ngày muộn", 9),
+    ("Ghi chú", 50),
+)
+
+
+def late_units(result: RunResult) -> list[UnitResult]:
+    """Late, then missing, then rejected units; registry order within each."""
+    return [u for status in STATUSES for u in result.units if u.status == status]
+
+
+def _latest(unit: UnitResult) -> Submission | None:
+    if unit.submission is not None:
+        return unit.submission
+    return unit.versions[-1] if unit.versions else None
+
+
+def received_at(unit: UnitResult) -> datetime | None:
+    """The time that decided timeliness, else the receipt time of the newest file."""
+    if unit.received_at is not None:
+        return unit.received_at
+    latest = _latest(unit)
+    return latest.file.received_at if latest is not None else None
+
+
+def note(unit: UnitResult) -> str:
+    if unit.status == "missing":
+        return vi.NOT_RECEIVED
+    if unit.status == "rejected":
+        latest = _latest(unit)
+        if latest is not None:
+            errors = [i for i in latest.issues if i.severity == "error"]
+            if errors:
+                return errors[0].message
+    return ""
+
+
+def write_late_sheet(
+    wb: Workbook, styles: Styles, result: RunResult, schema: Schema, *, name: str = SHEET
+) -> None:
+    """Write the late list as sheet `name` of `wb`."""
+    f = layout.Formats(styles)
+    ws = wb.add_worksheet(name)
+    tz = result.period.tz
+    last_col = len(COLUMNS) - 1
+    row = layout.header_block(
+        ws,
+        f,
+        2,
+        last_col,
+        result.as_of.astimezone(tz).date(),
+        str(schema.template.get("agency", vi.PARENT_BODY)),
+    )
+    row = layout.title_rows(
+        ws,
+        f,
+        row,
+        last_col,
+        [
+            (TITLE, f.title),
+            (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
+            (
+                f"Hạn nộp: {vi.fmt_date(result.period.deadline)}; "
+                f"số liệu tính đến {vi.fmt_datetime(result.as_of, tz)}",
+                f.subtitle,
+            ),
+        ],
+    )
+    header = row
+    for col, (label, width) in enumerate(COLUMNS):
+        ws.set_column(col, col, width)
+        layout.write_text(ws, header, col, label, f.header)
+    ws.set_row(header, 32)
+    units = late_units(result)
+    deadline = vi.fmt_date(result.period.deadline)
+    for i, unit in enumerate(units, start=1):
+        r = header + i
+        ws.write_number(r, 0, i, f.cell_centre)
+        layout.write_text(ws, r, 1, unit.unit.code, f.cell_centre)
+        layout.write_text(ws, r, 2, unit.unit.name, f.cell)
+        layout.write_text(ws, r, 3, vi.unit_status_vi(unit.status), f.cell_centre)
+        layout.write_text(ws, r, 4, deadline, f.cell_centre)
+        layout.write_text(ws, r, 5, vi.fmt_datetime(received_at(unit), tz), f.cell_centre)
+        if unit.status == "late":
+            ws.write_number(r, 6, unit.days_late, f.int)
+        else:
+            ws.write_blank(r, 6, None, f.int)
+        layout.write_text(ws, r, 7, note(unit), f.cell)
+    last_row = header + max(len(units), 1)
+    if not units:
+        ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
+        layout.write_text(ws, header + 1, 0, "Tất cả đơn vị đã nộp báo cáo đúng hạn.", f.cell_centre)
+    ws.freeze_panes(header + 1, 3)
+    ws.autofilter(header, 0, last_row, last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def build_late_list(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
+    """The standalone late-list workbook."""
+    wb = new_workbook(target, result.as_of.astimezone(result.period.tz), TITLE.capitalize())
+    write_late_sheet(wb, Styles(wb), result, schema)
+    wb.close()

@@ -1,0 +1,136 @@
+"""Print-ready sheet layout shared by every workbook (Nghị định 30/2020/NĐ-CP).
+
+A4, Times New Roman, margins left 1.2in, right 0.7in, top and bottom 0.8in, page numbers in
+the footer, header rows repeated, the formal header block at the top of a document.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pipeline.outputs import vocabulary as vi
+from pipeline.xlsx import Format, Styles, Worksheet
+
+A4 = 9
+FOOTER = "&CTrang &P/&N"
+
+DATE_FMT = "dd/mm/yyyy"
+INT_FMT = "#,##0"
+NUM_FMT = "#,##0.00"
+SCORE_FMT = "0.00"
+PCT_FMT = "0.0%"
+
+# Traffic-light colours of the rubric's bands: (fill, font).
+BAND_COLOURS: dict[str, tuple[str, str]] = {
+    "green": ("#C6EFCE", "#006100"),
+    "blue": ("#DDEBF7", "#1F4E79"),
+    "amber": ("#FFEB9C", "#9C5700"),
+    "red": ("#FFC7CE", "#9C0006"),
+}
+STATUS_COLOURS = ("#EDEDED", "#404040")
+
+
+class Formats:
+    """The named cell formats of one workbook."""
+
+    def __init__(self, styles: Styles) -> None:
+        self.styles = styles
+        border: dict[str, Any] = {"border": 1, "valign": "vcenter"}
+        self.border = border
+        self.title = styles(bold=True, font_size=14, align="center", valign="vcenter", text_wrap=True)
+        self.subtitle = styles(italic=True, align="center", valign="vcenter", text_wrap=True)
+        self.centre = styles(align="center", valign="vcenter")
+        self.parent_body = styles(align="center")
+        self.issuing_body = styles(bold=True, align="center")
+        self.nation = styles(bold=True, align="center", font_size=12)
+        self.motto = styles(bold=True, underline=1, align="center", font_size=13)
+        self.place_date = styles(italic=True, align="center")
+        self.label = styles(bold=True)
+        self.text = styles()
+        self.header = styles(bold=True, align="center", text_wrap=True, bg_color="#D9E1F2", **border)
+        self.subheader = styles(italic=True, align="center", text_wrap=True, bg_color="#D9E1F2", **border)
+        self.cell = styles(text_wrap=True, **border)
+        self.cell_centre = styles(align="center", text_wrap=True, **border)
+        self.int = styles(num_format=INT_FMT, **border)
+        self.num = styles(num_format=NUM_FMT, **border)
+        self.score = styles(num_format=SCORE_FMT, **border)
+        self.pct = styles(num_format=PCT_FMT, **border)
+        self.total_label = styles(bold=True, text_wrap=True, bg_color="#F2F2F2", **border)
+        self.total_int = styles(bold=True, num_format=INT_FMT, bg_color="#F2F2F2", **border)
+        self.total_num = styles(bold=True, num_format=NUM_FMT, bg_color="#F2F2F2", **border)
+        self.grand_label = styles(bold=True, text_wrap=True, bg_color="#D9D9D9", **border)
+        self.grand_int = styles(bold=True, num_format=INT_FMT, bg_color="#D9D9D9", **border)
+        self.grand_num = styles(bold=True, num_format=NUM_FMT, bg_color="#D9D9D9", **border)
+
+    def band(self, colour: str | None, *, centre: bool = True) -> Format:
+        fill, font = BAND_COLOURS.get(colour or "", STATUS_COLOURS)
+        props: dict[str, Any] = {"bg_color": fill, "font_color": font, "text_wrap": True, **self.border}
+        if centre:
+            props["align"] = "center"
+        return self.styles(**props)
+
+
+def page_setup(ws: Worksheet, *, landscape: bool, header_rows: tuple[int, int] | None) -> None:
+    """A4, fit to the page width, formal margins, page numbers; repeat the table header."""
+    ws.set_paper(A4)
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=1.2, right=0.7, top=0.8, bottom=0.8)
+    ws.set_footer(FOOTER)
+    ws.center_horizontally()
+    if header_rows is not None:
+        ws.repeat_rows(header_rows[0], header_rows[1])
+
+
+def header_block(ws: Worksheet, f: Formats, split: int, last_col: int, today: date, parent_body: str) -> int:
+    """The formal header block on rows 0-2; returns the next free row.
+
+    Left, columns 0..split: parent body (upper case), issuing body (bold). Right, columns
+    split+1..last_col: the nation's name (bold), the motto (bold, underlined), then place and
+    date in italics.
+    """
+    right = split + 1
+    _merge(ws, 0, 0, split, parent_body.upper(), f.parent_body)
+    _merge(ws, 1, 0, split, vi.ISSUING_BODY, f.issuing_body)
+    _merge(ws, 0, right, last_col, vi.NATION, f.nation)
+    _merge(ws, 1, right, last_col, vi.MOTTO, f.motto)
+    _merge(ws, 2, right, last_col, vi.place_and_date(today), f.place_date)
+    return 4
+
+
+def title_rows(ws: Worksheet, f: Formats, row: int, last_col: int, lines: list[tuple[str, Format]]) -> int:
+    """Centred title lines across the table width; returns the row after a blank line."""
+    for text, fmt in lines:
+        _merge(ws, row, 0, last_col, text, fmt)
+        row += 1
+    return row + 1
+
+
+def _merge(ws: Worksheet, row: int, first: int, last: int, text: str, fmt: Format) -> None:
+    if last > first:
+        ws.merge_range(row, first, row, last, "", fmt)
+    ws.write_string(row, first, text, fmt)
+
+
+def write_text(ws: Worksheet, row: int, col: int, text: object, fmt: Format) -> None:
+    """Text, always as text: a unit's "=HYPERLINK(...)" never becomes a formula or link."""
+    if text is None or text == "":
+        ws.write_blank(row, col, None, fmt)
+    else:
+        ws.write_string(row, col, str(text), fmt)
+
+
+def write_number(ws: Worksheet, row: int, col: int, value: object, fmt: Format) -> None:
+    """A number, or a blank (formatted) cell for None; anything else as text."""
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_string(row, col, "Có" if value else "Không", fmt)
+    elif isinstance(value, int | float):
+        ws.write_number(row, col, value, fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)

@@ -1,0 +1,64 @@
+"""run.json: the machine-readable account of a run (what was read, decided and written)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pipeline.model import RunResult
+from pipeline.outputs import vocabulary as vi
+from pipeline.schema import Schema
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.isoformat()
+
+
+def run_report(result: RunResult, schema: Schema) -> dict[str, Any]:
+    files = [
+        {
+            "path": s.file.name,
+            "sha256": s.file.sha256,
+            "status": s.status,
+            "unit": s.unit,
+            "received_at": _iso(s.file.received_at),
+            "issues": [
+                {
+                    "code": i.code,
+                    "severity": i.severity,
+                    "sheet": i.sheet,
+                    "cell": i.cell,
+                    "message": i.message,
+                }
+                for i in s.issues
+            ],
+        }
+        for s in result.files
+    ]
+    units = [
+        {
+            "code": u.unit.code,
+            "status": u.status,
+            "received_at": _iso(u.received_at),
+            "days_late": u.days_late,
+            "score": None if u.score is None else u.score.total,
+            "band": vi.band_of(u, schema.rubric),
+            "file": None if u.submission is None else u.submission.file.name,
+        }
+        for u in result.units
+    ]
+    return {
+        "period": result.period.id,
+        "as_of": result.as_of.isoformat(),
+        "deadline": result.period.deadline.isoformat(),
+        "outputs": list(result.outputs),
+        "files": files,
+        "units": units,
+        "totals": dict(result.totals),
+    }
+
+
+def dump(report: dict[str, Any]) -> bytes:
+    """UTF-8 JSON, keys sorted, lists in their given (stable) order, trailing newline."""
+    return (json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")

@@ -1,0 +1,170 @@
+"""Reading a submitted workbook: the python-calamine boundary.
+
+Inputs are found through the workbook's defined names (so inserted rows do not break
+reading); where a format keeps no names we can read, the schema's own cells are used.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from defusedxml import ElementTree
+
+from pipeline import cellref
+from pipeline.schema import Schema
+from pipeline.vietnamese import nfc
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ODS_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+CellValue = str | int | float | bool | date | datetime | time | None
+
+
+class ReadError(Exception):
+    """The file cannot be read as a workbook; `detail` says why, in Vietnamese."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class RawCell:
+    sheet: str
+    cell: str
+    value: CellValue
+
+
+@dataclass
+class WorkbookRead:
+    fingerprint_id: str | None
+    fingerprint_version: str | None
+    cells: dict[str, RawCell]  # schema key → where and what
+    missing: list[str] = field(default_factory=list)  # keys the file has no place for
+    located_by: str = "names"  # "names" | "schema"
+
+
+def defined_names_xlsx(path: Path) -> dict[str, str]:
+    """Workbook-scoped defined names of an .xlsx/.xlsm, from xl/workbook.xml (safe parser)."""
+    with zipfile.ZipFile(path) as zf:
+        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    names: dict[str, str] = {}
+    for node in root.iter(f"{_MAIN_NS}definedName"):
+        if node.get("localSheetId") is None and node.text:
+            names[node.get("name", "")] = node.text
+    return names
+
+
+def defined_names_ods(path: Path) -> dict[str, str]:
+    """Named ranges of an .ods, as "'Sheet'!$D$8" targets."""
+    with zipfile.ZipFile(path) as zf:
+        root = ElementTree.fromstring(zf.read("content.xml"))
+    names: dict[str, str] = {}
+    for node in root.iter(f"{_ODS_TABLE_NS}named-range"):
+        address = node.get(f"{_ODS_TABLE_NS}cell-range-address", "")
+        name = node.get(f"{_ODS_TABLE_NS}name", "")
+        # $'Số liệu'.$D$8 → 'Số liệu'!$D$8
+        sheet, _, ref = address.lstrip("$").rpartition(".")
+        if sheet and ref:
+            names[name] = f"{sheet}!{ref}"
+    return names
+
+
+def _defined_names(path: Path, kind: str) -> dict[str, str] | None:
+    try:
+        if kind == "xlsx":
+            return defined_names_xlsx(path)
+        if kind == "ods":
+            return defined_names_ods(path)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
+    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
+        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
+    return None  # .xls / .xlsb: names not read here; the schema's cells are used
+
+
+class _Sheets:
+    """Lazily loaded sheets of one workbook, as grids of python values."""
+
+    def __init__(self, path: Path) -> None:
+        import python_calamine as pc
+
+        self._pc = pc
+        try:
+            with path.open("rb") as fh:
+                self._wb = pc.CalamineWorkbook.from_filelike(fh)
+        except pc.PasswordError as exc:
+            raise ReadError("tệp được đặt mật khẩu") from exc
+        except Exception as exc:
+            raise ReadError(f"không mở được bảng tính ({exc.__class__.__name__})") from exc
+        self.names = [nfc(n) for n in self._wb.sheet_names]
+        self._raw_names = dict(zip(self.names, self._wb.sheet_names, strict=True))
+        self._grids: dict[str, list[list[Any]]] = {}
+
+    def grid(self, sheet: str) -> list[list[Any]] | None:
+        if sheet not in self._raw_names:
+            return None
+        if sheet not in self._grids:
+            try:
+                ws = self._wb.get_sheet_by_name(self._raw_names[sheet])
+                self._grids[sheet] = ws.to_python(skip_empty_area=False)
+            except Exception as exc:
+                raise ReadError(f'không đọc được trang tính "{sheet}" ({exc.__class__.__name__})') from exc
+        return self._grids[sheet]
+
+    def value(self, sheet: str, ref: str) -> CellValue:
+        grid = self.grid(sheet)
+        if grid is None:
+            return None
+        row, col = cellref.from_a1(ref)
+        if row >= len(grid) or col >= len(grid[row]):
+            return None
+        v = grid[row][col]
+        if v == "":
+            return None
+        return nfc(v) if isinstance(v, str) else v
+
+
+def _fingerprint(
+    sheets: _Sheets, names: dict[str, str] | None, meta_sheet: str
+) -> tuple[str | None, str | None]:
+    found: dict[str, str] = {}
+    if names:
+        for key in ("template_id", "template_version"):
+            target = cellref.parse_sheet_ref(names.get(key, ""))
+            if target:
+                v = sheets.value(*target)
+                if v is not None:
+                    found[key] = str(v)
+    if len(found) < 2:  # no names (.xls) or names lost: look for the labels on the meta sheet
+        grid = sheets.grid(meta_sheet) or []
+        for row in grid[:20]:
+            if len(row) >= 2 and row[0] in ("template_id", "template_version") and row[1] != "":
+                found.setdefault(str(row[0]), str(row[1]))
+    version = found.get("template_version")
+    if version is not None and version.endswith(".0") and version[:-2].replace(".", "").isdigit():
+        version = version[:-2]  # "2023.1" typed back as a number stays "2023.1"
+    return found.get("template_id"), version
+
+
+def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
+    """Every input of the form, located and read; ReadError when the file is not a workbook."""
+    names = _defined_names(path, kind)
+    sheets = _Sheets(path)
+    fp_id, fp_version = _fingerprint(sheets, names, str(schema.template["meta_sheet"]))
+    result = WorkbookRead(fp_id, fp_version, {}, located_by="names" if names else "schema")
+    for f in schema.fields:
+        if names:
+            target = cellref.parse_sheet_ref(names[f.key]) if f.key in names else None
+            if target is None:
+                result.missing.append(f.key)
+                continue
+            sheet, ref = target
+        else:
+            sheet, ref = f.sheet, f.cell
+        result.cells[f.key] = RawCell(nfc(sheet), ref, sheets.value(nfc(sheet), ref))
+    return result

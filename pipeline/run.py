@@ -1,0 +1,78 @@
+"""One consolidation run: intake → read → validate → merge → score → write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pipeline import expectations, intake, merge, outputs, score
+from pipeline.catalogue import make_issue
+from pipeline.deadlines import ReportingPeriod
+from pipeline.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.ledger import Ledger
+from pipeline.model import InboxFile, RunResult, Submission
+from pipeline.read import ReadError, read_workbook
+from pipeline.schema import Schema
+from pipeline.validate import validate
+
+
+class InboxError(Exception):
+    """The inbox folder is missing: the run cannot continue."""
+
+
+def read_submission(schema: Schema, file: InboxFile, period: ReportingPeriod) -> Submission:
+    """One candidate file read and validated on its own (also what `check` runs)."""
+    try:
+        read = read_workbook(file.path, file.kind, schema)
+    except ReadError as exc:
+        sub = Submission(file=file)
+        sub.issues.append(make_issue(schema, "file-unreadable", file=file.name, detail=exc.detail))
+        return sub
+    return validate(schema, file, read, period)
+
+
+def apply_expectations(schema: Schema, subs: list[Submission], period: ReportingPeriod) -> None:
+    """Ranges and cross-field rules over the table of all identified submissions."""
+    candidates = [s for s in subs if s.status != "ignored" and s.unit is not None and s.values]
+    found = expectations.check_submissions(schema, candidates, period.period.code)
+    for index, issues in found.items():
+        candidates[index].issues.extend(issues)
+
+
+def collect(
+    schema: Schema, period: ReportingPeriod, inbox: Path, ledger: Ledger, now: datetime
+) -> list[Submission]:
+    """Every inbox file as a Submission (ignored ones included), validated."""
+    subs: list[Submission] = []
+    seen: dict[str, str] = {}
+    for found in intake.scan(inbox, ledger, period.tz, now):
+        f = found.file
+        if found.ignore_code or found.reject_code:
+            sub = Submission(file=f, status="ignored" if found.ignore_code else "rejected")
+            code = found.ignore_code or found.reject_code
+            sub.issues.append(make_issue(schema, code, file=f.name, **found.params))
+        elif f.sha256 in seen:
+            sub = Submission(file=f, status="ignored")
+            sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=seen[f.sha256]))
+        else:
+            seen[f.sha256] = f.name
+            sub = read_submission(schema, f, period)
+        subs.append(sub)
+    apply_expectations(schema, subs, period)
+    return subs
+
+
+def consolidate(
+    schema: Schema, period: ReportingPeriod, inbox: Path, outbox: Path, as_of: datetime
+) -> RunResult:
+    if not inbox.is_dir():
+        raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
+    with Ledger(outbox / LEDGER_FILE) as ledger:
+        subs = collect(schema, period, inbox, ledger, as_of)
+    units = merge.merge(schema, subs, period, as_of)
+    score.score_all(schema, units)
+    result = RunResult(
+        period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
+    )
+    outputs.write_outputs(result, schema, outbox)
+    return result

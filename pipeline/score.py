@@ -1,0 +1,120 @@
+"""Scoring with the rubric of schemas/rubric.toml: every point explained by rule and figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.expression import evaluate, names
+from pipeline.model import CriterionScore, Score, UnitResult
+from pipeline.schema import Schema
+from pipeline.vietnamese import format_number
+
+Numbers = Mapping[str, float | int | None]
+
+
+def _pct(x: float) -> str:
+    return format_number(round(x * 100, 1)) + "%"
+
+
+def _figures(schema: Schema, source: str, values: Numbers) -> str:
+    parts = []
+    for n in names(source):
+        v = values.get(n)
+        label = schema.field_by_key[n].label if n in schema.field_by_key else n
+        parts.append(f"{label}: {'không báo cáo' if v is None else format_number(v)}")
+    return "; ".join(parts)
+
+
+def _lateness(c: Mapping[str, Any], result: UnitResult) -> tuple[float, str, str]:
+    days = result.days_late
+    for step in c["steps"]:
+        if days <= step["max_days"]:
+            return float(step["points"]), step["rule"], f"số ngày muộn: {days}"
+    other = c["otherwise"]
+    return float(other["points"]), other["rule"], f"số ngày muộn: {days}"
+
+
+def _completeness(schema: Schema, c: Mapping[str, Any], result: UnitResult) -> tuple[float, str, str]:
+    sub = result.submission
+    assert sub is not None
+    period = sub.period or ""
+    unit = result.unit
+    wanted = [
+        f.key
+        for f in schema.fields
+        if f.requirement in ("required", "expected")
+        and f.applies(unit, period)
+        and f.group != "identification"
+    ]
+    flawed = {i.key for i in sub.issues if i.severity in ("error", "warning") and i.key}
+    good = sum(1 for k in wanted if sub.values.get(k) is not None and k not in flawed)
+    share = good / len(wanted) if wanted else 1.0
+    return c["points"] * share, c["rule"], f"{good}/{len(wanted)} ô có số liệu hợp lệ ({_pct(share)})"
+
+
+def _checks(schema: Schema, c: Mapping[str, Any], values: Numbers) -> tuple[float, str, str]:
+    points = 0.0
+    rules, figures = [], []
+    for check in c["checks"]:
+        ok = evaluate(check["when"], values) is True
+        points += check["points"] if ok else check.get("otherwise", 0)
+        rules.append(check["rule"] + (" (đạt)" if ok else " (không đạt)"))
+        figures.append(_figures(schema, check["when"], values))
+    return points, "; ".join(rules), "; ".join(figures)
+
+
+def _rate(schema: Schema, c: Mapping[str, Any], values: Numbers) -> tuple[float, str, str]:
+    num, den = evaluate(c["numerator"], values), evaluate(c["denominator"], values)
+    figures = _figures(schema, f"{c['numerator']} + {c['denominator']}", values)
+    if num is None or den is None:
+        return 0.0, c["rule"] + " (thiếu số liệu: 0 điểm)", figures
+    if den == 0:
+        return float(c["if_no_denominator"]), c["rule"], figures
+    rate = float(num) / float(den)
+    full, zero = float(c["full_at"]), float(c["zero_at"])
+    share = min(1.0, max(0.0, (rate - zero) / (full - zero)))
+    return c["points"] * share, c["rule"], f"{figures}; tỷ lệ {_pct(rate)}"
+
+
+def score_unit(schema: Schema, result: UnitResult) -> Score | None:
+    """The unit's score, or None when it has no accepted submission."""
+    sub = result.submission
+    if sub is None:
+        return None
+    values: dict[str, float | int | None] = {
+        k: v for k, v in sub.values.items() if isinstance(v, (int, float)) or v is None
+    }
+    rubric = schema.rubric
+    criteria = []
+    for c in rubric["criteria"]:
+        kind = c["kind"]
+        if kind == "lateness":
+            pts, rule, fig = _lateness(c, result)
+        elif kind == "completeness":
+            pts, rule, fig = _completeness(schema, c, result)
+        elif kind == "checks":
+            pts, rule, fig = _checks(schema, c, values)
+        elif kind == "rate":
+            pts, rule, fig = _rate(schema, c, values)
+        else:
+            raise ValueError(f"rubric: unknown criterion kind {kind!r}")
+        criteria.append(CriterionScore(c["key"], c["label"], round(pts, 2), float(c["points"]), rule, fig))
+    total = round(sum(x.points for x in criteria), 2)
+    bands = rubric["bands"]
+    band = next(b for b in bands if total >= b["min"])
+    why = f"Tổng {format_number(total)} điểm, ngưỡng {band['name']}: từ {format_number(band['min'])} điểm"
+    order = [b["name"] for b in bands]
+    for cap in rubric.get("caps", []):
+        if cap["when"] == result.status and order.index(band["name"]) < order.index(cap["max_band"]):
+            band = bands[order.index(cap["max_band"])]
+            why += f"; {cap['rule']}"
+    self_score = values.get("self_score")
+    return Score(total, band["name"], why, tuple(criteria), None if self_score is None else float(self_score))
+
+
+def score_all(schema: Schema, results: list[UnitResult]) -> None:
+    statuses = schema.rubric["statuses"]
+    for r in results:
+        r.score = score_unit(schema, r)
+        r.band = r.score.band if r.score else statuses.get(r.status, "")

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline import expression
+from pipeline import schema as schema_mod
+from pipeline.deadlines import PeriodError, parse_period
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "domain"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_registry_has_the_32_units_of_the_brief() -> None:
+    s = schema_mod.load()
+    assert len(s.units) == 32
+    districts = [u for u in s.units if u.kind == "district"]
+    assert len(districts) == 11
+    assert sum(u.communes or 0 for u in districts) == 159
+    assert {u.code for u in districts} == {str(c) for c in [540, *range(542, 552)]}
+
+
+def test_form_has_every_indicator_of_the_province_draft() -> None:
+    s = schema_mod.load()
+    with (SHARED / "indicators.csv").open(encoding="utf-8") as fh:
+        draft = list(csv.DictReader(fh))
+    for row in draft:
+        f = s.field_by_key[row["key"]]
+        assert f.label == row["label_vi"]
+        assert f.kind == row["kind"]
+        assert f.applies_to == row["applies_to"]
+    ids = {f.key for f in s.identification}
+    assert ids == {
+        "unit_code", "period", "year", "report_number", "report_date",
+        "preparer_name", "preparer_phone", "preparer_email", "self_score",
+    }  # fmt: skip
+
+
+def test_every_rule_is_a_comparison_over_known_names() -> None:
+    s = schema_mod.load()
+    known = set(s.field_by_key) | {"communes"}
+    assert len(s.rules) == 9
+    for f in s.rules:
+        cmp = expression.comparison(f.rule)
+        assert set(cmp.lhs_names + cmp.rhs_names) <= known
+        assert f.key in cmp.lhs_names + cmp.rhs_names
+
+
+def test_deadlines_and_lateness() -> None:
+    s = schema_mod.load()
+    q1 = parse_period("2023-Q1", s.calendar)
+    assert q1.deadline.isoformat() == "2023-03-20"
+    assert q1.cutoff_start.isoformat() == "2022-12-15"
+    assert q1.days_late(datetime(2023, 3, 20, 23, 59, 59, tzinfo=TZ)) == 0
+    assert q1.days_late(datetime(2023, 3, 21, 0, 0, 1, tzinfo=TZ)) == 1
+    # 17:30 UTC on the 20th is already the 21st in Vietnam
+    assert q1.days_late(datetime(2023, 3, 20, 17, 30, tzinfo=ZoneInfo("UTC"))) == 1
+    y = parse_period("2023-y", s.calendar)
+    assert y.deadline.isoformat() == "2023-11-25"
+    assert not q1.is_due(datetime(2023, 3, 20, 12, tzinfo=TZ))
+    assert q1.is_due(datetime(2023, 3, 21, tzinfo=TZ))
+
+
+@pytest.mark.parametrize("text", ["2023", "2023-Q5", "Q1-2023", ""])
+def test_bad_period_ids(text: str) -> None:
+    with pytest.raises(PeriodError):
+        parse_period(text, schema_mod.load().calendar)
+
+
+def test_expressions_propagate_missing_values() -> None:
+    assert expression.evaluate("a + b <= c", {"a": 1, "b": 2, "c": 3}) is True
+    assert expression.evaluate("a + b <= c", {"a": 1, "b": None, "c": 3}) is None
+    assert expression.evaluate("a / b", {"a": 1, "b": 0}) is None
+    with pytest.raises(expression.ExpressionError):
+        expression.parse("__import__('os')")
