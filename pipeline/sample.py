@@ -241,7 +241,9 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
             f"{_n(v['t1_participants'])} lượt cán bộ, công chức, viên chức, người lao động và Nhân dân tham dự."
         )
     else:
-        n1.append("Trong kỳ chưa tổ chức hội nghị tuyên truyền riêng; nội dung được lồng ghép trong giao ban.")
+        n1.append(
+            "Trong kỳ chưa tổ chức hội nghị tuyên truyền riêng; nội dung được lồng ghép trong giao ban."
+        )
     n1 += _pick(
         rng,
         [
@@ -300,7 +302,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
         rng,
         [
             "Cán bộ, công chức thực hiện nghiêm Quy tắc ứng xử, đeo thẻ công chức khi thi hành công vụ.",
-            "Tiếp tục thực hiện Chỉ thị số 05-CT/TW gắn với xây dựng phong cách \"trọng dân, gần dân, "
+            'Tiếp tục thực hiện Chỉ thị số 05-CT/TW gắn với xây dựng phong cách "trọng dân, gần dân, '
             'hiểu dân, giúp dân, có trách nhiệm với dân".',
             "Duy trì hộp thư góp ý và đường dây nóng để tiếp nhận phản ánh về thái độ phục vụ.",
         ],
@@ -327,7 +329,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
 
     models = DISTRICT_MODELS if district else DEPARTMENT_MODELS
     n5 = [
-        f"Đăng ký {_n(v['t5_models_registered'])} mô hình \"Dân vận khéo\", đã có "
+        f'Đăng ký {_n(v["t5_models_registered"])} mô hình "Dân vận khéo", đã có '
         f"{_n(v['t5_models_recognized'])} mô hình được công nhận; xây dựng {_n(v['t5_exemplars'])} "
         'điển hình "Dân vận khéo".'
     ]
@@ -362,7 +364,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
     limitations = [
         "Một số cán bộ, công chức chưa nhận thức đầy đủ vai trò của công tác dân vận chính quyền.",
         "Tỷ lệ hồ sơ trực tuyến toàn trình còn thấp so với chỉ tiêu tỉnh giao.",
-        "Việc xây dựng, nhân rộng mô hình \"Dân vận khéo\" chưa đồng đều.",
+        'Việc xây dựng, nhân rộng mô hình "Dân vận khéo" chưa đồng đều.',
         "Hạ tầng công nghệ thông tin phục vụ giải quyết thủ tục hành chính còn hạn chế.",
     ]
     if late:
@@ -474,11 +476,13 @@ def _office_time(day: date, rng: random.Random, rp: ReportingPeriod) -> datetime
     return datetime.combine(day, time(minutes // 60, minutes % 60, rng.randint(0, 59)), rp.tz)
 
 
-def _on_time_receipt(rp: ReportingPeriod, rng: random.Random) -> datetime:
-    day = rp.deadline - timedelta(days=rng.randint(0, 8))
-    while day.weekday() >= 5:  # units send on working days
-        day -= timedelta(days=1)
-    return _office_time(day, rng, rp)
+def _on_time_receipt(rp: ReportingPeriod, rng: random.Random, latest: date | None = None) -> datetime:
+    """A working day after the data cut-off and no later than `latest` (default: the deadline)."""
+    last = latest or rp.deadline
+    days = [rp.cutoff_end + timedelta(days=i) for i in range(1, (last - rp.cutoff_end).days + 1)]
+    # Units send on working days; fall back to any day if the window has none.
+    working = [d for d in days if d.weekday() < 5] or days or [last]
+    return _office_time(rng.choice(working), rng, rp)
 
 
 def _file_name(unit: Unit, rp: ReportingPeriod, rng: random.Random, suffix: str = "") -> str:
@@ -574,14 +578,16 @@ def build_sample_inbox(
         files: list[SampleFile] = []
         if plan.role == "late":
             received = _office_time(rp.deadline + timedelta(days=plan.days_late), rng, rp)
+        elif plan.role == "resubmit":
+            # The first (invalid) version arrives before the deadline.
+            received = _on_time_receipt(rp, rng, latest=rp.deadline - timedelta(days=1))
         else:
             received = _on_time_receipt(rp, rng)
         if plan.role != "missing":
             values = _unit_values(schema, unit, rp, plan.profile, received, rng)
             name = _file_name(unit, rp, rng)
             if plan.role == "resubmit":
-                first = _on_time_receipt(rp, rng) - timedelta(days=rng.randint(1, 3))
-                files.append(SampleFile(name, first, _with_rule_error(values, rng), valid=False))
+                files.append(SampleFile(name, received, _with_rule_error(values, rng), valid=False))
                 fixed_at = _office_time(rp.deadline + timedelta(days=plan.days_late), rng, rp)
                 second = name.removesuffix(".xlsx") + " (bản sửa).xlsx"
                 files.append(SampleFile(second, fixed_at, values, valid=True))
