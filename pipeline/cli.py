@@ -1,7 +1,8 @@
 """Command line: parses arguments, calls the library, prints Vietnamese results.
 
 Exit codes: 0 the run completed; 1 it could not complete (message, no traceback);
-2 a usage error.
+2 a usage error. `check`: 0 every file would be accepted, 1 some file would be rejected (or
+the check could not complete), 2 a usage error.
 """
 
 from __future__ import annotations
@@ -135,3 +136,53 @@ def sample(ctx: click.Context, out: Path, period_text: str) -> None:
     except CANNOT_CONTINUE as exc:
         _fail(str(exc))
     click.echo(f"Đã tạo hộp thư mẫu: {out}")
+
+
+@main.command(
+    help="Kiểm tra tệp báo cáo mà không tổng hợp (trước khi gửi hoặc khi vừa nhận). "
+    "Mã thoát: 0 mọi tệp được chấp nhận, 1 có tệp bị trả lại, 2 gõ sai lệnh."
+)
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--period", "period_text", default=None, help="Kỳ báo cáo NĂM-KỲ; mặc định: kỳ ghi trong chính tệp."
+)
+@click.option(
+    "--feedback",
+    "feedback_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Ghi tệp phản hồi (tô màu, ghi chú các ô cần sửa) vào thư mục này.",
+)
+@click.pass_context
+def check(
+    ctx: click.Context, files: tuple[Path, ...], period_text: str | None, feedback_dir: Path | None
+) -> None:
+    from pipeline.check import check_files
+    from pipeline.feedback import feedback_issues
+    from pipeline.outputs.vocabulary import severity_vi
+
+    schema = _schema(ctx)
+    period = _period(ctx, schema, period_text) if period_text else None
+    now = datetime.now(ZoneInfo(schema.calendar.timezone)).replace(microsecond=0)
+    try:
+        checks = check_files(schema, list(files), period, now, feedback_dir)
+    except CANNOT_CONTINUE as exc:
+        _fail(str(exc))
+    for c in checks:
+        sub, v = c.submission, c.verdict
+        unit = schema.unit_by_code.get(sub.unit or "")
+        click.echo(f"Tệp: {c.path}")
+        who = f"{unit.name} (mã {unit.code})" if unit else "chưa xác định được"
+        click.echo(f"  Đơn vị: {who}; kỳ: {c.period.name_vi}")
+        outcome = "Được chấp nhận" if v.accepted else "Bị trả lại"
+        click.echo(f"  Kết quả: {outcome} ({v.errors} lỗi, {v.warnings} cảnh báo)")
+        for i in feedback_issues(sub) if sub.status != "ignored" else sub.issues:
+            where = f" {i.sheet}!{i.cell}" if i.sheet and i.cell else ""
+            click.echo(f"  - [{severity_vi(i.severity)}] {i.code}{where}: {i.message}")
+        if c.feedback is not None:
+            click.echo(f"  Tệp phản hồi: {c.feedback}")
+    accepted = sum(1 for c in checks if c.verdict.accepted)
+    click.echo(f"Tổng cộng: {accepted} tệp được chấp nhận, {len(checks) - accepted} tệp bị trả lại.")
+    sys.exit(0 if accepted == len(checks) else 1)

@@ -11,7 +11,8 @@ import io
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import openpyxl
 from openpyxl.writer.excel import ExcelWriter
 
 from pipeline import cellref
+from pipeline.vietnamese import nfc
 
 # Document date stamped in docProps/core.xml unless the caller gives one.
 MODIFIED = datetime(2023, 1, 1)
@@ -112,3 +114,200 @@ def save_workbook(wb: Any, target: Path, *, modified: datetime = MODIFIED) -> No
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# --- feedback workbooks ------------------------------------------------------------------------
+
+FEEDBACK_SHEET = "Kết quả kiểm tra"
+COMMENT_AUTHOR = "Sở Nội vụ tỉnh Bình Định"
+# Fill of an offending cell by severity (the template's input cells are pale yellow FFFFCC).
+HIGHLIGHT = {"error": "FFFF9999", "warning": "FFFFC000", "info": "FFBDD7EE"}
+# A unit's file larger than this once unzipped is not loaded with openpyxl (zip bomb guard).
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CellNote:
+    """One issue at one cell of the unit's workbook: highlighted, with a comment."""
+
+    sheet: str
+    cell: str
+    severity: str  # error | warning | info
+    text: str
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    sheet: str
+    cell: str
+    text: str
+    severity: str  # error | warning | info
+    severity_vi: str
+    code: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The first sheet of a feedback workbook: who, what, until when, and each thing to fix."""
+
+    title: str
+    header: tuple[tuple[str, str], ...]  # (label, value) lines under the title
+    rows: tuple[ReportRow, ...]
+    footer: tuple[str, ...]  # how to resend
+
+
+class AnnotateError(Exception):
+    """The unit's workbook cannot be annotated (not loadable by openpyxl, or too large)."""
+
+
+def _as_text(cell: Any, value: str) -> None:
+    """Text stays text: a unit-supplied string starting with "=" never becomes a formula."""
+    cell.value = value
+    if cell.data_type == "f":
+        cell.data_type = "s"
+
+
+def _write_report(wb: Any, report: CheckReport, index: int) -> Any:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    ws = wb.create_sheet(FEEDBACK_SHEET, index)
+    bold = Font(name="Times New Roman", bold=True, size=12)
+    plain = Font(name="Times New Roman", size=12)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for letter, width in zip("ABCDEF", (6, 18, 8, 80, 11, 20), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.merge_cells("A1:F1")
+    _as_text(ws["A1"], report.title)
+    ws["A1"].font = Font(name="Times New Roman", bold=True, size=14)
+    row = 3
+    for label, value in report.header:
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
+        _as_text(ws.cell(row, 1), label)
+        ws.cell(row, 1).font = bold
+        _as_text(ws.cell(row, 4), value)
+        ws.cell(row, 4).font = plain
+        ws.cell(row, 4).alignment = wrap
+        row += 1
+    row += 1
+    for col, head in enumerate(("STT", "Trang tính", "Ô", "Nội dung cần sửa", "Mức độ", "Mã lỗi"), start=1):
+        c = ws.cell(row, col)
+        _as_text(c, head)
+        c.font = bold
+        c.fill = PatternFill("solid", fgColor="FFD9D9D9")
+    ws.freeze_panes = ws.cell(row + 1, 1)
+    for n, item in enumerate(report.rows, start=1):
+        row += 1
+        ws.cell(row, 1).value = n
+        _as_text(ws.cell(row, 2), item.sheet)
+        _as_text(ws.cell(row, 3), item.cell)
+        if item.sheet and item.cell:
+            target = cellref.quote_sheet(item.sheet) + "!" + item.cell
+            ws.cell(row, 3).hyperlink = Hyperlink(ref=ws.cell(row, 3).coordinate, location=target)
+        _as_text(ws.cell(row, 4), item.text)
+        _as_text(ws.cell(row, 5), item.severity_vi)
+        ws.cell(row, 5).fill = PatternFill("solid", fgColor=HIGHLIGHT.get(item.severity, "FFFFFFFF"))
+        _as_text(ws.cell(row, 6), item.code)
+        for col in range(1, 7):
+            ws.cell(row, col).font = plain
+            ws.cell(row, col).alignment = wrap
+    row += 1
+    for line in report.footer:
+        row += 1
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=6)
+        _as_text(ws.cell(row, 1), line)
+        ws.cell(row, 1).font = plain
+        ws.cell(row, 1).alignment = wrap
+        ws.row_dimensions[row].height = 15.75 * max(1, len(line) // 110 + 1)
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    return ws
+
+
+def _make_first(wb: Any, ws: Any) -> None:
+    for other in wb.worksheets:
+        other.sheet_view.tabSelected = False
+    ws.sheet_view.tabSelected = True
+    wb.active = wb.worksheets.index(ws)
+    for view in wb.views:
+        view.firstSheet = 0
+        view.activeTab = wb.worksheets.index(ws)
+
+
+def _note_cell(ws: Any, ref: str) -> Any:
+    """The cell at `ref`, or the top-left cell of the merged range that covers it."""
+    from openpyxl.cell.cell import MergedCell
+
+    cell = ws[ref]
+    if isinstance(cell, MergedCell):
+        for rng in ws.merged_cells.ranges:
+            if ref in rng:
+                return ws.cell(rng.min_row, rng.min_col)
+    return cell
+
+
+def annotate_workbook(
+    source: Path,
+    notes: Sequence[CellNote],
+    report: CheckReport,
+    *,
+    modified: datetime = MODIFIED,
+) -> bytes:
+    """The unit's own workbook with each noted cell filled by severity and commented, and the
+    report as a new first sheet. `source` is only read. AnnotateError when it cannot be loaded.
+    """
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    try:
+        with zipfile.ZipFile(source) as zf:
+            if sum(i.file_size for i in zf.infolist()) > MAX_UNZIPPED_BYTES:
+                raise AnnotateError("too large once unzipped")
+        wb = openpyxl.load_workbook(source, keep_vba=False, keep_links=False, rich_text=False)
+    except AnnotateError:
+        raise
+    except Exception as exc:  # any failure to load the unit's file: fall back to the report alone
+        raise AnnotateError(f"{exc.__class__.__name__}: {exc}") from exc
+    for name in [ws.title for ws in wb.worksheets if nfc(ws.title) == FEEDBACK_SHEET]:
+        del wb[name]  # a feedback workbook sent back: the old report goes
+    by_name = {nfc(ws.title): ws for ws in wb.worksheets}
+
+    grouped: dict[tuple[str, str], list[CellNote]] = {}
+    for note in notes:
+        if note.sheet in by_name and note.cell and _valid_ref(note.cell):
+            grouped.setdefault((note.sheet, note.cell.upper()), []).append(note)
+    order = {"error": 0, "warning": 1, "info": 2}
+    for (sheet, ref), items in grouped.items():
+        ws = by_name[sheet]
+        cell = _note_cell(ws, ref)
+        worst = min(items, key=lambda n: order.get(n.severity, 9)).severity
+        cell.fill = PatternFill("solid", fgColor=HIGHLIGHT.get(worst, HIGHLIGHT["error"]))
+        text = "\n\n".join(n.text for n in items)
+        if cell.comment is not None and cell.comment.author != COMMENT_AUTHOR:
+            text += "\n\n---\n" + str(cell.comment.text)
+        lines = sum(len(t) // 45 + 1 for t in text.split("\n"))
+        cell.comment = Comment(text, COMMENT_AUTHOR, height=min(600, 20 * lines + 20), width=320)
+    ws = _write_report(wb, report, 0)
+    _make_first(wb, ws)
+    return workbook_bytes(wb, modified=modified)
+
+
+def _valid_ref(ref: str) -> bool:
+    try:
+        cellref.from_a1(ref)
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
+def report_workbook(report: CheckReport, *, modified: datetime = MODIFIED) -> bytes:
+    """A workbook with the report sheet alone (for a file that cannot be annotated)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    wb.properties.created = modified.replace(tzinfo=None, microsecond=0)
+    wb.properties.creator = COMMENT_AUTHOR
+    ws = _write_report(wb, report, 0)
+    _make_first(wb, ws)
+    return workbook_bytes(wb, modified=modified)

@@ -1,4 +1,4 @@
-"""The run's outputs: the consolidated workbook, the late list and run.json.
+"""The run's outputs: the consolidated workbook, the late list, feedback to units, run.json.
 
 Every file is written atomically; run.json comes last and lists the others.
 """
@@ -59,6 +59,9 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
 
     write_atomic(outbox / consolidated, consolidated_producer)
     write_atomic(outbox / late_list, late_producer)
-    result.outputs = [consolidated, late_list, report]
+    from pipeline.feedback import write_run_feedback  # imports this package: import it late
+
+    feedback = write_run_feedback(result, schema, outbox)  # workbooks and e-mails to units
+    result.outputs = [consolidated, late_list, *feedback, report]
     write_bytes_atomic(outbox / report, dump(run_report(result, schema)))
     return list(result.outputs)

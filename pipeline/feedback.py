@@ -1,0 +1,309 @@
+"""Feedback to units: the annotated workbook of each file with errors or warnings, and a
+ready-to-send e-mail text per unit.
+
+outbox/<period>/feedback/<unit code>-<sha256[:12]>.xlsx — the unit's own file (never the inbox
+copy: it is loaded, annotated and saved here) with every offending cell filled by severity and
+commented, and a first sheet "Kết quả kiểm tra" listing what to fix and by when. Only .xlsx/.xlsm
+files can be annotated; for .xls, .ods or a file openpyxl cannot load, the workbook holds the
+"Kết quả kiểm tra" sheet alone.
+
+outbox/<period>/thu-phan-hoi/<unit code>.txt — the e-mail text (UTF-8 with BOM, CRLF) for each
+unit whose latest file has errors (đề nghị sửa và gửi lại) or warnings (đề nghị xem lại), and a
+reminder for each unit that has not reported after the deadline.
+
+File names come from the registry's unit code and the file's hash, never from text the unit
+wrote. The openpyxl work itself is in pipeline.fill.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from pipeline import cellref, fill
+from pipeline.catalogue import SEVERITY_ORDER, Issue, has_errors
+from pipeline.deadlines import ReportingPeriod
+from pipeline.model import RunResult, Submission, UnitResult
+from pipeline.outputs.atomic import OutputError, write_bytes_atomic
+from pipeline.outputs.vocabulary import fmt_date, fmt_datetime, severity_vi
+from pipeline.schema import Schema
+
+FEEDBACK_DIR = "feedback"
+EMAIL_DIR = "thu-phan-hoi"
+SIGNATURE = "Sở Nội vụ tỉnh Bình Định"
+UNKNOWN_UNIT = "chua-ro-don-vi"
+TITLE = "KẾT QUẢ KIỂM TRA BÁO CÁO CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
+ANNOTATABLE = ("xlsx",)  # sniffed kinds openpyxl can load (.xlsx and .xlsm)
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_FEEDBACK_NAME = re.compile(r"^[A-Za-z0-9_-]+-[0-9a-f]{12}\.xlsx$")
+_EMAIL_NAME = re.compile(r"^[A-Za-z0-9_-]+\.txt$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    errors: int
+    warnings: int
+
+
+def _order(issue: Issue) -> tuple[int, str, int, int, str]:
+    """Errors first, then by sheet, row and column (D7 before D17), then code."""
+    try:
+        row, col = cellref.from_a1(issue.cell)
+    except ValueError:
+        row, col = -1, -1
+    return (SEVERITY_ORDER.get(issue.severity, 9), issue.sheet, row, col, issue.code)
+
+
+def feedback_issues(sub: Submission) -> list[Issue]:
+    """What the unit has to fix or look at: errors and warnings, in a stable order."""
+    return sorted((i for i in sub.issues if i.severity in ("error", "warning")), key=_order)
+
+
+def verdict(sub: Submission) -> Verdict:
+    issues = feedback_issues(sub)
+    errors = sum(1 for i in issues if i.severity == "error")
+    return Verdict(
+        accepted=sub.status != "ignored" and not has_errors(sub.issues),
+        errors=errors,
+        warnings=len(issues) - errors,
+    )
+
+
+def needs_feedback(sub: Submission) -> bool:
+    return sub.status != "ignored" and bool(feedback_issues(sub))
+
+
+def resubmit_by(schema: Schema, period: ReportingPeriod, as_of: datetime) -> date:
+    """As-of date + resubmit_days (schemas/calendar.toml), never before the period's deadline."""
+    local = as_of.astimezone(period.tz).date()
+    return max(period.deadline, local + timedelta(days=schema.calendar.resubmit_days))
+
+
+def safe_code(text: str | None) -> str:
+    return _SAFE.sub("", text or "")[:40] or UNKNOWN_UNIT
+
+
+def feedback_name(sub: Submission) -> str:
+    """<unit code>-<sha256[:12]>.xlsx: from the registry code and the bytes, nothing else."""
+    digest = sub.file.sha256[:12] if re.fullmatch(r"[0-9a-f]{64}", sub.file.sha256) else "0" * 12
+    return f"{safe_code(sub.unit)}-{digest}.xlsx"
+
+
+def _verdict_text(v: Verdict) -> str:
+    if not v.accepted:
+        extra = f" và {v.warnings} cảnh báo cần xem lại" if v.warnings else ""
+        return f"Bị trả lại: có {v.errors} lỗi phải sửa{extra}. Đề nghị sửa và gửi lại."
+    return f"Được chấp nhận, có {v.warnings} cảnh báo. Đề nghị xem lại; nếu cần sửa thì gửi lại bản sửa."
+
+
+def _unit_label(schema: Schema, sub: Submission) -> str:
+    unit = schema.unit_by_code.get(sub.unit or "")
+    return f"{unit.name} (mã {unit.code})" if unit else "Chưa xác định được đơn vị"
+
+
+def check_report(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, *, annotated: bool
+) -> fill.CheckReport:
+    v = verdict(sub)
+    deadline = fmt_date(resubmit_by(schema, period, as_of))
+    header = [
+        ("Đơn vị", _unit_label(schema, sub)),
+        ("Kỳ báo cáo", period.name_vi),
+        ("Tệp đã gửi", sub.file.name),
+        ("Mã SHA-256 của tệp", sub.file.sha256),
+    ]
+    if sub.file.received_at is not None:
+        header.append(("Thời điểm nhận", fmt_datetime(sub.file.received_at, period.tz)))
+    header += [
+        ("Ngày kiểm tra", fmt_date(as_of.astimezone(period.tz).date())),
+        ("Kết quả", _verdict_text(v)),
+        ("Hạn gửi lại" if not v.accepted else "Hạn gửi bản sửa (nếu có)", deadline),
+    ]
+    rows = tuple(
+        fill.ReportRow(i.sheet, i.cell, i.message, i.severity, severity_vi(i.severity), i.code)
+        for i in feedback_issues(sub)
+    )
+    where = (
+        "Các ô có lỗi được tô màu đỏ, ô cần xem lại tô màu cam; đưa chuột vào ô để đọc ghi chú. "
+        'Bấm vào địa chỉ ở cột "Ô" để đến ô đó.'
+        if annotated
+        else "Tệp đã gửi không ghi chú trực tiếp được (không phải tệp .xlsx): đề nghị mở tệp gốc "
+        "của đơn vị và sửa theo địa chỉ trang tính, ô nêu trên."
+    )
+    footer = (
+        "Cách sửa và gửi lại:",
+        f"1. {where}",
+        "2. Sửa trên tệp báo cáo của đơn vị (mẫu báo cáo của Sở Nội vụ), lưu lại bằng Excel, "
+        "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
+        f"3. Gửi lại tệp đã sửa cho Sở Nội vụ trước hết ngày {deadline}, theo đường đã gửi báo cáo "
+        '(thư điện tử hoặc hệ thống quản lý văn bản), ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
+    )
+    return fill.CheckReport(TITLE, tuple(header), rows, footer)
+
+
+def feedback_workbook(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> bytes:
+    """The bytes of the feedback workbook of one submission (deterministic for the same inputs)."""
+    modified = as_of.astimezone(period.tz).replace(tzinfo=None, microsecond=0)
+    notes = [
+        fill.CellNote(i.sheet, i.cell, i.severity, f"[{severity_vi(i.severity)} – {i.code}] {i.message}")
+        for i in feedback_issues(sub)
+        if i.sheet and i.cell
+    ]
+    if sub.file.kind in ANNOTATABLE:
+        try:
+            report = check_report(schema, sub, period, as_of, annotated=True)
+            return fill.annotate_workbook(sub.file.path, notes, report, modified=modified)
+        except fill.AnnotateError:
+            pass  # the report sheet alone, below
+    report = check_report(schema, sub, period, as_of, annotated=False)
+    return fill.report_workbook(report, modified=modified)
+
+
+def write_feedback_file(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, folder: Path
+) -> Path:
+    """Write one feedback workbook into `folder` (created when missing); returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / feedback_name(sub)
+    if target.resolve().parent != folder.resolve():  # cannot happen with safe names; stay inside
+        raise OutputError(f'Tên tệp phản hồi không hợp lệ: "{target.name}".')
+    write_bytes_atomic(target, feedback_workbook(schema, sub, period, as_of))
+    return target
+
+
+# --- e-mail texts ------------------------------------------------------------------------------
+
+
+def _crlf_bom(lines: list[str]) -> bytes:
+    return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def email_text(
+    schema: Schema,
+    unit: UnitResult,
+    sub: Submission,
+    period: ReportingPeriod,
+    as_of: datetime,
+    attachment: str,
+) -> bytes:
+    """The e-mail to a unit about its latest file (UTF-8 with BOM, CRLF line endings)."""
+    v = verdict(sub)
+    deadline = fmt_date(resubmit_by(schema, period, as_of))
+    received = fmt_datetime(sub.file.received_at, period.tz)
+    action = "đề nghị sửa và gửi lại" if not v.accepted else "đề nghị xem lại"
+    lines = [
+        f"Tiêu đề: Kết quả kiểm tra báo cáo công tác dân vận chính quyền {period.name_vi} – {action}",
+        "",
+        f"Kính gửi: {unit.unit.name}",
+        "",
+        f"Sở Nội vụ tỉnh Bình Định đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
+        f'của đơn vị (tệp "{sub.file.name}"' + (f", nhận lúc {received}" if received else "") + ").",
+        "",
+    ]
+    if not v.accepted:
+        warn = f" và {v.warnings} nội dung cần xem lại" if v.warnings else ""
+        lines += [
+            f"Qua kiểm tra, báo cáo chưa được tổng hợp vì có {v.errors} lỗi{warn}. "
+            f"Đề nghị đơn vị sửa và gửi lại báo cáo trước hết ngày {deadline}.",
+        ]
+    else:
+        lines += [
+            f"Báo cáo đã được tiếp nhận và tổng hợp. Có {v.warnings} nội dung đề nghị đơn vị xem lại; "
+            f"nếu cần sửa, đề nghị gửi lại bản sửa trước hết ngày {deadline}.",
+        ]
+    lines += ["", "Các nội dung cần sửa, xem lại:"]
+    for n, i in enumerate(feedback_issues(sub), start=1):
+        where = f"{i.sheet}!{i.cell}: " if i.sheet and i.cell else ""
+        lines.append(f"{n}. [{severity_vi(i.severity)}] {where}{i.message}")
+    lines += [
+        "",
+        f'Tệp kèm theo ("{attachment}") là chính tệp của đơn vị, các ô cần sửa được tô màu và có ghi chú; '
+        'trang đầu "Kết quả kiểm tra" liệt kê các nội dung trên.',
+        'Khi gửi lại, đề nghị ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
+        "",
+        "Trân trọng.",
+        "",
+        SIGNATURE,
+    ]
+    return _crlf_bom(lines)
+
+
+def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) -> bytes:
+    """A short reminder to a unit that has not reported after the deadline."""
+    lines = [
+        f"Tiêu đề: Đôn đốc gửi báo cáo công tác dân vận chính quyền {period.name_vi}",
+        "",
+        f"Kính gửi: {unit.unit.name}",
+        "",
+        f"Đến ngày {fmt_date(as_of.astimezone(period.tz).date())}, Sở Nội vụ tỉnh Bình Định chưa nhận được "
+        f"báo cáo công tác dân vận chính quyền {period.name_vi} của đơn vị "
+        f"(hạn gửi: ngày {fmt_date(period.deadline)}).",
+        "Đề nghị đơn vị khẩn trương gửi báo cáo theo mẫu của Sở Nội vụ.",
+        "",
+        "Trân trọng.",
+        "",
+        SIGNATURE,
+    ]
+    return _crlf_bom(lines)
+
+
+# --- the run's part ------------------------------------------------------------------------------
+
+
+def _clean_stale(folder: Path, keep: set[str], pattern: re.Pattern[str]) -> None:
+    """Remove this module's own files of an earlier run that this run did not write."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and pattern.match(path.name) and path.name not in keep:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise OutputError(f'Không xóa được tệp cũ "{path}": {exc.strerror or exc}.') from exc
+
+
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f'Không tạo được thư mục "{folder}" ({exc.strerror or exc}).') from exc
+
+
+def write_run_feedback(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
+    """Feedback workbooks and e-mail texts of a run; their paths relative to the outbox."""
+    period, as_of = result.period, result.as_of
+    base = Path(outbox) / period.id
+    written: list[str] = []
+
+    workbooks: dict[str, str] = {}  # sha256 → file name in feedback/
+    targets = [s for s in result.files if needs_feedback(s)]
+    if targets:
+        _mkdir(base / FEEDBACK_DIR)
+    for sub in targets:
+        path = write_feedback_file(schema, sub, period, as_of, base / FEEDBACK_DIR)
+        workbooks[sub.file.sha256] = path.name
+        written.append(f"{period.id}/{FEEDBACK_DIR}/{path.name}")
+    _clean_stale(base / FEEDBACK_DIR, set(workbooks.values()), _FEEDBACK_NAME)
+
+    emails: dict[str, bytes] = {}
+    for unit in result.units:
+        latest = unit.versions[-1] if unit.versions else None
+        if latest is not None and needs_feedback(latest) and latest.file.sha256 in workbooks:
+            attachment = workbooks[latest.file.sha256]
+            emails[unit.unit.code] = email_text(schema, unit, latest, period, as_of, attachment)
+        elif unit.status == "missing":
+            emails[unit.unit.code] = reminder_text(unit, period, as_of)
+    if emails:
+        _mkdir(base / EMAIL_DIR)
+    names: set[str] = set()
+    for code, data in emails.items():
+        name = f"{safe_code(code)}.txt"
+        names.add(name)
+        write_bytes_atomic(base / EMAIL_DIR / name, data)
+        written.append(f"{period.id}/{EMAIL_DIR}/{name}")
+    _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
+    return written
