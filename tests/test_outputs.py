@@ -167,11 +167,13 @@ def written(tmp_path: Path, schema: schema_mod.Schema) -> tuple[RunResult, Path,
 
 def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
     result, outbox, outputs = written
-    assert outputs == [
+    assert outputs[:3] == [
         "2023-Q1/tong-hop-2023-Q1.xlsx",
         "2023-Q1/danh-sach-nop-muon-2023-Q1.xlsx",
         "2023-Q1/run.json",
     ]
+    # then the feedback to units (pipeline.feedback; tested in test_feedback.py)
+    assert all(rel.startswith(("2023-Q1/feedback/", "2023-Q1/thu-phan-hoi/")) for rel in outputs[3:])
     assert result.outputs == outputs
     for rel in outputs:
         assert (outbox / rel).is_file()

@@ -62,6 +62,6 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
     from pipeline.feedback import write_run_feedback  # imports this package: import it late
 
     feedback = write_run_feedback(result, schema, outbox)  # workbooks and e-mails to units
-    result.outputs = [consolidated, late_list, *feedback, report]
+    result.outputs = [consolidated, late_list, report, *feedback]
     write_bytes_atomic(outbox / report, dump(run_report(result, schema)))
     return list(result.outputs)
