@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, intake, merge, outputs, score
+from pipeline import expectations, intake, legacy_fonts, merge, outputs, score
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
@@ -28,7 +28,10 @@ def read_submission(schema: Schema, file: InboxFile, period: ReportingPeriod) ->
         sub = Submission(file=file)
         sub.issues.append(make_issue(schema, "file-unreadable", file=file.name, detail=exc.detail))
         return sub
-    return validate(schema, file, read, period)
+    converted = legacy_fonts.convert_read(file.path, file.kind, read)  # TCVN3/VNI text → Unicode
+    sub = validate(schema, file, read, period)
+    sub.issues.extend(legacy_fonts.issues(schema, file.name, sub.unit or "", converted))
+    return sub
 
 
 def apply_expectations(schema: Schema, subs: list[Submission], period: ReportingPeriod) -> None:
