@@ -210,6 +210,11 @@ def email_text(
             f"Qua kiểm tra, báo cáo chưa được tổng hợp vì có {v.errors} lỗi{warn}. "
             f"Đề nghị đơn vị sửa và gửi lại báo cáo trước hết ngày {deadline}.",
         ]
+        kept = unit.submission
+        if kept is not None and kept is not sub:
+            lines.append(
+                f'Trong khi chờ bản sửa, Sở Nội vụ tổng hợp bản gửi trước của đơn vị (tệp "{kept.file.name}").'
+            )
     else:
         lines += [
             f"Báo cáo đã được tiếp nhận và tổng hợp. Có {v.warnings} nội dung đề nghị đơn vị xem lại; "

@@ -211,6 +211,8 @@ def _write_report(wb: Any, report: CheckReport, index: int) -> Any:
         for col in range(1, 7):
             ws.cell(row, col).font = plain
             ws.cell(row, col).alignment = wrap
+        # openpyxl does not size rows: give wrapped text its lines (about 75 characters each)
+        ws.row_dimensions[row].height = 16 * _lines(item.text, 75)
     row += 1
     for line in report.footer:
         row += 1
@@ -218,12 +220,16 @@ def _write_report(wb: Any, report: CheckReport, index: int) -> Any:
         _as_text(ws.cell(row, 1), line)
         ws.cell(row, 1).font = plain
         ws.cell(row, 1).alignment = wrap
-        ws.row_dimensions[row].height = 15.75 * max(1, len(line) // 110 + 1)
+        ws.row_dimensions[row].height = 16 * _lines(line, 120)
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     return ws
+
+
+def _lines(text: str, width: int) -> int:
+    return sum(max(1, -(-len(part) // width)) for part in text.split("\n"))
 
 
 def _make_first(wb: Any, ws: Any) -> None:

@@ -340,3 +340,25 @@ def test_check_usage_and_non_spreadsheets(tmp_path: Path) -> None:
     proc = run_cli("check", str(text))
     assert proc.returncode == 1
     assert "not-spreadsheet" in proc.stdout
+
+
+def test_invalid_later_version_while_an_earlier_one_is_consolidated(
+    sample: SampleManifest, schema: Schema, template: Path, tmp_path: Path
+) -> None:
+    values = _valid_values(sample)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fill_workbook(template, values, inbox / "ban-1.xlsx")
+    fill_workbook(template, {**values, "t1_documents_issued": "mười"}, inbox / "ban-2.xlsx")
+    (inbox / "receipts.csv").write_text(
+        "file,received_at\nban-1.xlsx,2023-03-15T09:00\nban-2.xlsx,2023-03-17T09:00\n", encoding="utf-8"
+    )
+    report = _consolidate(schema, inbox, tmp_path / "outbox")
+    unit = next(u for u in report["units"] if u["file"] == "ban-1.xlsx")
+    assert unit["status"] == "on_time"
+    feedback = [rel for rel in report["outputs"] if f"/{FEEDBACK_DIR}/" in rel]
+    entry = next(f for f in report["files"] if f["path"] == "ban-2.xlsx")
+    assert [Path(rel).name for rel in feedback] == [f"{unit['code']}-{entry['sha256'][:12]}.xlsx"]
+    email = (tmp_path / "outbox" / PERIOD / EMAIL_DIR / f"{unit['code']}.txt").read_text(encoding="utf-8-sig")
+    assert "ban-2.xlsx" in email and "Số liệu!D7" in email
+    assert 'bản gửi trước của đơn vị (tệp "ban-1.xlsx")' in email
