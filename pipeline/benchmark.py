@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from pipeline import schema as schema_mod
@@ -281,14 +282,15 @@ def main() -> None:
         rows["incremental"] = _child_rss(run)
     finally:
         extra.unlink()
-    table = {
+    steps = {k: {**v, "files_per_s": round(n / v["seconds"], 1)} for k, v in rows.items()}
+    table: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
         "files": n,
-        "steps": {k: {**v, "files_per_s": round(n / v["seconds"], 1)} for k, v in rows.items()},
+        "steps": steps,
     }
     cold = rows["cold"]["seconds"]
     ratios = {
@@ -299,11 +301,10 @@ def main() -> None:
         ratios["pandas / cold (target ≥ 10)"] = round(rows["pandas"]["seconds"] / cold, 1)
     table["ratios"] = ratios
     print(f"\n{'step':<12}{'files':>8}{'seconds':>10}{'files/s':>10}{'peak RSS MB':>13}")
-    steps: dict[str, dict[str, float]] = table["steps"]  # type: ignore[assignment]
     for k, v in steps.items():
         print(f"{k:<12}{n:>8}{v['seconds']:>10}{v['files_per_s']:>10}{v['peak_rss_mb']:>13}")
-    for k, v in ratios.items():
-        print(f"{k}: {v}")
+    for k, r in ratios.items():
+        print(f"{k}: {r}")
     out_json = Path("outbox") / "bench" / f"bench-{n}.json"
     out_json.write_text(json.dumps(table, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\n{out_json}")
