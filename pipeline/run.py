@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -40,12 +41,17 @@ def apply_expectations(schema: Schema, subs: list[Submission], period: Reporting
 
 
 def collect(
-    schema: Schema, period: ReportingPeriod, inbox: Path, ledger: Ledger, now: datetime
+    schema: Schema,
+    period: ReportingPeriod,
+    inbox: Path,
+    ledger: Ledger,
+    now: datetime,
+    workdir: Path | None = None,
 ) -> list[Submission]:
     """Every inbox file as a Submission (ignored ones included), validated."""
     subs: list[Submission] = []
     seen: dict[str, str] = {}
-    for found in intake.scan(inbox, ledger, period.tz, now):
+    for found in intake.scan(inbox, ledger, period.tz, now, workdir):
         f = found.file
         if found.ignore_code or found.reject_code:
             sub = Submission(file=f, status="ignored" if found.ignore_code else "rejected")
@@ -67,8 +73,8 @@ def consolidate(
 ) -> RunResult:
     if not inbox.is_dir():
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
-    with Ledger(outbox / LEDGER_FILE) as ledger:
-        subs = collect(schema, period, inbox, ledger, as_of)
+    with Ledger(outbox / LEDGER_FILE) as ledger, tempfile.TemporaryDirectory(prefix="dvcq-") as tmp:
+        subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
     units = merge.merge(schema, subs, period, as_of)
     score.score_all(schema, units)
     result = RunResult(
