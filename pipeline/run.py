@@ -6,7 +6,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, intake, merge, outputs, score
+from pipeline import expectations, history, intake, merge, outputs, score
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
@@ -75,7 +75,8 @@ def consolidate(
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
     with Ledger(outbox / LEDGER_FILE) as ledger, tempfile.TemporaryDirectory(prefix="dvcq-") as tmp:
         subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
-    units = merge.merge(schema, subs, period, as_of)
+        units = merge.merge(schema, subs, period, as_of)
+        history.apply(schema, ledger, period, units)
     score.score_all(schema, units)
     result = RunResult(
         period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
