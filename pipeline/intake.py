@@ -99,6 +99,23 @@ def read_receipts(inbox: Path, tz: ZoneInfo) -> dict[str, datetime]:
     return receipts
 
 
+def first_copies(found: list[Found]) -> dict[str, str]:
+    """sha256 → name of the earliest received candidate with that content.
+
+    The same bytes sent twice (a file and the same attachment in a later e-mail) are one
+    submission, received when the first copy arrived; the other copies are duplicates.
+    """
+    first: dict[str, tuple[datetime, str]] = {}
+    for item in found:
+        f = item.file
+        if item.ignore_code or item.reject_code or not f.sha256 or f.received_at is None:
+            continue
+        key = (f.received_at, f.name)
+        if f.sha256 not in first or key < first[f.sha256]:
+            first[f.sha256] = key
+    return {sha: name for sha, (_, name) in first.items()}
+
+
 def _classify(f: InboxFile, path: Path) -> Found:
     """A candidate report, or why the file is rejected or ignored (by its bytes)."""
     if f.size == 0:

@@ -50,18 +50,18 @@ def collect(
 ) -> list[Submission]:
     """Every inbox file as a Submission (ignored ones included), validated."""
     subs: list[Submission] = []
-    seen: dict[str, str] = {}
-    for found in intake.scan(inbox, ledger, period.tz, now, workdir):
+    scanned = intake.scan(inbox, ledger, period.tz, now, workdir)
+    first = intake.first_copies(scanned)
+    for found in scanned:
         f = found.file
         if found.ignore_code or found.reject_code:
             sub = Submission(file=f, status="ignored" if found.ignore_code else "rejected")
             code = found.ignore_code or found.reject_code
             sub.issues.append(make_issue(schema, code, file=f.name, **found.params))
-        elif f.sha256 in seen:
+        elif first.get(f.sha256, f.name) != f.name:
             sub = Submission(file=f, status="ignored")
-            sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=seen[f.sha256]))
+            sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=first[f.sha256]))
         else:
-            seen[f.sha256] = f.name
             sub = read_submission(schema, f, period)
         subs.append(sub)
     apply_expectations(schema, subs, period)

@@ -178,3 +178,19 @@ def test_safe_name() -> None:
     assert mail.safe_name("C:\\Users\\a\\Báo cáo.xlsx", "x") == "Báo cáo.xlsx"
     assert mail.safe_name("..", "tệp-1") == "tệp-1"
     assert mail.safe_name("a\x00b:c.xlsx", "x") == "a_b_c.xlsx"
+
+
+def test_same_attachment_twice_is_one_submission_received_first(
+    schema: Schema, filled_xlsx: Path, tmp_path: Path
+) -> None:
+    """A file saved in the inbox later and the same bytes by e-mail: the earliest copy counts."""
+    inbox = tmp_path / "inbox"
+    _put(inbox, "a - lưu tay.xlsx", filled_xlsx.read_bytes())  # mtime 1/4: later than the e-mail
+    _put(inbox, "z - thư.eml", _message([("bc.xlsx", filled_xlsx.read_bytes(), XLSX_TYPE)]))
+    result = consolidate(schema, parse_period("2023-Q1", schema.calendar), inbox, tmp_path / "out", AS_OF)
+    by_name = {s.file.name: s for s in result.files}
+    assert by_name["z - thư.eml/bc.xlsx"].status == "accepted"
+    dup = by_name["a - lưu tay.xlsx"]
+    assert dup.status == "ignored" and [i.code for i in dup.issues] == ["duplicate-file"]
+    unit = next(u for u in result.units if u.unit.code == "SNV")
+    assert unit.received_at == DELIVERED and [v.label for v in unit.history] == ["1/1"]
