@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -56,3 +59,50 @@ def test_formula_with_cached_value_is_used(
     assert sub.values[KEY] == 7
     assert not any(i.code == "formula-no-value" for i in sub.issues)
     assert sub.valid, [(i.code, i.cell) for i in sub.issues if i.severity == "error"]
+
+
+def _rewrite_member(source: Path, target: Path, member: str, edit: Callable[[str], str]) -> None:
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == member:
+                data = edit(data.decode("utf-8")).encode("utf-8")
+            zout.writestr(info, data)
+
+
+def test_shared_formulas_as_wps_saves_them(schema: Schema, filled_xlsx: Path, tmp_path: Path) -> None:
+    """Shared formulas (<f t="shared" si="0"/>) with cached values read as their values; a
+    shared-formula cell without its cached value is reported at its own cell."""
+    sheet = schema.field_by_key["t1_documents_issued"].sheet
+    keys = ["t1_documents_issued", "t1_sessions", "t1_participants"]
+    cells = [schema.field_by_key[k].cell for k in keys]
+    assert all(schema.field_by_key[k].sheet == sheet for k in keys)
+    before = _read(schema, filled_xlsx)
+    with zipfile.ZipFile(filled_xlsx) as zf:
+        wb = zf.read("xl/workbook.xml").decode("utf-8")
+    index = re.findall(r'<sheet [^>]*name="([^"]+)"', wb).index(sheet) + 1
+    member = f"xl/worksheets/sheet{index}.xml"
+
+    def edit(xml: str) -> str:
+        first, second, third = cells
+        xml, n1 = re.subn(
+            rf'<c r="{first}"([^>]*)><v>',
+            rf'<c r="{first}"\1><f t="shared" ref="{first}:{third}" si="0">0+1</f><v>',
+            xml,
+        )
+        xml, n2 = re.subn(
+            rf'<c r="{second}"([^>]*)><v>', rf'<c r="{second}"\1><f t="shared" si="0"/><v>', xml
+        )
+        xml, n3 = re.subn(
+            rf'<c r="{third}"([^>]*)><v>[^<]*</v>', rf'<c r="{third}"\1><f t="shared" si="0"/>', xml
+        )
+        assert (n1, n2, n3) == (1, 1, 1)
+        return xml
+
+    target = tmp_path / "Báo cáo Sở Nội vụ - WPS.xlsx"
+    _rewrite_member(filled_xlsx, target, member, edit)
+    sub = _read(schema, target)
+    assert sub.values["t1_documents_issued"] == before.values["t1_documents_issued"]
+    assert sub.values["t1_sessions"] == before.values["t1_sessions"]
+    found = [(i.code, i.sheet, i.cell) for i in sub.issues if i.code == "formula-no-value"]
+    assert found == [("formula-no-value", sheet, cells[2])]
