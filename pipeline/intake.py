@@ -213,7 +213,7 @@ def scan(
             f.received_at = ledger.first_mtime(f.sha256, name, mtime, now)
             f.received_source = "ledger"
         item = _classify(f, path)
-        if f.size and (mail.is_email(path) or f.kind == "zip"):
+        if f.size and ((mail.is_email(path) and f.kind == "") or f.kind == "zip"):
             found.extend(_expand(item, receipts, ledger, tz, now, workdir / f"{len(found):05d}"))
         else:
             found.append(item)

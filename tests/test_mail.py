@@ -194,3 +194,11 @@ def test_same_attachment_twice_is_one_submission_received_first(
     assert dup.status == "ignored" and [i.code for i in dup.issues] == ["duplicate-file"]
     unit = next(u for u in result.units if u.unit.code == "SNV")
     assert unit.received_at == DELIVERED and [v.label for v in unit.history] == ["1/1"]
+
+
+def test_spreadsheet_named_eml_is_read_as_spreadsheet(filled_xlsx: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    _put(inbox, "bao-cao.eml", filled_xlsx.read_bytes())
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
+    assert [(f.file.name, f.file.kind, f.ignore_code) for f in found] == [("bao-cao.eml", "xlsx", "")]
