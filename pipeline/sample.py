@@ -241,9 +241,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
             f"{_n(v['t1_participants'])} lượt cán bộ, công chức, viên chức, người lao động và Nhân dân tham dự."
         )
     else:
-        n1.append(
-            "Trong kỳ chưa tổ chức hội nghị tuyên truyền riêng; nội dung được lồng ghép trong giao ban."
-        )
+        n1.append("Trong kỳ chưa tổ chức hội nghị tuyên truyền riêng; nội dung được lồng ghép trong giao ban.")
     n1 += _pick(
         rng,
         [
@@ -302,7 +300,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
         rng,
         [
             "Cán bộ, công chức thực hiện nghiêm Quy tắc ứng xử, đeo thẻ công chức khi thi hành công vụ.",
-            'Tiếp tục thực hiện Chỉ thị số 05-CT/TW gắn với xây dựng phong cách "trọng dân, gần dân, '
+            "Tiếp tục thực hiện Chỉ thị số 05-CT/TW gắn với xây dựng phong cách \"trọng dân, gần dân, "
             'hiểu dân, giúp dân, có trách nhiệm với dân".',
             "Duy trì hộp thư góp ý và đường dây nóng để tiếp nhận phản ánh về thái độ phục vụ.",
         ],
@@ -329,7 +327,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
 
     models = DISTRICT_MODELS if district else DEPARTMENT_MODELS
     n5 = [
-        f'Đăng ký {_n(v["t5_models_registered"])} mô hình "Dân vận khéo", đã có '
+        f"Đăng ký {_n(v['t5_models_registered'])} mô hình \"Dân vận khéo\", đã có "
         f"{_n(v['t5_models_recognized'])} mô hình được công nhận; xây dựng {_n(v['t5_exemplars'])} "
         'điển hình "Dân vận khéo".'
     ]
@@ -364,7 +362,7 @@ def _narratives(unit: Unit, rp: ReportingPeriod, v: Mapping[str, int], rng: rand
     limitations = [
         "Một số cán bộ, công chức chưa nhận thức đầy đủ vai trò của công tác dân vận chính quyền.",
         "Tỷ lệ hồ sơ trực tuyến toàn trình còn thấp so với chỉ tiêu tỉnh giao.",
-        'Việc xây dựng, nhân rộng mô hình "Dân vận khéo" chưa đồng đều.',
+        "Việc xây dựng, nhân rộng mô hình \"Dân vận khéo\" chưa đồng đều.",
         "Hạ tầng công nghệ thông tin phục vụ giải quyết thủ tục hành chính còn hạn chế.",
     ]
     if late:

@@ -257,9 +257,7 @@ class _Builder:
 
         ws.merge_range(row, 0, row, last_col, "III. KỲ BÁO CÁO VÀ HẠN GỬI", self.st(bold=True))
         row += 1
-        for col, head in enumerate(
-            ["Mã kỳ", "Kỳ báo cáo", "Hạn gửi (đến hết ngày)", "Thời gian chốt số liệu"]
-        ):
+        for col, head in enumerate(["Mã kỳ", "Kỳ báo cáo", "Hạn gửi (đến hết ngày)", "Thời gian chốt số liệu"]):
             ws.write_string(row, col, head, self.header())
         row += 1
         for p in self.periods:

@@ -32,9 +32,7 @@ def _result(values: dict[str, int | None], status: str = "on_time", days_late: i
     applicable = [
         f.key
         for f in S.fields
-        if f.requirement in ("required", "expected")
-        and f.group != "identification"
-        and f.applies(S.units[0], "Q1")
+        if f.requirement in ("required", "expected") and f.group != "identification" and f.applies(S.units[0], "Q1")
     ]
     sub.values = {k: 1 for k in applicable}  # complete unless a test blanks something
     sub.values.update({k: v for k, v in values.items()})
