@@ -19,6 +19,8 @@ from pipeline.schema import Schema
 from pipeline.vietnamese import nfc
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _ODS_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
 CellValue = str | int | float | bool | date | datetime | time | None
@@ -46,6 +48,8 @@ class WorkbookRead:
     cells: dict[str, RawCell]  # schema key → where and what
     missing: list[str] = field(default_factory=list)  # keys the file has no place for
     located_by: str = "names"  # "names" | "schema"
+    # keys whose cell holds a formula with no cached result (calamine reads those as empty)
+    formula_no_value: list[str] = field(default_factory=list)
 
 
 def defined_names_xlsx(path: Path) -> dict[str, str]:
@@ -57,6 +61,39 @@ def defined_names_xlsx(path: Path) -> dict[str, str]:
         if node.get("localSheetId") is None and node.text:
             names[node.get("name", "")] = node.text
     return names
+
+
+def uncached_formulas_xlsx(path: Path, sheets: set[str]) -> set[tuple[str, str]]:
+    """(sheet, "D8") of every formula cell with no cached value, on the given sheets.
+
+    A file saved by Excel or LibreOffice always stores the result (<v>) next to the formula
+    (<f>); a file written by a library often does not, and then the value is unknown.
+    """
+    found: set[tuple[str, str]] = set()
+    with zipfile.ZipFile(path) as zf:
+        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
+        for sheet in root.iter(f"{_MAIN_NS}sheet"):
+            name = nfc(sheet.get("name", ""))
+            target = targets.get(sheet.get(f"{_REL_NS}id"), "")
+            if name not in sheets or not target:
+                continue
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            try:
+                data = zf.read(member)
+            except KeyError:
+                continue
+            if b"<f" not in data and b":f" not in data:
+                continue  # no formulas at all: the common case, no parse needed
+            for c in ElementTree.fromstring(data).iter(f"{_MAIN_NS}c"):
+                if c.find(f"{_MAIN_NS}f") is None:
+                    continue
+                v = c.find(f"{_MAIN_NS}v")
+                inline = c.find(f"{_MAIN_NS}is")
+                if (v is None or not (v.text or "")) and inline is None:
+                    found.add((name, c.get("r", "")))
+    return found
 
 
 def defined_names_ods(path: Path) -> dict[str, str]:
@@ -167,4 +204,19 @@ def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
         else:
             sheet, ref = f.sheet, f.cell
         result.cells[f.key] = RawCell(nfc(sheet), ref, sheets.value(nfc(sheet), ref))
+    if kind == "xlsx":
+        _find_uncached(path, result)
     return result
+
+
+def _find_uncached(path: Path, result: WorkbookRead) -> None:
+    blank = {(c.sheet, c.cell.replace("$", "")): key for key, c in result.cells.items() if c.value is None}
+    if not blank:
+        return
+    try:
+        uncached = uncached_formulas_xlsx(path, {sheet for sheet, _ in blank})
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
+    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
+        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
+    result.formula_no_value = sorted(blank[c] for c in uncached if c in blank)

@@ -357,7 +357,9 @@ def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     assert set(report["files"][0]["issues"][0]) == {"code", "severity", "sheet", "cell", "message"}
     assert report["files"][0]["path"] == EVIL
     units = {u["code"]: u for u in report["units"]}
-    assert set(units["STP"]) == {"code", "status", "received_at", "days_late", "score", "band", "file"}
+    assert set(units["STP"]) == {
+        "code", "status", "received_at", "days_late", "score", "band", "file", "versions"
+    }  # fmt: skip
     assert units["STP"]["days_late"] == 2 and units["STP"]["file"] == "stp.xlsx"
     assert units["542"]["received_at"] is None and units["542"]["score"] is None
     assert units["542"]["band"] == "Không báo cáo"

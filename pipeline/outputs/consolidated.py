@@ -419,9 +419,11 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         ("Nguồn thời điểm", 18),
         ("Đơn vị", 30),
         ("Trạng thái", 18),
+        ("Phiên bản", 10),
     ]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "CÁC TỆP BÁO CÁO ĐÃ NHẬN")
+    version_of = {(u.unit.code, v.sha256): v.label for u in result.units for v in u.history}
     _table_header(ws, f, header, columns)
     tz = result.period.tz
     row = header
@@ -434,6 +436,8 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         layout.write_text(ws, row, 3, vi.received_source_vi(file.received_source), f.cell)
         layout.write_text(ws, row, 4, _unit_name(schema, submission.unit), f.cell)
         layout.write_text(ws, row, 5, vi.file_status_vi(submission.status), f.cell)
+        label = version_of.get((submission.unit or "", file.sha256), "")
+        layout.write_text(ws, row, 6, label, f.cell_centre)
     ws.freeze_panes(header + 1, 0)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
