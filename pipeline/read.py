@@ -6,6 +6,7 @@ reading); where a format keeps no names we can read, the schema's own cells are 
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -63,13 +64,17 @@ def defined_names_xlsx(path: Path) -> dict[str, str]:
     return names
 
 
-def uncached_formulas_xlsx(path: Path, sheets: set[str]) -> set[tuple[str, str]]:
-    """(sheet, "D8") of every formula cell with no cached value, on the given sheets.
+def uncached_formulas_xlsx(path: Path, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the given (sheet, "D8") cells hold a formula with no cached value.
 
     A file saved by Excel or LibreOffice always stores the result (<v>) next to the formula
-    (<f>); a file written by a library often does not, and then the value is unknown.
+    (<f>); a file written by a library often does not, and then the value is unknown. Only the
+    asked cells are looked at, found as bytes in the sheet XML: no parse of the whole sheet.
     """
     found: set[tuple[str, str]] = set()
+    wanted: dict[str, list[str]] = {}
+    for sheet, ref in cells:
+        wanted.setdefault(sheet, []).append(ref)
     with zipfile.ZipFile(path) as zf:
         root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
         rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
@@ -77,7 +82,7 @@ def uncached_formulas_xlsx(path: Path, sheets: set[str]) -> set[tuple[str, str]]
         for sheet in root.iter(f"{_MAIN_NS}sheet"):
             name = nfc(sheet.get("name", ""))
             target = targets.get(sheet.get(f"{_REL_NS}id"), "")
-            if name not in sheets or not target:
+            if name not in wanted or not target:
                 continue
             member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             try:
@@ -85,15 +90,37 @@ def uncached_formulas_xlsx(path: Path, sheets: set[str]) -> set[tuple[str, str]]
             except KeyError:
                 continue
             if b"<f" not in data and b":f" not in data:
-                continue  # no formulas at all: the common case, no parse needed
-            for c in ElementTree.fromstring(data).iter(f"{_MAIN_NS}c"):
-                if c.find(f"{_MAIN_NS}f") is None:
-                    continue
-                v = c.find(f"{_MAIN_NS}v")
-                inline = c.find(f"{_MAIN_NS}is")
-                if (v is None or not (v.text or "")) and inline is None:
-                    found.add((name, c.get("r", "")))
+                continue  # no formulas at all: the common case
+            for ref in wanted[name]:
+                cell = _cell_xml(data, ref)
+                if cell is not None and _uncached(cell):
+                    found.add((name, ref))
     return found
+
+
+_CELL_END = re.compile(rb"</(?:\w+:)?c>")
+
+
+def _cell_xml(data: bytes, ref: str) -> bytes | None:
+    """The XML of cell `ref` (<c r="D8" ...>...</c>), prefixed or not; None when absent."""
+    at = data.find(f' r="{ref}"'.encode())
+    if at < 0:
+        return None
+    start = data.rfind(b"<", 0, at)
+    tag_end = data.find(b">", at)
+    if tag_end < 0:
+        return None
+    if data[tag_end - 1 : tag_end] == b"/":
+        return data[start : tag_end + 1]  # <c r="D8" s="3"/>: an empty cell
+    end = _CELL_END.search(data, tag_end)
+    return data[start : end.end()] if end else None
+
+
+def _uncached(cell: bytes) -> bool:
+    has_formula = re.search(rb"<(?:\w+:)?f[\s>/]", cell) is not None
+    value = re.search(rb"<(?:\w+:)?v>([^<]+)<", cell)
+    inline = re.search(rb"<(?:\w+:)?is>", cell)
+    return has_formula and value is None and inline is None
 
 
 def defined_names_ods(path: Path) -> dict[str, str]:
@@ -214,7 +241,7 @@ def _find_uncached(path: Path, result: WorkbookRead) -> None:
     if not blank:
         return
     try:
-        uncached = uncached_formulas_xlsx(path, {sheet for sheet, _ in blank})
+        uncached = uncached_formulas_xlsx(path, set(blank))
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
         raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
     except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
