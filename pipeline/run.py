@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, intake, merge, outputs, score
+from pipeline import expectations, history, intake, merge, outputs, score
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
@@ -74,5 +74,7 @@ def consolidate(
     result = RunResult(
         period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
     )
+    result.past = history.earlier(outbox, period)
     outputs.write_outputs(result, schema, outbox)
+    history.record(outbox, result, schema)
     return result

@@ -12,7 +12,7 @@ from typing import IO, Any
 from pipeline.catalogue import sort_key
 from pipeline.cellref import to_a1
 from pipeline.model import RunResult, UnitResult, Value
-from pipeline.outputs import layout
+from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.late_list import write_late_sheet
 from pipeline.schema import Field, Schema
@@ -29,26 +29,6 @@ SHEET_SOURCES = "Nguồn"
 DEPARTMENTS_TOTAL = "Cộng sở, ban, ngành"
 DISTRICTS_TOTAL = "Cộng huyện, thị xã, thành phố"
 GRAND_TOTAL = "Tổng cộng"
-
-# Derived rates on the summary: (label, numerator keys, denominator keys).
-RATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        "Tỷ lệ hồ sơ thủ tục hành chính giải quyết đúng hạn",
-        ("t2_dossiers_on_time",),
-        ("t2_dossiers_on_time", "t2_dossiers_late"),
-    ),
-    (
-        "Tỷ lệ đơn thuộc thẩm quyền đã giải quyết",
-        ("t4_petitions_resolved",),
-        ("t4_petitions_in_competence",),
-    ),
-    (
-        "Tỷ lệ kiến nghị sau giám sát, phản biện đã tiếp thu, giải quyết",
-        ("t6_recommendations_addressed",),
-        ("t6_recommendations_received",),
-    ),
-)
-
 
 def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
     tz = result.period.tz
@@ -112,12 +92,17 @@ def _simple_title(ws: Worksheet, f: layout.Formats, result: RunResult, last_col:
 
 # ---------------------------------------------------------------- Tổng hợp
 
+# Hidden helper column of the summary: short labels and values the charts plot.
+_CHART_COL = 7
+RANKING_HEADER_ROW = 3  # the ranking sheet's table header (after the title lines)
+
 
 def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """One printed A4 page: header, status, bands, the seven tasks, five units, charts."""
     ws = wb.add_worksheet(SHEET_SUMMARY)
     tz = result.period.tz
     last_col = 4
-    for col, width in enumerate((6, 50, 15, 15, 15)):
+    for col, width in enumerate((5, 40, 20, 13, 12)):
         ws.set_column(col, col, width)
     row = layout.header_block(
         ws,
@@ -134,14 +119,16 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         last_col,
         [
             (TITLE, f.title),
-            (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
-            (f"Hạn nộp báo cáo: {vi.fmt_date(result.period.deadline)}", f.subtitle),
-            (f"Số liệu tính đến: {vi.fmt_datetime(result.as_of, tz)}", f.subtitle),
+            (
+                f"Kỳ báo cáo: {result.period.name_vi} - hạn nộp {vi.fmt_date(result.period.deadline)}"
+                f" - số liệu tính đến {vi.fmt_datetime(result.as_of, tz)}",
+                f.subtitle,
+            ),
         ],
     )
     expected = len(result.units)
 
-    def share(count: int) -> float | None:
+    def share(count: int | float) -> float | None:
         return count / expected if expected else None
 
     # I. Reporting status
@@ -149,20 +136,21 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     row += 1
     _pair_header(ws, f, row, ("STT", "Tình trạng", "Số đơn vị", "Tỷ lệ"))
     row += 1
-    for i, (status, label) in enumerate(vi.UNIT_STATUS_VI.items(), start=1):
-        count = result.count(status)
+    status_first = row
+    for i, (_status, label, count) in enumerate(figures.status_counts(result), start=1):
         ws.write_number(row, 0, i, f.cell_centre)
         ws.merge_range(row, 1, row, 2, "", f.cell)
         layout.write_text(ws, row, 1, label, f.cell)
         ws.write_number(row, 3, count, f.int)
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
+    status_last = row - 1
     ws.write_blank(row, 0, None, f.total_label)
     ws.merge_range(row, 1, row, 2, "", f.total_label)
     layout.write_text(ws, row, 1, "Tổng số đơn vị phải báo cáo", f.total_label)
     ws.write_number(row, 3, expected, f.total_int)
     layout.write_number(ws, row, 4, 1.0 if expected else None, f.pct)
-    row += 2
+    row += 1
 
     # II. Bands
     layout.write_text(ws, row, 0, "II. KẾT QUẢ XẾP LOẠI", f.label)
@@ -170,13 +158,7 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     _pair_header(ws, f, row, ("STT", "Xếp loại", "Số đơn vị", "Tỷ lệ"))
     row += 1
     colours = _band_colours(schema)
-    bands = list(colours)
-    for text in schema.rubric.get("statuses", {}).values():
-        if str(text) not in bands:
-            bands.append(str(text))
-    unit_bands = [vi.band_of(u, schema.rubric) for u in result.units]
-    for i, band in enumerate(bands, start=1):
-        count = unit_bands.count(band)
+    for i, (band, count) in enumerate(figures.band_counts(result, schema), start=1):
         fmt = f.band(colours.get(band), centre=False)
         ws.write_number(row, 0, i, f.cell_centre)
         ws.merge_range(row, 1, row, 2, "", fmt)
@@ -184,45 +166,107 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         ws.write_number(row, 3, count, f.int)
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
-    row += 1
 
-    # III. Derived rates
-    layout.write_text(ws, row, 0, "III. MỘT SỐ TỶ LỆ CHỦ YẾU", f.label)
+    # III. The seven tasks: key figure and rate
+    layout.write_text(ws, row, 0, "III. KẾT QUẢ CHỦ YẾU CỦA BẢY NHIỆM VỤ", f.label)
     row += 1
-    for col, label in enumerate(("STT", "Tỷ lệ", "Tử số", "Mẫu số", "Kết quả")):
-        layout.write_text(ws, row, col, label, f.header)
+    _pair_header(ws, f, row, ("NV", "Chỉ tiêu chủ yếu và tỷ lệ", "Số liệu", "Tỷ lệ"))
     row += 1
-    for i, (label, numerator, denominator) in enumerate(RATES, start=1):
-        num = sum(result.totals.get(k, 0) for k in numerator)
-        den = sum(result.totals.get(k, 0) for k in denominator)
-        ws.write_number(row, 0, i, f.cell_centre)
+    rate_rows: list[int] = []
+    for tf in figures.task_figures(result):
+        ws.write_string(row, 0, tf.task, f.cell_centre)
+        ws.merge_range(row, 1, row, 2, "", f.cell)
+        label = f"{tf.label} ({tf.unit})"
+        if tf.rate_label:
+            label += f"\n{tf.rate_label}"
+            ws.set_row(row, 31)
         layout.write_text(ws, row, 1, label, f.cell)
-        ws.write_number(row, 2, num, f.int)
-        ws.write_number(row, 3, den, f.int)
-        layout.write_number(ws, row, 4, num / den if den else None, f.pct)
+        layout.write_number(ws, row, 3, tf.value, f.int)
+        layout.write_number(ws, row, 4, tf.rate, f.pct)
+        ws.write_string(row, _CHART_COL, f"NV{tf.task}")
+        rate_rows.append(row)
+        row += 1
+
+    # IV. Five units needing most attention
+    layout.write_text(ws, row, 0, "IV. CÁC ĐƠN VỊ CẦN QUAN TÂM", f.label)
+    row += 1
+    layout.write_text(ws, row, 0, "STT", f.header)
+    layout.write_text(ws, row, 1, "Đơn vị", f.header)
+    ws.merge_range(row, 2, row, 4, "", f.header)
+    layout.write_text(ws, row, 2, "Lý do", f.header)
+    row += 1
+    for i, (unit, why) in enumerate(figures.attention(result, schema), start=1):
+        ws.write_number(row, 0, i, f.cell_centre)
+        layout.write_text(ws, row, 1, unit.unit.name, f.cell)
+        ws.merge_range(row, 2, row, 4, "", f.small)
+        layout.write_text(ws, row, 2, why, f.small)
+        ws.set_row(row, 13.5 * max(1, -(-len(why) // 62)) + 3)
         row += 1
     row += 1
 
-    # IV. Totals of every indicator, grouped by task
-    layout.write_text(ws, row, 0, "IV. TỔNG HỢP SỐ LIỆU CÁC CHỈ TIÊU", f.label)
-    row += 1
-    for col, label in enumerate(("STT", "Chỉ tiêu", "Đơn vị tính", "Tổng số")):
-        layout.write_text(ws, row, col, label, f.header)
-    row += 1
-    tasks: dict[str, str] = {str(k): str(v) for k, v in schema.template.get("tasks", {}).items()}
-    current_task: str | None = None
-    for number, field in enumerate(schema.indicators, start=1):
-        if field.task != current_task:
-            current_task = field.task
-            ws.merge_range(row, 0, row, 3, "", f.total_label)
-            layout.write_text(ws, row, 0, tasks.get(field.task, f"Nhiệm vụ {field.task}"), f.total_label)
-            row += 1
-        ws.write_number(row, 0, number, f.cell_centre)
-        layout.write_text(ws, row, 1, field.label, f.cell)
-        layout.write_text(ws, row, 2, field.unit, f.cell_centre)
-        layout.write_number(ws, row, 3, result.totals.get(field.key), _value_format(f, field))
-        row += 1
+    # Charts: status and task rates side by side, scores by unit across the page.
+    sheet = SHEET_SUMMARY
+    pie = wb.add_chart({"type": "pie"})
+    pie.add_series(
+        {
+            "name": "Tình hình nộp báo cáo",
+            "categories": [sheet, status_first, 1, status_last, 1],
+            "values": [sheet, status_first, 3, status_last, 3],
+            "data_labels": {"value": True, "leader_lines": True},
+            "points": [{"fill": {"color": c}} for c in _STATUS_CHART_COLOURS],
+        }
+    )
+    _chart_style(pie, "Tình hình nộp báo cáo")
+    pie.set_legend({"position": "right", "font": {"name": layout.FONT_NAME, "size": 8}})
+    ws.insert_chart(row, 0, pie, {"x_scale": 0.62, "y_scale": 0.7, "object_position": 3})
+    if rate_rows:
+        bars = wb.add_chart({"type": "column"})
+        bars.add_series(
+            {
+                "name": "Tỷ lệ",
+                "categories": [sheet, rate_rows[0], _CHART_COL, rate_rows[-1], _CHART_COL],
+                "values": [sheet, rate_rows[0], 4, rate_rows[-1], 4],
+                "data_labels": {"value": True, "num_format": "0%", "font": {"size": 7}},
+                "fill": {"color": "#4472C4"},
+            }
+        )
+        _chart_style(bars, "Tỷ lệ chủ yếu theo nhiệm vụ")
+        bars.set_y_axis({"num_format": "0%", "min": 0, "max": 1, "num_font": {"size": 7}})
+        bars.set_x_axis({"num_font": {"size": 7}})
+        bars.set_legend({"none": True})
+        bars.show_hidden_data()
+        ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 0.7, "x_offset": 20, "object_position": 3})
+    scored = sum(1 for u in result.units if u.score is not None)
+    if scored:
+        scores = wb.add_chart({"type": "column"})
+        first = RANKING_HEADER_ROW + 1
+        scores.add_series(
+            {
+                "name": "Tổng điểm",
+                "categories": [SHEET_RANKING, first, 1, first + scored - 1, 1],
+                "values": [SHEET_RANKING, first, 3, first + scored - 1, 3],
+                "fill": {"color": "#5B9BD5"},
+                "gap": 50,
+            }
+        )
+        _chart_style(scores, "Tổng điểm theo đơn vị (xếp từ cao xuống thấp)")
+        scores.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": {"size": 7}})
+        scores.set_x_axis({"num_font": {"size": 6, "rotation": -90}})
+        scores.set_legend({"none": True})
+        ws.insert_chart(row + 11, 0, scores, {"x_scale": 1.35, "y_scale": 0.75, "object_position": 3})
+    ws.set_column(_CHART_COL, _CHART_COL, 8, None, {"hidden": True})
     layout.page_setup(ws, landscape=False, header_rows=None)
+    ws.fit_to_pages(1, 1)
+    ws.print_area(0, 0, row + 11 + 17, last_col)
+
+
+_STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
+
+
+def _chart_style(chart: Any, title: str) -> None:
+    chart.set_title({"name": title, "name_font": {"name": layout.FONT_NAME, "size": 10, "bold": True}})
+    chart.set_chartarea({"border": {"none": True}})
+    chart.set_style(10)
 
 
 def _pair_header(ws: Worksheet, f: layout.Formats, row: int, labels: tuple[str, str, str, str]) -> None:
