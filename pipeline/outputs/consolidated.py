@@ -11,9 +11,10 @@ from typing import IO, Any
 
 from pipeline.catalogue import sort_key
 from pipeline.cellref import to_a1
-from pipeline.model import RunResult, UnitResult, Value
+from pipeline.model import Located, RunResult, UnitResult, Value
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.inspection import write_inspection_sheet
 from pipeline.outputs.late_list import write_late_sheet
 from pipeline.schema import Field, Schema
 from pipeline.xlsx import Format, Styles, Workbook, Worksheet, new_workbook
@@ -23,8 +24,12 @@ TITLE = "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUY
 SHEET_SUMMARY = "Tổng hợp"
 SHEET_DATA = "Số liệu"
 SHEET_RANKING = "Xếp loại"
+SHEET_CRITERIA = "Chi tiết điểm"
+SHEET_NARRATIVES = "Thuyết minh"
+SHEET_PROPOSALS = "Kiến nghị"
 SHEET_ISSUES = "Lỗi kiểm tra"
 SHEET_SOURCES = "Nguồn"
+SHEET_PROVENANCE = "Nguồn số liệu"
 
 DEPARTMENTS_TOTAL = "Cộng sở, ban, ngành"
 DISTRICTS_TOTAL = "Cộng huyện, thị xã, thành phố"
@@ -38,9 +43,14 @@ def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> 
     _summary(wb, f, result, schema)
     _data(wb, f, result, schema)
     _ranking(wb, f, result, schema)
+    _criteria(wb, f, result, schema)
+    _narratives(wb, f, result, schema)
+    _proposals(wb, f, result, schema)
     write_late_sheet(wb, styles, result, schema)
+    write_inspection_sheet(wb, styles, result, schema)
     _issues(wb, f, result, schema)
     _sources(wb, f, result, schema)
+    _provenance(wb, f, result, schema)
     wb.close()
 
 
@@ -391,9 +401,14 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         ("Xếp loại", 16),
     ]
     columns += [(f"{c['label']} ({c['points']} điểm)", 12) for c in criteria]
-    columns += [("Điểm tự chấm", 9), ("Chênh lệch", 9), ("Ghi chú", 40)]
+    columns += [("Điểm tự chấm", 9), ("Chênh lệch", 9)]
+    previous_name, previous = figures.previous_period(result, schema)
+    if previous:
+        columns += [(f"Điểm {previous_name}", 10), ("Tăng (+), giảm (-) so với kỳ trước", 10)]
+    columns += [("Ghi chú", 40)]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "XẾP LOẠI KẾT QUẢ CÔNG TÁC DÂN VẬN CHÍNH QUYỀN")
+    assert header == RANKING_HEADER_ROW
     _table_header(ws, f, header, columns)
     ws.set_row(header, 90)
     colours = _band_colours(schema)
@@ -413,8 +428,33 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         col = 5 + len(criteria)
         layout.write_number(ws, row, col, score.self_score if score else None, f.score)
         layout.write_number(ws, row, col + 1, score.difference if score else None, f.score)
+        col += 2
+        if previous:
+            before = previous.get(unit.unit.code)
+            before_score = before.score if before is not None else None
+            layout.write_number(ws, row, col, before_score, f.score)
+            change = round(score.total - before_score, 2) if score and before_score is not None else None
+            layout.write_number(ws, row, col + 1, change, f.change)
+            col += 2
         note = score.band_rule if score else vi.unit_status_vi(unit.status)
-        layout.write_text(ws, row, col + 2, note, f.cell)
+        layout.write_text(ws, row, col, note, f.cell)
+    bands = list(schema.rubric.get("bands", []))
+    if row > header and len(bands) >= 3:
+        # Traffic lights on the total: green from the top band, amber from the third band.
+        ws.conditional_format(
+            header + 1,
+            3,
+            row,
+            3,
+            {
+                "type": "icon_set",
+                "icon_style": "3_traffic_lights",
+                "icons": [
+                    {"criteria": ">=", "type": "number", "value": float(bands[0]["min"])},
+                    {"criteria": ">=", "type": "number", "value": float(bands[2]["min"])},
+                ],
+            },
+        )
     ws.freeze_panes(header + 1, 3)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
@@ -479,5 +519,164 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         layout.write_text(ws, row, 4, _unit_name(schema, submission.unit), f.cell)
         layout.write_text(ws, row, 5, vi.file_status_vi(submission.status), f.cell)
     ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+# ---------------------------------------------------------------- Chi tiết điểm
+
+
+def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """Every criterion's points for every scored unit, with the rule and figures behind them."""
+    ws = wb.add_worksheet(SHEET_CRITERIA)
+    columns = [
+        ("Mã", 8),
+        ("Đơn vị", 28),
+        ("Tiêu chí", 30),
+        ("Điểm đạt", 8),
+        ("Điểm tối đa", 8),
+        ("Quy tắc cho điểm", 45),
+        ("Số liệu sử dụng", 40),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
+    _table_header(ws, f, header, columns)
+    row = header
+    for _rank, unit in ranking(result):
+        if unit.score is None:
+            continue
+        for c in unit.score.criteria:
+            row += 1
+            layout.write_text(ws, row, 0, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.name, f.cell)
+            layout.write_text(ws, row, 2, c.label, f.cell)
+            ws.write_number(row, 3, c.points, f.score)
+            ws.write_number(row, 4, c.max_points, f.score)
+            layout.write_text(ws, row, 5, c.rule, f.cell)
+            layout.write_text(ws, row, 6, c.figures, f.cell)
+        row += 1
+        layout.write_text(ws, row, 0, unit.unit.code, f.total_label)
+        layout.write_text(ws, row, 1, unit.unit.name, f.total_label)
+        layout.write_text(ws, row, 2, "Tổng điểm", f.total_label)
+        ws.write_number(row, 3, unit.score.total, f.total_num)
+        ws.write_number(row, 4, sum(c.max_points for c in unit.score.criteria), f.total_num)
+        layout.write_text(ws, row, 5, unit.score.band_rule, f.total_label)
+        ws.write_blank(row, 6, None, f.total_label)
+    ws.freeze_panes(header + 1, 2)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+# ---------------------------------------------------------------- Thuyết minh, Kiến nghị
+
+
+def _narratives(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """For each task (then limitations, causes, directions) every unit's text, together."""
+    ws = wb.add_worksheet(SHEET_NARRATIVES)
+    columns = [("STT", 5), ("Mã", 8), ("Đơn vị", 26), ("Nội dung", 110)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
+    _table_header(ws, f, header, columns)
+    reported = [u for u in result.units if u.submission is not None]
+    row = header
+    for field in schema.narratives:
+        if field.key == "n_proposals":
+            continue  # on its own sheet
+        row += 1
+        ws.merge_range(row, 0, row, last_col, "", f.total_label)
+        layout.write_text(ws, row, 0, field.label, f.total_label)
+        number = 0
+        for unit in reported:
+            assert unit.submission is not None
+            text = unit.submission.values.get(field.key)
+            if text is None or str(text).strip() == "":
+                continue
+            number += 1
+            row += 1
+            ws.write_number(row, 0, number, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 2, unit.unit.name, f.cell)
+            layout.write_text(ws, row, 3, text, f.cell)
+            ws.set_row(row, _text_height(str(text), 150))
+    ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
+    """Every unit's proposals (kiến nghị, đề xuất), registry order."""
+    out: list[tuple[UnitResult, str]] = []
+    for unit in result.units:
+        if unit.submission is None:
+            continue
+        text = unit.submission.values.get("n_proposals")
+        if text is not None and str(text).strip():
+            out.append((unit, str(text)))
+    return out
+
+
+def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_PROPOSALS)
+    columns = [("STT", 5), ("Mã", 8), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 100)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
+    _table_header(ws, f, header, columns)
+    row = header
+    for number, (unit, text) in enumerate(proposals(result), start=1):
+        row += 1
+        ws.write_number(row, 0, number, f.cell_centre)
+        layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
+        layout.write_text(ws, row, 2, unit.unit.name, f.cell)
+        layout.write_text(ws, row, 3, text, f.cell)
+        ws.set_row(row, _text_height(text, 135))
+    ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def _text_height(text: str, chars_per_line: int) -> float:
+    """Row height (points) for wrapped 12 pt text: LibreOffice does not grow rows itself."""
+    lines = sum(max(1, -(-len(part) // chars_per_line)) for part in text.split("\n"))
+    return min(409.0, 16.0 * lines + 2)
+
+
+# ---------------------------------------------------------------- Nguồn số liệu
+
+
+def _provenance(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """Where every figure of the data sheet came from: unit, indicator, file, sheet, cell."""
+    ws = wb.add_worksheet(SHEET_PROVENANCE)
+    columns = [
+        ("Mã", 8),
+        ("Đơn vị", 26),
+        ("Mã chỉ tiêu", 24),
+        ("Chỉ tiêu", 50),
+        ("Giá trị", 12),
+        ("Tệp", 34),
+        ("Trang tính", 12),
+        ("Ô", 7),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "NGUỒN CỦA TỪNG SỐ LIỆU")
+    _table_header(ws, f, header, columns)
+    row = header
+    for unit in result.units:
+        sub = unit.submission
+        if sub is None:
+            continue
+        for field in schema.indicators:
+            if not field.applies(unit.unit, result.period.period.code):
+                continue
+            row += 1
+            where = sub.location(field.key, Located(field.sheet, field.cell))
+            layout.write_text(ws, row, 0, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.name, f.cell)
+            layout.write_text(ws, row, 2, field.key, f.cell)
+            layout.write_text(ws, row, 3, field.label, f.cell)
+            layout.write_number(ws, row, 4, sub.values.get(field.key), _value_format(f, field))
+            layout.write_text(ws, row, 5, sub.file.name, f.cell)
+            layout.write_text(ws, row, 6, where.sheet, f.cell)
+            layout.write_text(ws, row, 7, where.cell, f.cell_centre)
+    ws.freeze_panes(header + 1, 2)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))

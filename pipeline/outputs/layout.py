@@ -53,6 +53,7 @@ class Formats:
         self.subheader = styles(italic=True, align="center", text_wrap=True, bg_color="#D9E1F2", **border)
         self.cell = styles(text_wrap=True, **border)
         self.cell_centre = styles(align="center", text_wrap=True, **border)
+        self.change = styles(num_format="+0.00;-0.00;0.00", **border)
         self.small = styles(text_wrap=True, font_size=10, **border)
         self.int = styles(num_format=INT_FMT, **border)
         self.num = styles(num_format=NUM_FMT, **border)
