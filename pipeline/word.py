@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import docx
@@ -216,6 +216,9 @@ class Paper:
     def to_bytes(self, stamp: datetime) -> bytes:
         """The .docx bytes with fixed core properties and zip entry dates."""
         props = self.doc.core_properties
+        # Core properties are W3CDTF in UTC: store the instant, not the local wall time.
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(UTC)
         fixed = stamp.replace(tzinfo=None, microsecond=0)
         props.author = props.last_modified_by = self.author
         props.title = self.title

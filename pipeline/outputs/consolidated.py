@@ -35,6 +35,7 @@ DEPARTMENTS_TOTAL = "Cộng sở, ban, ngành"
 DISTRICTS_TOTAL = "Cộng huyện, thị xã, thành phố"
 GRAND_TOTAL = "Tổng cộng"
 
+
 def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
     tz = result.period.tz
     wb = new_workbook(target, result.as_of.astimezone(tz), f"{TITLE} - {result.period.name_vi}")

@@ -67,7 +67,7 @@ def _first_sentences(text: str, limit: int = 320) -> str:
 
 
 def status_sentence(result: RunResult) -> str:
-    """"Tổng số đơn vị phải báo cáo: 32; đúng hạn 25 (78,1%); …" — the workbook's section I."""
+    """ "Tổng số đơn vị phải báo cáo: 32; đúng hạn 25 (78,1%); …" — the workbook's section I."""
     total = len(result.units)
     parts = [f"Tổng số đơn vị phải báo cáo: {total}"]
     for status, label, count in figures.status_counts(result):
@@ -124,7 +124,7 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
             sentence += f"; {tf.rate_label[0].lower()}{tf.rate_label[1:]}: {vi_pct(tf.rate)}"
             paper.paragraph(sentence + ".")
         for field in schema.indicators:
-            if field.task != task or field.applies_to == "district" and rp.period.code != "Y":
+            if field.task != task or (field.applies_to == "district" and rp.period.code != "Y"):
                 continue
             value = result.totals.get(field.key)
             if value is None:
@@ -163,7 +163,9 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
             paper.bullet(" ".join(text.split()), bold_prefix=f"{unit.unit.name}: ")
     else:
         paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
-    paper.paragraph("(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ kỳ tới và đề xuất của Sở Nội vụ.)", italic=True)
+    paper.paragraph(
+        "(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ kỳ tới và đề xuất của Sở Nội vụ.)", italic=True
+    )
     paper.paragraph(
         f"Trên đây là báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} của Sở Nội vụ./."
     )
@@ -180,7 +182,11 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
         align="center",
         space_after=0,
     )
-    paper.paragraph(f"(Kèm theo Báo cáo số       /BC-SNV ngày {vi.fmt_date(today)} của Sở Nội vụ)", italic=True, align="center")
+    paper.paragraph(
+        f"(Kèm theo Báo cáo số       /BC-SNV ngày {vi.fmt_date(today)} của Sở Nội vụ)",
+        italic=True,
+        align="center",
+    )
     rows = [
         [
             "" if rank is None else str(rank),
@@ -211,7 +217,13 @@ def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
     subject = f"V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi}"
     paper = Paper(subject, vi.ISSUING_BODY)
     paper.header_block(
-        _agency(schema), vi.ISSUING_BODY, LETTER_NUMBER, subject, vi.NATION, vi.MOTTO, vi.place_and_date(today)
+        _agency(schema),
+        vi.ISSUING_BODY,
+        LETTER_NUMBER,
+        subject,
+        vi.NATION,
+        vi.MOTTO,
+        vi.place_and_date(today),
     )
     p = paper.paragraph(align="center", space_after=12)
     paper.run(p, "Kính gửi: ")
@@ -223,9 +235,7 @@ def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
     )
     when = vi.fmt_datetime(result.as_of, tz)
     if unit.status == "missing":
-        paper.paragraph(
-            f"Đến {when}, Sở Nội vụ chưa nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị."
-        )
+        paper.paragraph(f"Đến {when}, Sở Nội vụ chưa nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị.")
         paper.paragraph(
             f"Sở Nội vụ đề nghị quý cơ quan, đơn vị gửi báo cáo (theo mẫu thống nhất) về Sở Nội vụ "
             f"chậm nhất ngày {vi.fmt_date(by)} để tổng hợp, báo cáo UBND tỉnh và Ban Dân vận Tỉnh ủy."
@@ -238,10 +248,12 @@ def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
         latest = unit.versions[-1] if unit.versions else None
         errors = [i for i in latest.issues if i.severity == "error"] if latest is not None else []
         for issue in errors[:15]:
-            where = f"Trang \"{issue.sheet}\", ô {issue.cell}: " if issue.sheet and issue.cell else ""
+            where = f'Trang "{issue.sheet}", ô {issue.cell}: ' if issue.sheet and issue.cell else ""
             paper.bullet(f"{where}{issue.message}")
         if len(errors) > 15:
-            paper.bullet(f"và {len(errors) - 15} lỗi khác (chi tiết tại trang \"Lỗi kiểm tra\" của sổ tổng hợp).")
+            paper.bullet(
+                f'và {len(errors) - 15} lỗi khác (chi tiết tại trang "Lỗi kiểm tra" của sổ tổng hợp).'
+            )
         paper.paragraph(
             f"Đề nghị quý cơ quan, đơn vị sửa các nội dung trên và gửi lại chính tệp báo cáo về Sở Nội vụ "
             f"chậm nhất ngày {vi.fmt_date(by)}."
