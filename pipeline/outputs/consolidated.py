@@ -396,7 +396,7 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     criteria: list[dict[str, Any]] = list(schema.rubric.get("criteria", []))
     columns: list[tuple[str, float]] = [
         ("Hạng", 6),
-        ("Mã", 9),
+        ("Mã", 10),
         ("Đơn vị", 32),
         ("Tổng điểm", 9),
         ("Xếp loại", 16),
@@ -439,6 +439,7 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
             col += 2
         note = score.band_rule if score else vi.unit_status_vi(unit.status)
         layout.write_text(ws, row, col, note, f.cell)
+        _fit_row(ws, row, ((unit.unit.name, 32), (note, 40), (band, 16)))
     bands = list(schema.rubric.get("bands", []))
     if row > header and len(bands) >= 3:
         # Traffic lights on the total: green from the top band, amber from the third band.
@@ -555,6 +556,7 @@ def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema
             ws.write_number(row, 4, c.max_points, f.score)
             layout.write_text(ws, row, 5, c.rule, f.cell)
             layout.write_text(ws, row, 6, c.figures, f.cell)
+            _fit_row(ws, row, ((c.label, 30), (c.rule, 45), (c.figures, 40)))
         row += 1
         layout.write_text(ws, row, 0, unit.unit.code, f.total_label)
         layout.write_text(ws, row, 1, unit.unit.name, f.total_label)
@@ -563,6 +565,7 @@ def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema
         ws.write_number(row, 4, sum(c.max_points for c in unit.score.criteria), f.total_num)
         layout.write_text(ws, row, 5, unit.score.band_rule, f.total_label)
         ws.write_blank(row, 6, None, f.total_label)
+        _fit_row(ws, row, ((unit.unit.name, 28), (unit.score.band_rule, 45)))
     ws.freeze_panes(header + 1, 2)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
@@ -633,6 +636,13 @@ def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schem
     ws.freeze_panes(header + 1, 0)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def _fit_row(ws: Worksheet, row: int, texts: Sequence[tuple[str, float]]) -> None:
+    """Row height for the longest wrapped text: (text, column width in characters)."""
+    lines = max(max(1, -(-len(text) // int(width * 1.1))) for text, width in texts)
+    if lines > 1:
+        ws.set_row(row, 15.5 * lines + 2)
 
 
 def _text_height(text: str, chars_per_line: int) -> float:
