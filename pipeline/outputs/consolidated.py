@@ -532,7 +532,7 @@ def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema
     """Every criterion's points for every scored unit, with the rule and figures behind them."""
     ws = wb.add_worksheet(SHEET_CRITERIA)
     columns = [
-        ("Mã", 8),
+        ("Mã", 10),
         ("Đơn vị", 28),
         ("Tiêu chí", 30),
         ("Điểm đạt", 8),
@@ -577,7 +577,7 @@ def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema
 def _narratives(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
     """For each task (then limitations, causes, directions) every unit's text, together."""
     ws = wb.add_worksheet(SHEET_NARRATIVES)
-    columns = [("STT", 5), ("Mã", 8), ("Đơn vị", 26), ("Nội dung", 110)]
+    columns = [("STT", 5), ("Mã", 10), ("Đơn vị", 26), ("Nội dung", 110)]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
     _table_header(ws, f, header, columns)
@@ -601,7 +601,7 @@ def _narratives(wb: Workbook, f: layout.Formats, result: RunResult, schema: Sche
             layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
             layout.write_text(ws, row, 2, unit.unit.name, f.cell)
             layout.write_text(ws, row, 3, text, f.cell)
-            ws.set_row(row, _text_height(str(text), 150))
+            ws.set_row(row, _text_height(str(text), 115))
     ws.freeze_panes(header + 1, 0)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
@@ -621,7 +621,7 @@ def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
 
 def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
     ws = wb.add_worksheet(SHEET_PROPOSALS)
-    columns = [("STT", 5), ("Mã", 8), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 100)]
+    columns = [("STT", 5), ("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 100)]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
     _table_header(ws, f, header, columns)
@@ -632,7 +632,7 @@ def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schem
         layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
         layout.write_text(ws, row, 2, unit.unit.name, f.cell)
         layout.write_text(ws, row, 3, text, f.cell)
-        ws.set_row(row, _text_height(text, 135))
+        ws.set_row(row, _text_height(text, 105))
     ws.freeze_panes(header + 1, 0)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
@@ -658,7 +658,7 @@ def _provenance(wb: Workbook, f: layout.Formats, result: RunResult, schema: Sche
     """Where every figure of the data sheet came from: unit, indicator, file, sheet, cell."""
     ws = wb.add_worksheet(SHEET_PROVENANCE)
     columns = [
-        ("Mã", 8),
+        ("Mã", 10),
         ("Đơn vị", 26),
         ("Mã chỉ tiêu", 24),
         ("Chỉ tiêu", 50),

@@ -19,7 +19,7 @@ SHEET = "Đề xuất kiểm tra"
 TITLE = "DANH SÁCH ĐƠN VỊ ĐỀ XUẤT KIỂM TRA CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("STT", 5),
-    ("Mã", 8),
+    ("Mã", 10),
     ("Đơn vị", 32),
     ("Tổng điểm", 9),
     ("Xếp loại", 22),
