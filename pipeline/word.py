@@ -92,7 +92,8 @@ class Paper:
     ) -> Any:
         r = paragraph.add_run(text)
         r.bold, r.italic, r.underline = bold, italic, underline
-        _set_font(r, size)
+        if size is not None:  # the font itself comes from the Normal style
+            r.font.size = Pt(size)
         return r
 
     def heading(self, text: str) -> Any:
@@ -201,7 +202,7 @@ class Paper:
         p = section.header.paragraphs[0]
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         run = p.add_run()
-        _set_font(run, 13)
+        run.font.size = Pt(13)
         for kind, text in (("begin", ""), ("instr", "PAGE"), ("end", "")):
             if kind == "instr":
                 el = run._r.makeelement(qn("w:instrText"), {qn("xml:space"): "preserve"})

@@ -160,6 +160,11 @@ def test_report_figures_equal_workbook(runs: dict[str, Any], schema: schema_mod.
     assert "Kết quả thực hiện công tác dân vận chính quyền quý I năm 2023" in text
     assert "Bình Định, ngày 10 tháng 4 năm 2023" in text
     assert document.core_properties.created == AS_OF_Q1
+    assert document.styles["Normal"].font.name == "Times New Roman"
+    section = document.sections[0]
+    assert (section.page_width.mm, section.page_height.mm) == pytest.approx((210, 297), abs=0.5)
+    assert (section.left_margin.mm, section.right_margin.mm) == pytest.approx((30, 15), abs=0.5)
+    assert (section.top_margin.mm, section.bottom_margin.mm) == pytest.approx((20, 20), abs=0.5)
     ws = openpyxl.load_workbook(outbox / result.outputs[0], data_only=True)["Tổng hợp"]
     cells = _summary_cells(ws)
     total = ws.cell(cells["Tổng số đơn vị phải báo cáo"].row, 4).value

@@ -223,12 +223,12 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
             "name": "Tình hình nộp báo cáo",
             "categories": [sheet, status_first, 1, status_last, 1],
             "values": [sheet, status_first, 3, status_last, 3],
-            "data_labels": {"value": True, "leader_lines": True},
+            "data_labels": {"value": True, "leader_lines": True, "font": _font(9)},
             "points": [{"fill": {"color": c}} for c in _STATUS_CHART_COLOURS],
         }
     )
     _chart_style(pie, "Tình hình nộp báo cáo")
-    pie.set_legend({"position": "right", "font": {"name": layout.FONT_NAME, "size": 8}})
+    pie.set_legend({"position": "right", "font": _font(8)})
     ws.insert_chart(row, 0, pie, {"x_scale": 0.62, "y_scale": 0.7, "object_position": 3})
     if rate_rows:
         bars = wb.add_chart({"type": "column"})
@@ -237,13 +237,13 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
                 "name": "Tỷ lệ",
                 "categories": [sheet, rate_rows[0], _CHART_COL, rate_rows[-1], _CHART_COL],
                 "values": [sheet, rate_rows[0], 4, rate_rows[-1], 4],
-                "data_labels": {"value": True, "num_format": "0%", "font": {"size": 7}},
+                "data_labels": {"value": True, "num_format": "0%", "font": _font(7)},
                 "fill": {"color": "#4472C4"},
             }
         )
         _chart_style(bars, "Tỷ lệ chủ yếu theo nhiệm vụ")
-        bars.set_y_axis({"num_format": "0%", "min": 0, "max": 1, "num_font": {"size": 7}})
-        bars.set_x_axis({"num_font": {"size": 7}})
+        bars.set_y_axis({"num_format": "0%", "min": 0, "max": 1, "num_font": _font(7)})
+        bars.set_x_axis({"num_font": _font(7)})
         bars.set_legend({"none": True})
         bars.show_hidden_data()
         ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 0.7, "x_offset": 20, "object_position": 3})
@@ -261,8 +261,8 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
             }
         )
         _chart_style(scores, "Tổng điểm theo đơn vị (xếp từ cao xuống thấp)")
-        scores.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": {"size": 7}})
-        scores.set_x_axis({"num_font": {"size": 6, "rotation": -90}})
+        scores.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(7)})
+        scores.set_x_axis({"num_font": {**_font(6), "rotation": -90}})
         scores.set_legend({"none": True})
         ws.insert_chart(row + 11, 0, scores, {"x_scale": 1.35, "y_scale": 0.75, "object_position": 3})
     ws.set_column(_CHART_COL, _CHART_COL, 8, None, {"hidden": True})
@@ -272,6 +272,10 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
 
 
 _STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
+
+
+def _font(size: float) -> dict[str, Any]:
+    return {"name": layout.FONT_NAME, "size": size}
 
 
 def _chart_style(chart: Any, title: str) -> None:
