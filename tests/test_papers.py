@@ -3,6 +3,7 @@ the history of unit results and the LibreOffice rendering (one-page summary)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -325,3 +326,18 @@ def test_rendered_in_libreoffice(runs: dict[str, Any], tmp_path: Path) -> None:
     )
     assert len(letter) == 1
     assert "Kính gửi" in letter[0] and "GIÁM ĐỐC" in letter[0]
+
+
+def test_letters_follow_the_units(tmp_path: Path, schema: schema_mod.Schema) -> None:
+    """Letter files are named by registry code; a unit that has since reported loses its letter."""
+    result = make_result(schema)
+    first = write_outputs(result, schema, tmp_path)
+    folder = tmp_path / "2023-Q1" / "cong-van-don-doc"
+    assert sorted(p.name for p in folder.iterdir()) == ["542.docx", "SKHDT.docx", "STP.docx"]
+    late = next(u for u in result.units if u.unit.code == "STP")
+    late.status, late.days_late = "on_time", 0
+    second = write_outputs(result, schema, tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["542.docx", "SKHDT.docx"]
+    assert "2023-Q1/cong-van-don-doc/STP.docx" in first and "2023-Q1/cong-van-don-doc/STP.docx" not in second
+    report = json.loads((tmp_path / "2023-Q1" / "run.json").read_text("utf-8"))
+    assert report["outputs"] == second
