@@ -243,6 +243,9 @@ def test_history_change_and_inspection(runs: dict[str, Any]) -> None:
             assert row[before_col + 1].value == pytest.approx(round(h1_scores[code] - q1_scores[code], 2))
             checked += 1
     assert checked > 20
+    changes = [round(h1_scores[c] - q1_scores[c], 2) for c in h1_scores if c in q1_scores]
+    report = _docx_text(outbox / "2023-H1" / "bao-cao-2023-H1.docx")
+    assert f"So với Quý I năm 2023: {sum(1 for c in changes if c > 0)} đơn vị tăng điểm" in report
     # Q1 had no earlier period: no change columns.
     q1_headers = [c.value for c in openpyxl.load_workbook(outbox / q1.outputs[0])["Xếp loại"][4]]
     assert not any(str(h).startswith("Điểm Quý") for h in q1_headers)

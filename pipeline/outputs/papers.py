@@ -148,6 +148,18 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
     paper.heading("III. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI")
     counts = [f"{band} {count} đơn vị" for band, count in figures.band_counts(result, schema) if count]
     paper.paragraph("Kết quả xếp loại: " + "; ".join(counts) + " (chi tiết tại Phụ lục kèm theo).")
+    previous_name, previous = figures.previous_period(result, schema)
+    changes = [
+        round(u.score.total - previous[u.unit.code].score, 2)  # type: ignore[operator]
+        for u in result.units
+        if u.score is not None and u.unit.code in previous and previous[u.unit.code].score is not None
+    ]
+    if changes:
+        up, down = sum(1 for c in changes if c > 0), sum(1 for c in changes if c < 0)
+        paper.paragraph(
+            f"So với {previous_name}: {up} đơn vị tăng điểm, {down} đơn vị giảm điểm, "
+            f"{len(changes) - up - down} đơn vị không đổi."
+        )
 
     # IV. Limitations and units needing attention
     paper.heading("IV. HẠN CHẾ VÀ CÁC ĐƠN VỊ CẦN QUAN TÂM")
