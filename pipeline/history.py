@@ -5,6 +5,8 @@ received time, validity, status and values. From that record:
 
 - each unit's history for the period (the consolidated workbook's "Phiên bản" column and the
   "versions" list of run.json);
+- each unit's results per period (score, band, lateness, errors), for the change since the
+  previous period and the inspection list's repeated lateness and errors;
 - period consistency: cumulative (flow) figures never decrease from Q1 to H1 to 9M to Y within
   a year, so a run of a later period compares each unit's consolidated figures with its accepted
   figures of the earlier periods and warns about every decrease, quoting both values.
@@ -16,8 +18,8 @@ from datetime import date
 
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
-from pipeline.ledger import Ledger, VersionRow
-from pipeline.model import Located, UnitResult, Value, Version
+from pipeline.ledger import Ledger, ScoreRow, VersionRow
+from pipeline.model import Located, PastResult, RunResult, UnitResult, Value, Version
 from pipeline.schema import Schema
 from pipeline.vietnamese import format_number
 
@@ -129,3 +131,44 @@ def apply(schema: Schema, ledger: Ledger, period: ReportingPeriod, units: list[U
     check_flows(schema, ledger, period, units)
     record(ledger, period, units)
     attach_history(ledger, period, units)
+
+
+def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:
+    """Every recorded unit result of periods before `period` (earlier years included)."""
+    return [
+        PastResult(
+            period_id=r[0],
+            year=r[1],
+            order=r[2],
+            unit=r[3],
+            status=r[4],
+            score=r[5],
+            band=r[6],
+            days_late=r[7],
+            errors=r[8],
+        )
+        for r in ledger.results_before(period.year, period.period.order)
+    ]
+
+
+def record_results(ledger: Ledger, result: RunResult) -> None:
+    """Replace this period's recorded unit results with this run's."""
+    rows: list[ScoreRow] = []
+    for u in result.units:
+        errors = sum(1 for s in u.versions for i in s.issues if i.severity == "error")
+        score = None if u.score is None else round(u.score.total, 2)
+        rows.append(
+            (
+                result.period.id,
+                result.period.year,
+                result.period.period.order,
+                u.unit.code,
+                u.status,
+                score,
+                u.band,
+                u.days_late,
+                errors,
+                result.as_of.isoformat(),
+            )
+        )
+    ledger.replace_results(result.period.id, rows)

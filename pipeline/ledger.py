@@ -36,7 +36,24 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (sha256, period_id)
 );
 CREATE INDEX IF NOT EXISTS versions_unit ON versions (unit, period_id);
+-- Each run's unit results per period: change since the previous period, repeated lateness.
+CREATE TABLE IF NOT EXISTS period_scores (
+    period_id TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    period_order INTEGER NOT NULL,
+    unit TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL,
+    band TEXT NOT NULL,
+    days_late INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    as_of TEXT NOT NULL,
+    PRIMARY KEY (period_id, unit)
+);
 """
+
+# A row of period_scores, in column order.
+ScoreRow = tuple[str, int, int, str, str, float | None, str, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -139,3 +156,22 @@ class Ledger:
             )
             for r in rows
         ]
+
+    # --- unit results per period (issue 4) ----------------------------------------------
+
+    def results_before(self, year: int, order: int) -> list[ScoreRow]:
+        """Recorded unit results of every period before (year, order), oldest first."""
+        rows = self._db.execute(
+            "SELECT period_id, year, period_order, unit, status, score, band, days_late, errors, as_of"
+            " FROM period_scores WHERE year < ? OR (year = ? AND period_order < ?)"
+            " ORDER BY year, period_order, unit",
+            (year, year, order),
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+    def replace_results(self, period_id: str, rows: list[ScoreRow]) -> None:
+        """This period's unit results, replacing those of an earlier run, in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM period_scores WHERE period_id = ?", (period_id,))
+            self._db.executemany("INSERT INTO period_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

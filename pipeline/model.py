@@ -110,6 +110,21 @@ class UnitResult:
     history: list[Version] = field(default_factory=list)  # every version ever received (ledger)
 
 
+@dataclass(frozen=True)
+class PastResult:
+    """A unit's result in an earlier period, as recorded in the ledger (pipeline/history.py)."""
+
+    period_id: str
+    year: int
+    order: int
+    unit: str
+    status: str
+    score: float | None
+    band: str
+    days_late: int
+    errors: int  # error issues over all the unit's files of that period
+
+
 @dataclass
 class RunResult:
     period: ReportingPeriod
@@ -118,6 +133,7 @@ class RunResult:
     units: list[UnitResult]  # one per registry unit, registry order
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
+    past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
 
     @property
     def accepted(self) -> list[Submission]:

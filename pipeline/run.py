@@ -77,9 +77,11 @@ def consolidate(
         subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
         units = merge.merge(schema, subs, period, as_of)
         history.apply(schema, ledger, period, units)
-    score.score_all(schema, units)
-    result = RunResult(
-        period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
-    )
-    outputs.write_outputs(result, schema, outbox)
+        score.score_all(schema, units)
+        result = RunResult(
+            period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
+        )
+        result.past = history.earlier_results(ledger, period)
+        outputs.write_outputs(result, schema, outbox)
+        history.record_results(ledger, result)
     return result
