@@ -1,51 +1,45 @@
 """Checking files without consolidating (`python -m pipeline check FILE...`).
 
-The same path as the run, one file at a time: sniff the type from the bytes, then
-run.read_submission (read, legacy encodings, identification, per-cell checks) and
-run.apply_expectations (ranges and cross-field rules). A file "would be accepted" when it is
-this period's report and has no error; warnings do not reject it.
+The same path as the run: the files are copied into a private temporary inbox and go through
+intake.scan (type sniffed from the bytes, e-mails and zip files opened) and run.collect
+(read, legacy encodings, identification, per-cell checks, then ranges and cross-field rules).
+A report "would be accepted" when it is this period's report and has no error; warnings do not
+reject it. An opened e-mail or zip is not judged itself: its attachments are.
 
-Without --period the file's own period and year (from its cells) are used; a file whose period
-cannot be read is judged against the current year's first period and gets the period issue.
+Without --period each report is judged against its own period and year (from its cells); a file
+whose period cannot be read is judged against the current year's first period and gets the
+period issue.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline import intake, run
-from pipeline.catalogue import make_issue
+from pipeline import run
 from pipeline.deadlines import ReportingPeriod
 from pipeline.feedback import Verdict, verdict, write_feedback_file
-from pipeline.model import InboxFile, Submission
+from pipeline.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.ledger import Ledger
+from pipeline.model import Submission
 from pipeline.schema import Schema
 from pipeline.vietnamese import nfc
+
+CONTAINER_CODES = ("container-opened",)  # not a report: its attachments are judged
 
 
 @dataclass
 class FileCheck:
-    path: Path
+    name: str  # as the officer gave it (an attachment: "thu.eml/Báo cáo.xlsx")
     submission: Submission
     period: ReportingPeriod
     verdict: Verdict
+    judged: bool = True  # False for an opened container
     feedback: Path | None = None
-
-
-def _inbox_file(path: Path) -> tuple[InboxFile, str, dict[str, str]]:
-    """The file as the run would see it, and a catalogue code when it is not a candidate report."""
-    size = path.stat().st_size
-    f = InboxFile(name=nfc(path.name), path=path, sha256=intake.sha256_of(path), size=size)
-    if size == 0:
-        return f, "file-empty", {}
-    f.kind = intake.sniff(path)
-    if f.kind in ("", "zip"):
-        return f, "not-spreadsheet", {}
-    if f.kind == "zip-broken":
-        return f, "file-unreadable", {"detail": "tệp nén bị hỏng"}
-    return f, "", {}
 
 
 def _default_period(schema: Schema, now: datetime) -> ReportingPeriod:
@@ -53,21 +47,25 @@ def _default_period(schema: Schema, now: datetime) -> ReportingPeriod:
     return ReportingPeriod(now.year, first, ZoneInfo(schema.calendar.timezone))
 
 
-def check_file(schema: Schema, path: Path, period: ReportingPeriod | None, now: datetime) -> FileCheck:
-    f, code, params = _inbox_file(path)
-    judged = period or _default_period(schema, now)
-    if code:
-        sub = Submission(file=f, status="ignored" if code == "not-spreadsheet" else "rejected")
-        sub.issues.append(make_issue(schema, code, file=f.name, **params))
-        return FileCheck(path, sub, judged, verdict(sub))
-    sub = run.read_submission(schema, f, judged)
-    if period is None and sub.period is not None and sub.year is not None:
-        own = ReportingPeriod(sub.year, schema.calendar.period(sub.period), judged.tz)
-        if own.id != judged.id:  # judge the file against its own period
-            judged = own
-            sub = run.read_submission(schema, f, judged)
-    run.apply_expectations(schema, [sub], judged)
-    return FileCheck(path, sub, judged, verdict(sub))
+def _stage(paths: list[Path], inbox: Path) -> dict[str, Path]:
+    """Copy the files into the temporary inbox: staged name → the path the officer gave."""
+    names = [nfc(p.name) for p in paths]
+    flat = len(set(names)) == len(names)
+    staged: dict[str, Path] = {}
+    for n, (path, name) in enumerate(zip(paths, names, strict=True), start=1):
+        rel = name if flat else f"{n}/{name}"
+        (inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, inbox / rel)
+        staged[rel] = path
+    return staged
+
+
+def _shown(sub: Submission, staged: dict[str, Path]) -> str:
+    name = sub.file.name
+    for rel, path in staged.items():
+        if name == rel or name.startswith(rel + "/"):
+            return str(path) + name[len(rel) :]
+    return name
 
 
 def check_files(
@@ -77,9 +75,30 @@ def check_files(
     now: datetime,
     feedback_dir: Path | None = None,
 ) -> list[FileCheck]:
-    checks = [check_file(schema, p, period, now) for p in paths]
-    if feedback_dir is not None:
-        for c in checks:
-            if c.verdict.errors or c.verdict.warnings:
-                c.feedback = write_feedback_file(schema, c.submission, c.period, now, feedback_dir)
+    judged = period or _default_period(schema, now)
+    checks: list[FileCheck] = []
+    with tempfile.TemporaryDirectory(prefix="dvcq-check-") as tmp:
+        inbox, work = Path(tmp) / "inbox", Path(tmp) / "work"
+        inbox.mkdir()
+        staged = _stage(paths, inbox)
+        with Ledger(Path(tmp) / LEDGER_FILE) as ledger:
+            subs = run.collect(schema, judged, inbox, ledger, now, work)
+        for sub in subs:
+            own = judged
+            if period is None and sub.period is not None and sub.year is not None:
+                own = ReportingPeriod(sub.year, schema.calendar.period(sub.period), judged.tz)
+                if own.id != judged.id:  # judge the report against its own period
+                    sub = run.read_submission(schema, sub.file, own)
+                    run.apply_expectations(schema, [sub], own)
+            container = any(i.code in CONTAINER_CODES for i in sub.issues)
+            checks.append(FileCheck(_shown(sub, staged), sub, own, verdict(sub), judged=not container))
+        if feedback_dir is not None:  # while attachments still exist in the temporary folder
+            for c in checks:
+                if c.judged and (c.verdict.errors or c.verdict.warnings):
+                    c.feedback = write_feedback_file(schema, c.submission, c.period, now, feedback_dir)
     return checks
+
+
+def check_file(schema: Schema, path: Path, period: ReportingPeriod | None, now: datetime) -> FileCheck:
+    """One spreadsheet file (not a container) checked on its own."""
+    return check_files(schema, [path], period, now)[0]

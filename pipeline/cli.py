@@ -172,8 +172,12 @@ def check(
         _fail(str(exc))
     for c in checks:
         sub, v = c.submission, c.verdict
+        click.echo(f"Tệp: {c.name}")
+        if not c.judged:  # an opened e-mail or zip: its attachments follow
+            for i in sub.issues:
+                click.echo(f"  {i.message}")
+            continue
         unit = schema.unit_by_code.get(sub.unit or "")
-        click.echo(f"Tệp: {c.path}")
         who = f"{unit.name} (mã {unit.code})" if unit else "chưa xác định được"
         click.echo(f"  Đơn vị: {who}; kỳ: {c.period.name_vi}")
         outcome = "Được chấp nhận" if v.accepted else "Bị trả lại"
@@ -183,6 +187,7 @@ def check(
             click.echo(f"  - [{severity_vi(i.severity)}] {i.code}{where}: {i.message}")
         if c.feedback is not None:
             click.echo(f"  Tệp phản hồi: {c.feedback}")
-    accepted = sum(1 for c in checks if c.verdict.accepted)
-    click.echo(f"Tổng cộng: {accepted} tệp được chấp nhận, {len(checks) - accepted} tệp bị trả lại.")
-    sys.exit(0 if accepted == len(checks) else 1)
+    reports = [c for c in checks if c.judged]
+    accepted = sum(1 for c in reports if c.verdict.accepted)
+    click.echo(f"Tổng cộng: {accepted} tệp được chấp nhận, {len(reports) - accepted} tệp bị trả lại.")
+    sys.exit(0 if reports and accepted == len(reports) else 1)

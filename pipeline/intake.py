@@ -6,15 +6,19 @@ with the reason it is ignored, so the outputs account for all of them.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import os
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pipeline import mail
 from pipeline.ledger import Ledger
 from pipeline.model import InboxFile
 from pipeline.vietnamese import nfc
@@ -95,9 +99,96 @@ def read_receipts(inbox: Path, tz: ZoneInfo) -> dict[str, datetime]:
     return receipts
 
 
-def scan(inbox: Path, ledger: Ledger, tz: ZoneInfo, now: datetime) -> list[Found]:
-    """Every file under the inbox, in name order, with type and received time."""
+def first_copies(found: list[Found]) -> dict[str, str]:
+    """sha256 → name of the earliest received candidate with that content.
+
+    The same bytes sent twice (a file and the same attachment in a later e-mail) are one
+    submission, received when the first copy arrived; the other copies are duplicates.
+    """
+    first: dict[str, tuple[datetime, str]] = {}
+    for item in found:
+        f = item.file
+        if item.ignore_code or item.reject_code or not f.sha256 or f.received_at is None:
+            continue
+        key = (f.received_at, f.name)
+        if f.sha256 not in first or key < first[f.sha256]:
+            first[f.sha256] = key
+    return {sha: name for sha, (_, name) in first.items()}
+
+
+def _classify(f: InboxFile, path: Path) -> Found:
+    """A candidate report, or why the file is rejected or ignored (by its bytes)."""
+    if f.size == 0:
+        return Found(f, reject_code="file-empty")
+    f.kind = sniff(path)
+    if f.kind in ("", "zip"):
+        return Found(f, ignore_code="not-spreadsheet")
+    if f.kind == "zip-broken":
+        return Found(f, reject_code="file-unreadable", params={"detail": "tệp nén bị hỏng"})
+    return Found(f)
+
+
+def _expand(
+    container: Found,
+    receipts: dict[str, datetime],
+    ledger: Ledger,
+    tz: ZoneInfo,
+    now: datetime,
+    workdir: Path,
+) -> list[Found]:
+    """The container (.eml or .zip) and every file taken out of it.
+
+    An attachment's received time: the officer's receipt for the attachment itself or for its
+    container, then the message's own date (newest Received header, else Date), then, for a zip
+    found directly in the inbox, the container's time as the ledger first saw it.
+    """
+    f = container.file
+    try:
+        if mail.is_email(f.path):
+            opened = mail.open_email(f.path, f.name, tz)
+        else:
+            opened = mail.open_zip(f.path, f.name)
+    except mail.ContainerError as exc:
+        return [Found(f, reject_code="file-unreadable", params={"detail": exc.detail})]
+    if opened.received_at is not None and f.received_source != "receipts":
+        f.received_at, f.received_source = opened.received_at, "email"
+    what = "thư điện tử" if opened.kind == "email" else "tệp nén"
+    if opened.problems:
+        out = [Found(f, reject_code="container-limit", params={"detail": "; ".join(opened.problems)})]
+    else:
+        params = {"what": what, "count": str(len(opened.members))}
+        out = [Found(f, ignore_code="container-opened", params=params)]
+    for index, member in enumerate(opened.members, start=1):
+        path = mail.write_member(member, workdir, index)
+        child = InboxFile(
+            name=member.name, path=path, sha256=hashlib.sha256(member.data).hexdigest(), size=len(member.data)
+        )
+        if member.name in receipts:
+            child.received_at, child.received_source = receipts[member.name], "receipts"
+        else:
+            child.received_at, child.received_source = f.received_at, f.received_source
+            ledger.first_mtime(child.sha256, member.name, f.received_at or now, now)
+        base = member.name.rsplit("/", 1)[-1]
+        if base.lower() in SYSTEM_NAMES or base.startswith("~$") or base.startswith("._"):
+            out.append(Found(child, ignore_code="system-file"))
+        else:
+            out.append(_classify(child, path))
+    return out
+
+
+def scan(
+    inbox: Path, ledger: Ledger, tz: ZoneInfo, now: datetime, workdir: Path | None = None
+) -> list[Found]:
+    """Every file under the inbox, in name order, with type and received time.
+
+    E-mails (.eml) and zip files are opened: their spreadsheet attachments follow them in the
+    list, written under `workdir` (a private temporary folder; one is made and removed at exit
+    when not given).
+    """
     receipts = read_receipts(inbox, tz)
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="dvcq-attachments-"))
+        atexit.register(shutil.rmtree, workdir, True)
     found: list[Found] = []
     paths = sorted(
         (Path(root) / name for root, _dirs, names in os.walk(inbox) for name in names),
@@ -121,14 +212,9 @@ def scan(inbox: Path, ledger: Ledger, tz: ZoneInfo, now: datetime) -> list[Found
         else:
             f.received_at = ledger.first_mtime(f.sha256, name, mtime, now)
             f.received_source = "ledger"
-        if stat.st_size == 0:
-            found.append(Found(f, reject_code="file-empty"))
-            continue
-        f.kind = sniff(path)
-        if f.kind in ("", "zip"):
-            found.append(Found(f, ignore_code="not-spreadsheet"))
-        elif f.kind == "zip-broken":
-            found.append(Found(f, reject_code="file-unreadable", params={"detail": "tệp nén bị hỏng"}))
+        item = _classify(f, path)
+        if f.size and ((mail.is_email(path) and f.kind == "") or f.kind == "zip"):
+            found.extend(_expand(item, receipts, ledger, tz, now, workdir / f"{len(found):05d}"))
         else:
-            found.append(Found(f))
+            found.append(item)
     return found

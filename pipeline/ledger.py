@@ -6,10 +6,13 @@ kept by content (sha256) so that it never changes afterwards.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 FILE_NAME = "ledger.sqlite"
 
@@ -20,7 +23,51 @@ CREATE TABLE IF NOT EXISTS content (
     first_seen_at TEXT NOT NULL,
     first_mtime TEXT NOT NULL
 );
+-- Every version of every unit's report, per period: one row per content (issue 3).
+CREATE TABLE IF NOT EXISTS versions (
+    sha256 TEXT NOT NULL,
+    period_id TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    valid INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    values_json TEXT NOT NULL,
+    PRIMARY KEY (sha256, period_id)
+);
+CREATE INDEX IF NOT EXISTS versions_unit ON versions (unit, period_id);
+-- Each run's unit results per period: change since the previous period, repeated lateness.
+CREATE TABLE IF NOT EXISTS period_scores (
+    period_id TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    period_order INTEGER NOT NULL,
+    unit TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL,
+    band TEXT NOT NULL,
+    days_late INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    as_of TEXT NOT NULL,
+    PRIMARY KEY (period_id, unit)
+);
 """
+
+# A row of period_scores, in column order.
+ScoreRow = tuple[str, int, int, str, str, float | None, str, int, int, str]
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One stored version: a unit's report for a period, by content."""
+
+    sha256: str
+    period_id: str
+    unit: str
+    file_name: str
+    received_at: datetime
+    valid: bool
+    status: str  # the status given by the latest run of that period
+    values: dict[str, Any]  # numbers and text as JSON values (dates as ISO text)
 
 
 class LedgerError(Exception):
@@ -61,3 +108,70 @@ class Ledger:
             )
             row = self._db.execute("SELECT first_mtime FROM content WHERE sha256 = ?", (sha256,)).fetchone()
         return datetime.fromisoformat(row[0])
+
+    # --- versions (issue 3) -------------------------------------------------------------
+
+    def record_versions(self, rows: list[VersionRow]) -> None:
+        """Insert or update (status, validity, values) every given version, in one transaction.
+
+        The first received time and name of a content are kept: the same bytes sent again do
+        not make a new version.
+        """
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO versions (sha256, period_id, unit, file_name, received_at, valid, status,"
+                " values_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (sha256, period_id) DO UPDATE SET unit = excluded.unit,"
+                " valid = excluded.valid, status = excluded.status, values_json = excluded.values_json",
+                [
+                    (
+                        r.sha256,
+                        r.period_id,
+                        r.unit,
+                        r.file_name,
+                        r.received_at.isoformat(),
+                        int(r.valid),
+                        r.status,
+                        json.dumps(r.values, ensure_ascii=False, sort_keys=True, default=str),
+                    )
+                    for r in rows
+                ],
+            )
+
+    def versions(self, unit: str, period_ids: list[str]) -> list[VersionRow]:
+        """Stored versions of `unit` for the given periods, oldest first."""
+        if not period_ids:
+            return []
+        marks = ", ".join("?" for _ in period_ids)
+        rows = self._db.execute(
+            "SELECT sha256, period_id, unit, file_name, received_at, valid, status, values_json"
+            f" FROM versions WHERE unit = ? AND period_id IN ({marks})"
+            " ORDER BY received_at, file_name",
+            (unit, *period_ids),
+        ).fetchall()
+        return [
+            VersionRow(
+                r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), bool(r[5]), r[6], json.loads(r[7])
+            )
+            for r in rows
+        ]
+
+    # --- unit results per period (issue 4) ----------------------------------------------
+
+    def results_before(self, year: int, order: int) -> list[ScoreRow]:
+        """Recorded unit results of every period before (year, order), oldest first."""
+        rows = self._db.execute(
+            "SELECT period_id, year, period_order, unit, status, score, band, days_late, errors, as_of"
+            " FROM period_scores WHERE year < ? OR (year = ? AND period_order < ?)"
+            " ORDER BY year, period_order, unit",
+            (year, year, order),
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+    def replace_results(self, period_id: str, rows: list[ScoreRow]) -> None:
+        """This period's unit results, replacing those of an earlier run, in one transaction."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM period_scores WHERE period_id = ?", (period_id,))
+            self._db.executemany("INSERT INTO period_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

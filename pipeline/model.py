@@ -80,6 +80,23 @@ class Score:
         return None if self.self_score is None else round(self.self_score - self.total, 2)
 
 
+@dataclass(frozen=True)
+class Version:
+    """One version of a unit's report for the period, as the ledger remembers it."""
+
+    number: int  # 1-based, in order of receipt
+    of: int  # how many versions in all
+    file: str
+    sha256: str
+    received_at: datetime
+    status: str  # accepted | superseded | rejected (as decided by the latest run)
+    in_inbox: bool  # False: seen by an earlier run, no longer in the inbox
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}/{self.of}"
+
+
 @dataclass
 class UnitResult:
     unit: Unit
@@ -90,6 +107,22 @@ class UnitResult:
     score: Score | None = None
     band: str = ""
     versions: list[Submission] = field(default_factory=list)  # every file of this unit, oldest first
+    history: list[Version] = field(default_factory=list)  # every version ever received (ledger)
+
+
+@dataclass(frozen=True)
+class PastResult:
+    """A unit's result in an earlier period, as recorded in the ledger (pipeline/history.py)."""
+
+    period_id: str
+    year: int
+    order: int
+    unit: str
+    status: str
+    score: float | None
+    band: str
+    days_late: int
+    errors: int  # error issues over all the unit's files of that period
 
 
 @dataclass
@@ -100,6 +133,7 @@ class RunResult:
     units: list[UnitResult]  # one per registry unit, registry order
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
+    past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
 
     @property
     def accepted(self) -> list[Submission]:

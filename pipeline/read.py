@@ -6,6 +6,7 @@ reading); where a format keeps no names we can read, the schema's own cells are 
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -19,6 +20,8 @@ from pipeline.schema import Schema
 from pipeline.vietnamese import nfc
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _ODS_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
 CellValue = str | int | float | bool | date | datetime | time | None
@@ -46,6 +49,8 @@ class WorkbookRead:
     cells: dict[str, RawCell]  # schema key → where and what
     missing: list[str] = field(default_factory=list)  # keys the file has no place for
     located_by: str = "names"  # "names" | "schema"
+    # keys whose cell holds a formula with no cached result (calamine reads those as empty)
+    formula_no_value: list[str] = field(default_factory=list)
 
 
 def defined_names_xlsx(path: Path) -> dict[str, str]:
@@ -57,6 +62,65 @@ def defined_names_xlsx(path: Path) -> dict[str, str]:
         if node.get("localSheetId") is None and node.text:
             names[node.get("name", "")] = node.text
     return names
+
+
+def uncached_formulas_xlsx(path: Path, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the given (sheet, "D8") cells hold a formula with no cached value.
+
+    A file saved by Excel or LibreOffice always stores the result (<v>) next to the formula
+    (<f>); a file written by a library often does not, and then the value is unknown. Only the
+    asked cells are looked at, found as bytes in the sheet XML: no parse of the whole sheet.
+    """
+    found: set[tuple[str, str]] = set()
+    wanted: dict[str, list[str]] = {}
+    for sheet, ref in cells:
+        wanted.setdefault(sheet, []).append(ref)
+    with zipfile.ZipFile(path) as zf:
+        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
+        for sheet in root.iter(f"{_MAIN_NS}sheet"):
+            name = nfc(sheet.get("name", ""))
+            target = targets.get(sheet.get(f"{_REL_NS}id"), "")
+            if name not in wanted or not target:
+                continue
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            try:
+                data = zf.read(member)
+            except KeyError:
+                continue
+            if b"<f" not in data and b":f" not in data:
+                continue  # no formulas at all: the common case
+            for ref in wanted[name]:
+                cell = _cell_xml(data, ref)
+                if cell is not None and _uncached(cell):
+                    found.add((name, ref))
+    return found
+
+
+_CELL_END = re.compile(rb"</(?:\w+:)?c>")
+
+
+def _cell_xml(data: bytes, ref: str) -> bytes | None:
+    """The XML of cell `ref` (<c r="D8" ...>...</c>), prefixed or not; None when absent."""
+    at = data.find(f' r="{ref}"'.encode())
+    if at < 0:
+        return None
+    start = data.rfind(b"<", 0, at)
+    tag_end = data.find(b">", at)
+    if tag_end < 0:
+        return None
+    if data[tag_end - 1 : tag_end] == b"/":
+        return data[start : tag_end + 1]  # <c r="D8" s="3"/>: an empty cell
+    end = _CELL_END.search(data, tag_end)
+    return data[start : end.end()] if end else None
+
+
+def _uncached(cell: bytes) -> bool:
+    has_formula = re.search(rb"<(?:\w+:)?f[\s>/]", cell) is not None
+    value = re.search(rb"<(?:\w+:)?v>([^<]+)<", cell)
+    inline = re.search(rb"<(?:\w+:)?is>", cell)
+    return has_formula and value is None and inline is None
 
 
 def defined_names_ods(path: Path) -> dict[str, str]:
@@ -167,4 +231,19 @@ def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
         else:
             sheet, ref = f.sheet, f.cell
         result.cells[f.key] = RawCell(nfc(sheet), ref, sheets.value(nfc(sheet), ref))
+    if kind == "xlsx":
+        _find_uncached(path, result)
     return result
+
+
+def _find_uncached(path: Path, result: WorkbookRead) -> None:
+    blank = {(c.sheet, c.cell.replace("$", "")): key for key, c in result.cells.items() if c.value is None}
+    if not blank:
+        return
+    try:
+        uncached = uncached_formulas_xlsx(path, set(blank))
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
+    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
+        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
+    result.formula_no_value = sorted(blank[c] for c in uncached if c in blank)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
 from pipeline.schema import Schema, Unit
 from pipeline.vietnamese import fold, strip_prefixes
+
+_PROVINCE_SUFFIX = re.compile(r"\s+(tinh\s+)?binh\s+dinh$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ def match_unit(schema: Schema, text: str) -> UnitMatch:
     index = _index(schema)
     f = fold(raw)
     codes = index.get(f) or index.get(strip_prefixes(f)) or frozenset()
+    if not codes:  # "Sở Nội vụ tỉnh Bình Định": the province written after the name
+        bare = _PROVINCE_SUFFIX.sub("", f)
+        for candidate in (bare, f"{bare} tinh"):  # "Văn phòng UBND tỉnh" keeps its "tỉnh"
+            codes = index.get(candidate) or index.get(strip_prefixes(candidate)) or frozenset()
+            if codes:
+                break
     units = tuple(schema.unit_by_code[c] for c in sorted(codes))
     if len(units) == 1:
         return UnitMatch(units[0])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, intake, legacy_fonts, merge, outputs, score
+from pipeline import expectations, history, intake, legacy_fonts, merge, outputs, score
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
@@ -43,22 +44,27 @@ def apply_expectations(schema: Schema, subs: list[Submission], period: Reporting
 
 
 def collect(
-    schema: Schema, period: ReportingPeriod, inbox: Path, ledger: Ledger, now: datetime
+    schema: Schema,
+    period: ReportingPeriod,
+    inbox: Path,
+    ledger: Ledger,
+    now: datetime,
+    workdir: Path | None = None,
 ) -> list[Submission]:
     """Every inbox file as a Submission (ignored ones included), validated."""
     subs: list[Submission] = []
-    seen: dict[str, str] = {}
-    for found in intake.scan(inbox, ledger, period.tz, now):
+    scanned = intake.scan(inbox, ledger, period.tz, now, workdir)
+    first = intake.first_copies(scanned)
+    for found in scanned:
         f = found.file
         if found.ignore_code or found.reject_code:
             sub = Submission(file=f, status="ignored" if found.ignore_code else "rejected")
             code = found.ignore_code or found.reject_code
             sub.issues.append(make_issue(schema, code, file=f.name, **found.params))
-        elif f.sha256 in seen:
+        elif first.get(f.sha256, f.name) != f.name:
             sub = Submission(file=f, status="ignored")
-            sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=seen[f.sha256]))
+            sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=first[f.sha256]))
         else:
-            seen[f.sha256] = f.name
             sub = read_submission(schema, f, period)
         subs.append(sub)
     apply_expectations(schema, subs, period)
@@ -70,12 +76,15 @@ def consolidate(
 ) -> RunResult:
     if not inbox.is_dir():
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
-    with Ledger(outbox / LEDGER_FILE) as ledger:
-        subs = collect(schema, period, inbox, ledger, as_of)
-    units = merge.merge(schema, subs, period, as_of)
-    score.score_all(schema, units)
-    result = RunResult(
-        period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
-    )
-    outputs.write_outputs(result, schema, outbox)
+    with Ledger(outbox / LEDGER_FILE) as ledger, tempfile.TemporaryDirectory(prefix="dvcq-") as tmp:
+        subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
+        units = merge.merge(schema, subs, period, as_of)
+        history.apply(schema, ledger, period, units)
+        score.score_all(schema, units)
+        result = RunResult(
+            period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
+        )
+        result.past = history.earlier_results(ledger, period)
+        outputs.write_outputs(result, schema, outbox)
+        history.record_results(ledger, result)
     return result

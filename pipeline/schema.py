@@ -79,7 +79,7 @@ class Calendar:
     timezone: str
     timeliness_from: str
     periods: tuple[Period, ...]
-    resubmit_days: int = 3  # a rejected unit resends within this many days of the feedback
+    resubmit_days: int = 5  # a rejected unit resends within this many days of the feedback
 
     def period(self, code: str) -> Period:
         for p in self.periods:
@@ -224,7 +224,7 @@ def load_calendar(path: Path) -> Calendar:
         timezone=data.get("timezone", "Asia/Ho_Chi_Minh"),
         timeliness_from=data.get("timeliness_from", "first_valid"),
         periods=periods,
-        resubmit_days=int(data.get("resubmit_days", 3)),
+        resubmit_days=int(data.get("resubmit_days", 5)),
     )
 
 

@@ -124,6 +124,9 @@ class _Builder:
         self.wb = wb
         self.st = Styles(wb)
         self.meta_name = str(schema.template["meta_sheet"])
+        # A registry of a whole country is no drop-down: past this size every filled file would
+        # carry the list, so the unit cell takes a typed code instead.
+        self.list_units = len(schema.units) <= int(schema.template.get("unit_list_max", 1000))
         self.periods = sorted(schema.calendar.periods, key=lambda p: p.order)
 
     # -- formats ------------------------------------------------------------------------
@@ -190,7 +193,7 @@ class _Builder:
         ws.write_string(META_HEADER_ROW, META_UNIT_COL + 1, "Tên đơn vị", text)
         ws.write_string(META_HEADER_ROW, META_PERIOD_COL, "Kỳ báo cáo", text)
         first = META_HEADER_ROW + 1
-        units = self.schema.units
+        units = self.schema.units if self.list_units else ()
         for i, unit in enumerate(units):
             # Codes are text ("540"), as the input cell is text-formatted.
             ws.write_string(first + i, META_UNIT_COL, unit.code, text)
@@ -205,8 +208,8 @@ class _Builder:
         ws.protect()
         last_unit = first + len(units) - 1
         return MetaLists(
-            unit_codes=_range(name, first, META_UNIT_COL, last_unit, META_UNIT_COL),
-            unit_table=_range(name, first, META_UNIT_COL, last_unit, META_UNIT_COL + 1),
+            unit_codes=_range(name, first, META_UNIT_COL, last_unit, META_UNIT_COL) if units else "",
+            unit_table=_range(name, first, META_UNIT_COL, last_unit, META_UNIT_COL + 1) if units else "",
             periods=_range(name, first, META_PERIOD_COL, first + len(choices) - 1, META_PERIOD_COL),
         )
 
@@ -244,7 +247,11 @@ class _Builder:
         for col, head in enumerate(["Mã đơn vị", "Tên đơn vị", "Loại đơn vị", "Số đơn vị cấp xã"]):
             ws.write_string(row, col, head, self.header())
         row += 1
-        for unit in self.schema.units:
+        if not self.list_units:
+            note = f"{len(self.schema.units)} đơn vị: xem danh mục mã đơn vị do Sở Nội vụ gửi kèm."
+            ws.merge_range(row, 0, row, last_col, note, wrap)
+            row += 1
+        for unit in self.schema.units if self.list_units else ():
             ws.write_string(row, 0, unit.code, self.cell(align="center"))
             ws.write_string(row, 1, unit.name, self.cell())
             ws.write_string(row, 2, unit.kind_vi, self.cell())
@@ -373,6 +380,8 @@ class _Builder:
 
     def unit_lookup(self, ws: Worksheet, field: Field, row: int, col: int, lists: MetaLists) -> None:
         """The unit's name, looked up from the code chosen, in the cell to the right."""
+        if not lists.unit_table:
+            return
         code_cell = cellref.to_a1(row, col)
         formula = f'=IFERROR(VLOOKUP({code_cell},{lists.unit_table},2,FALSE),"")'
         ws.write_formula(row, col + 1, formula, self.cell(italic=True), "")
@@ -447,6 +456,12 @@ def validation_options(field: Field, lists: MetaLists, periods: Sequence[Period]
             "input_message": "Ghi ngày theo dạng ngày/tháng/năm, ví dụ 15/03/2023.",
             "error_title": "Ngày không hợp lệ",
             "error_message": "Đề nghị ghi ngày hợp lệ theo dạng ngày/tháng/năm, ví dụ 15/03/2023.",
+        }
+    if field.type == "unit" and not lists.unit_codes:
+        return {
+            "validate": "any",
+            "input_title": "Mã đơn vị",
+            "input_message": "Ghi mã đơn vị theo danh mục do Sở Nội vụ gửi kèm.",
         }
     if field.type == "unit":
         return {

@@ -195,6 +195,10 @@ def validate(schema: Schema, file: InboxFile, read: WorkbookRead, period: Report
         c = read.cells.get(f.key)
         if c is None or f.key in ("unit_code", "period", "year"):
             continue
+        if f.key in read.formula_no_value:
+            ch.add("formula-no-value", f.key, c)
+            sub.values[f.key] = None
+            continue
         if not f.applies(unit, period.period.code):
             if not _blank(c.value):
                 ch.add("value-not-applicable", f.key, c, value=_show(c.value))

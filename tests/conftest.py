@@ -1,4 +1,9 @@
-"""Shared fixtures: the generated template and the sample inbox, built once per session."""
+"""Shared fixtures: the schema, the generated template, the sample inbox, one filled report and
+its conversions, and the real command line.
+
+Conversions are made by LibreOffice (`soffice --headless --convert-to ...`), once per test
+session. When soffice is missing those tests skip, unless CI=true (then they fail).
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,102 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from pipeline import schema as schema_mod
+from pipeline.fill import CellValue, fill_workbook
 from pipeline.sample import SampleManifest, build_sample_inbox
-from pipeline.schema import Schema
 from pipeline.template import write_template
 
+# LibreOffice filters: target extension → --convert-to argument.
+LO_FILTERS = {
+    "xls": "xls",
+    "ods": "ods",
+    "xlsx": "xlsx:Calc MS Excel 2007 XML",
+    "xlsm": "xlsm:Calc MS Excel 2007 VBA XML",
+}
+SAMPLE_UNIT = "SNV"
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2023-04-10T09:00:00+07:00"
 
 
 @pytest.fixture(scope="session")
-def schema() -> Schema:
+def schema() -> schema_mod.Schema:
     return schema_mod.load()
 
 
 @pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory, schema: Schema) -> Path:
+def template_path(schema: schema_mod.Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_template(schema, tmp_path_factory.mktemp("template"))
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory, schema: Schema, template: Path) -> SampleManifest:
-    return build_sample_inbox(schema, template, tmp_path_factory.mktemp("sample") / "inbox")
+def template(template_path: Path) -> Path:
+    return template_path
+
+
+@pytest.fixture(scope="session")
+def sample(
+    tmp_path_factory: pytest.TempPathFactory, schema: schema_mod.Schema, template_path: Path
+) -> SampleManifest:
+    """The demo's sample inbox: 32 units, late, missing, rejected and resubmitted ones."""
+    return build_sample_inbox(schema, template_path, tmp_path_factory.mktemp("sample") / "inbox")
+
+
+@pytest.fixture(scope="session")
+def sample_values(sample: SampleManifest) -> Mapping[str, CellValue]:
+    """The values of one valid, on-time Q1 2023 report (from the sample generator)."""
+    unit = sample.units[SAMPLE_UNIT]
+    assert unit.state == "on_time" and unit.values is not None
+    return dict(unit.values)
+
+
+@pytest.fixture(scope="session")
+def filled_xlsx(
+    template_path: Path, sample_values: Mapping[str, CellValue], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    target = tmp_path_factory.mktemp("filled") / "Báo cáo Sở Nội vụ.xlsx"
+    fill_workbook(template_path, sample_values, target)
+    return target
+
+
+def soffice_convert(source: Path, target_ext: str, out_dir: Path) -> Path:
+    """Convert `source` with LibreOffice into out_dir; the result keeps the base name."""
+    exe = soffice()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"lo-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        subprocess.run(
+            [
+                exe,
+                f"-env:UserInstallation={profile.as_uri()}",
+                "--headless",
+                "--convert-to",
+                LO_FILTERS[target_ext],
+                "--outdir",
+                str(out_dir),
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    result = out_dir / f"{source.stem}.{target_ext}"
+    assert result.is_file(), f"LibreOffice did not write {result}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def converted(filled_xlsx: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The filled report saved by LibreOffice as .xls, .ods, .xlsx and .xlsm (one conversion each)."""
+    base = tmp_path_factory.mktemp("libreoffice")
+    return {ext: soffice_convert(filled_xlsx, ext, base / ext) for ext in LO_FILTERS}
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -51,7 +126,7 @@ def soffice() -> str:
     """LibreOffice's binary; tests that need it skip without it, except in CI."""
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail("LibreOffice (soffice) is required in CI")
         pytest.skip("LibreOffice is not installed")
     return exe

@@ -153,7 +153,7 @@ def test_email_texts(demo: tuple[Path, dict[str, Any], dict[str, str]], schema: 
         assert schema.unit_by_code[code].name in text
         assert "Quý I năm 2023" in text
         assert "đề nghị sửa và gửi lại" in text
-        assert "13/04/2023" in text  # as-of 10/04 + 3 days
+        assert "15/04/2023" in text  # as-of 10/04 + resubmit_days (5)
         assert text.rstrip().endswith("Sở Nội vụ tỉnh Bình Định")
         latest = [f for f in report["files"] if f["unit"] == code][-1]
         assert latest["path"] in text
@@ -362,3 +362,24 @@ def test_invalid_later_version_while_an_earlier_one_is_consolidated(
     email = (tmp_path / "outbox" / PERIOD / EMAIL_DIR / f"{unit['code']}.txt").read_text(encoding="utf-8-sig")
     assert "ban-2.xlsx" in email and "Số liệu!D7" in email
     assert 'bản gửi trước của đơn vị (tệp "ban-1.xlsx")' in email
+
+
+def test_check_opens_a_zip_like_the_run(
+    demo: tuple[Path, dict[str, Any], dict[str, str]], sample: SampleManifest, tmp_path: Path
+) -> None:
+    import zipfile
+
+    _, report, _ = demo
+    rejected = next(f for f in report["files"] if f["status"] == "rejected" and f["unit"])
+    accepted = next(f for f in report["files"] if f["status"] == "accepted" and not f["issues"])
+    bundle = tmp_path / "bao-cao.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.write(sample.out_dir / rejected["path"], "loi.xlsx")
+        zf.write(sample.out_dir / accepted["path"], "dung.xlsx")
+    proc = run_cli("check", str(bundle), "--period", PERIOD)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"Tệp: {bundle}/loi.xlsx" in proc.stdout
+    assert f"Tệp: {bundle}/dung.xlsx" in proc.stdout
+    assert "Tổng cộng: 1 tệp được chấp nhận, 1 tệp bị trả lại." in proc.stdout
+    for i in rejected["issues"]:
+        assert f"{i['code']} {i['sheet']}!{i['cell']}" in proc.stdout

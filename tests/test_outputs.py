@@ -167,19 +167,36 @@ def written(tmp_path: Path, schema: schema_mod.Schema) -> tuple[RunResult, Path,
 
 def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
     result, outbox, outputs = written
-    assert outputs[:3] == [
+    feedback = ("2023-Q1/feedback/", "2023-Q1/thu-phan-hoi/")  # pipeline.feedback, see test_feedback.py
+    assert [rel for rel in outputs if not rel.startswith(feedback)] == [
         "2023-Q1/tong-hop-2023-Q1.xlsx",
         "2023-Q1/danh-sach-nop-muon-2023-Q1.xlsx",
+        "2023-Q1/de-xuat-kiem-tra-2023-Q1.xlsx",
+        "2023-Q1/bao-cao-2023-Q1.docx",
+        "2023-Q1/cong-van-don-doc/STP.docx",
+        "2023-Q1/cong-van-don-doc/542.docx",
+        "2023-Q1/cong-van-don-doc/SKHDT.docx",
         "2023-Q1/run.json",
     ]
-    # then the feedback to units (pipeline.feedback; tested in test_feedback.py)
-    assert all(rel.startswith(("2023-Q1/feedback/", "2023-Q1/thu-phan-hoi/")) for rel in outputs[3:])
+    assert outputs[-1] == "2023-Q1/run.json"
     assert result.outputs == outputs
     for rel in outputs:
         assert (outbox / rel).is_file()
     assert not [p for p in (outbox / "2023-Q1").iterdir() if p.name.endswith(".tmp")]
     wb = openpyxl.load_workbook(outbox / outputs[0])
-    assert wb.sheetnames == ["Tổng hợp", "Số liệu", "Xếp loại", "Nộp muộn", "Lỗi kiểm tra", "Nguồn"]
+    assert wb.sheetnames == [
+        "Tổng hợp",
+        "Số liệu",
+        "Xếp loại",
+        "Chi tiết điểm",
+        "Thuyết minh",
+        "Kiến nghị",
+        "Nộp muộn",
+        "Đề xuất kiểm tra",
+        "Lỗi kiểm tra",
+        "Nguồn",
+        "Nguồn số liệu",
+    ]
 
 
 def test_data_totals(written: tuple[RunResult, Path, list[str]], schema: schema_mod.Schema) -> None:
@@ -218,22 +235,27 @@ def test_data_totals(written: tuple[RunResult, Path, list[str]], schema: schema_
 def test_print_settings(written: tuple[RunResult, Path, list[str]]) -> None:
     _, outbox, outputs = written
     wb = openpyxl.load_workbook(outbox / outputs[0])
-    for name in ("Số liệu", "Xếp loại", "Nộp muộn", "Lỗi kiểm tra", "Nguồn", "Tổng hợp"):
-        ws = wb[name]
+    for ws in wb.worksheets:
         assert int(ws.page_setup.paperSize) == 9
         assert ws.sheet_properties.pageSetUpPr.fitToPage
         assert int(ws.page_setup.fitToWidth or 1) == 1  # absent means 1 (ECMA-376 default)
-        assert int(ws.page_setup.fitToHeight) == 0
+        # The summary is one page; the other sheets fit the width and run on.
+        height = ws.page_setup.fitToHeight
+        assert (1 if height is None else int(height)) == (1 if ws.title == "Tổng hợp" else 0)
         assert ws.page_margins.left == pytest.approx(1.2)
         assert ws.page_margins.right == pytest.approx(0.7)
         assert ws.page_margins.top == pytest.approx(0.8)
         assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
-    data = wb["Số liệu"]
-    assert data.page_setup.orientation == "landscape"
-    assert data.print_title_rows is not None
-    assert data.freeze_panes is not None
-    assert data.auto_filter.ref is not None
-    assert data["A1"].font.name == "Times New Roman"
+        if ws.title != "Tổng hợp":
+            assert ws.page_setup.orientation == "landscape"
+            assert ws.print_title_rows is not None
+            assert ws.freeze_panes is not None
+            assert ws.auto_filter.ref is not None
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.value is not None:
+                    assert cell.font.name == "Times New Roman", (ws.title, cell.coordinate)
+    assert wb["Tổng hợp"].page_setup.orientation == "portrait"
 
 
 def test_ranking_ties(written: tuple[RunResult, Path, list[str]]) -> None:
@@ -338,7 +360,7 @@ def test_summary(written: tuple[RunResult, Path, list[str]]) -> None:
     assert ws.cell(cells["Yếu"].row, 4).value == 1
     assert ws.cell(cells["Tốt"].row, 4).value == 0
     assert ws.cell(cells["Không báo cáo"].row, 4).value == 1
-    rate = cells["Tỷ lệ hồ sơ thủ tục hành chính giải quyết đúng hạn"].row
+    rate = next(c for t, c in cells.items() if "Tỷ lệ hồ sơ thủ tục hành chính giải quyết đúng hạn" in t).row
     t = result.totals
     assert ws.cell(rate, 5).value == pytest.approx(
         t["t2_dossiers_on_time"] / (t["t2_dossiers_on_time"] + t["t2_dossiers_late"])
@@ -347,7 +369,7 @@ def test_summary(written: tuple[RunResult, Path, list[str]]) -> None:
 
 def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     _, outbox, outputs = written
-    raw = (outbox / outputs[2]).read_bytes()
+    raw = (outbox / outputs[-1]).read_bytes()
     assert raw.endswith(b"\n")
     report = json.loads(raw.decode("utf-8"))
     assert set(report) == {"period", "as_of", "deadline", "outputs", "files", "units", "totals"}
@@ -359,7 +381,9 @@ def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     assert set(report["files"][0]["issues"][0]) == {"code", "severity", "sheet", "cell", "message"}
     assert report["files"][0]["path"] == EVIL
     units = {u["code"]: u for u in report["units"]}
-    assert set(units["STP"]) == {"code", "status", "received_at", "days_late", "score", "band", "file"}
+    assert set(units["STP"]) == {
+        "code", "status", "received_at", "days_late", "score", "band", "file", "versions"
+    }  # fmt: skip
     assert units["STP"]["days_late"] == 2 and units["STP"]["file"] == "stp.xlsx"
     assert units["542"]["received_at"] is None and units["542"]["score"] is None
     assert units["542"]["band"] == "Không báo cáo"

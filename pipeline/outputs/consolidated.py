@@ -11,9 +11,10 @@ from typing import IO, Any
 
 from pipeline.catalogue import sort_key
 from pipeline.cellref import to_a1
-from pipeline.model import RunResult, UnitResult, Value
-from pipeline.outputs import layout
+from pipeline.model import Located, RunResult, UnitResult, Value
+from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.inspection import write_inspection_sheet
 from pipeline.outputs.late_list import write_late_sheet
 from pipeline.schema import Field, Schema
 from pipeline.xlsx import Format, Styles, Workbook, Worksheet, new_workbook
@@ -23,31 +24,16 @@ TITLE = "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUY
 SHEET_SUMMARY = "Tổng hợp"
 SHEET_DATA = "Số liệu"
 SHEET_RANKING = "Xếp loại"
+SHEET_CRITERIA = "Chi tiết điểm"
+SHEET_NARRATIVES = "Thuyết minh"
+SHEET_PROPOSALS = "Kiến nghị"
 SHEET_ISSUES = "Lỗi kiểm tra"
 SHEET_SOURCES = "Nguồn"
+SHEET_PROVENANCE = "Nguồn số liệu"
 
 DEPARTMENTS_TOTAL = "Cộng sở, ban, ngành"
 DISTRICTS_TOTAL = "Cộng huyện, thị xã, thành phố"
 GRAND_TOTAL = "Tổng cộng"
-
-# Derived rates on the summary: (label, numerator keys, denominator keys).
-RATES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        "Tỷ lệ hồ sơ thủ tục hành chính giải quyết đúng hạn",
-        ("t2_dossiers_on_time",),
-        ("t2_dossiers_on_time", "t2_dossiers_late"),
-    ),
-    (
-        "Tỷ lệ đơn thuộc thẩm quyền đã giải quyết",
-        ("t4_petitions_resolved",),
-        ("t4_petitions_in_competence",),
-    ),
-    (
-        "Tỷ lệ kiến nghị sau giám sát, phản biện đã tiếp thu, giải quyết",
-        ("t6_recommendations_addressed",),
-        ("t6_recommendations_received",),
-    ),
-)
 
 
 def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
@@ -58,9 +44,14 @@ def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> 
     _summary(wb, f, result, schema)
     _data(wb, f, result, schema)
     _ranking(wb, f, result, schema)
+    _criteria(wb, f, result, schema)
+    _narratives(wb, f, result, schema)
+    _proposals(wb, f, result, schema)
     write_late_sheet(wb, styles, result, schema)
+    write_inspection_sheet(wb, styles, result, schema)
     _issues(wb, f, result, schema)
     _sources(wb, f, result, schema)
+    _provenance(wb, f, result, schema)
     wb.close()
 
 
@@ -112,12 +103,17 @@ def _simple_title(ws: Worksheet, f: layout.Formats, result: RunResult, last_col:
 
 # ---------------------------------------------------------------- Tổng hợp
 
+# Hidden helper column of the summary: short labels and values the charts plot.
+_CHART_COL = 7
+RANKING_HEADER_ROW = 3  # the ranking sheet's table header (after the title lines)
+
 
 def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """One printed A4 page: header, status, bands, the seven tasks, five units, charts."""
     ws = wb.add_worksheet(SHEET_SUMMARY)
     tz = result.period.tz
     last_col = 4
-    for col, width in enumerate((6, 50, 15, 15, 15)):
+    for col, width in enumerate((5, 40, 20, 13, 12)):
         ws.set_column(col, col, width)
     row = layout.header_block(
         ws,
@@ -134,14 +130,16 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         last_col,
         [
             (TITLE, f.title),
-            (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
-            (f"Hạn nộp báo cáo: {vi.fmt_date(result.period.deadline)}", f.subtitle),
-            (f"Số liệu tính đến: {vi.fmt_datetime(result.as_of, tz)}", f.subtitle),
+            (
+                f"Kỳ báo cáo: {result.period.name_vi} - hạn nộp {vi.fmt_date(result.period.deadline)}"
+                f" - số liệu tính đến {vi.fmt_datetime(result.as_of, tz)}",
+                f.subtitle,
+            ),
         ],
     )
     expected = len(result.units)
 
-    def share(count: int) -> float | None:
+    def share(count: int | float) -> float | None:
         return count / expected if expected else None
 
     # I. Reporting status
@@ -149,20 +147,21 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     row += 1
     _pair_header(ws, f, row, ("STT", "Tình trạng", "Số đơn vị", "Tỷ lệ"))
     row += 1
-    for i, (status, label) in enumerate(vi.UNIT_STATUS_VI.items(), start=1):
-        count = result.count(status)
+    status_first = row
+    for i, (_status, label, count) in enumerate(figures.status_counts(result), start=1):
         ws.write_number(row, 0, i, f.cell_centre)
         ws.merge_range(row, 1, row, 2, "", f.cell)
         layout.write_text(ws, row, 1, label, f.cell)
         ws.write_number(row, 3, count, f.int)
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
+    status_last = row - 1
     ws.write_blank(row, 0, None, f.total_label)
     ws.merge_range(row, 1, row, 2, "", f.total_label)
     layout.write_text(ws, row, 1, "Tổng số đơn vị phải báo cáo", f.total_label)
     ws.write_number(row, 3, expected, f.total_int)
     layout.write_number(ws, row, 4, 1.0 if expected else None, f.pct)
-    row += 2
+    row += 1
 
     # II. Bands
     layout.write_text(ws, row, 0, "II. KẾT QUẢ XẾP LOẠI", f.label)
@@ -170,13 +169,7 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     _pair_header(ws, f, row, ("STT", "Xếp loại", "Số đơn vị", "Tỷ lệ"))
     row += 1
     colours = _band_colours(schema)
-    bands = list(colours)
-    for text in schema.rubric.get("statuses", {}).values():
-        if str(text) not in bands:
-            bands.append(str(text))
-    unit_bands = [vi.band_of(u, schema.rubric) for u in result.units]
-    for i, band in enumerate(bands, start=1):
-        count = unit_bands.count(band)
+    for i, (band, count) in enumerate(figures.band_counts(result, schema), start=1):
         fmt = f.band(colours.get(band), centre=False)
         ws.write_number(row, 0, i, f.cell_centre)
         ws.merge_range(row, 1, row, 2, "", fmt)
@@ -184,45 +177,111 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         ws.write_number(row, 3, count, f.int)
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
-    row += 1
 
-    # III. Derived rates
-    layout.write_text(ws, row, 0, "III. MỘT SỐ TỶ LỆ CHỦ YẾU", f.label)
+    # III. The seven tasks: key figure and rate
+    layout.write_text(ws, row, 0, "III. KẾT QUẢ CHỦ YẾU CỦA BẢY NHIỆM VỤ", f.label)
     row += 1
-    for col, label in enumerate(("STT", "Tỷ lệ", "Tử số", "Mẫu số", "Kết quả")):
-        layout.write_text(ws, row, col, label, f.header)
+    _pair_header(ws, f, row, ("NV", "Chỉ tiêu chủ yếu và tỷ lệ", "Số liệu", "Tỷ lệ"))
     row += 1
-    for i, (label, numerator, denominator) in enumerate(RATES, start=1):
-        num = sum(result.totals.get(k, 0) for k in numerator)
-        den = sum(result.totals.get(k, 0) for k in denominator)
-        ws.write_number(row, 0, i, f.cell_centre)
+    rate_rows: list[int] = []
+    for tf in figures.task_figures(result):
+        ws.write_string(row, 0, tf.task, f.cell_centre)
+        ws.merge_range(row, 1, row, 2, "", f.cell)
+        label = f"{tf.label} ({tf.unit})"
+        if tf.rate_label:
+            label += f"\n{tf.rate_label}"
+            ws.set_row(row, 31)
         layout.write_text(ws, row, 1, label, f.cell)
-        ws.write_number(row, 2, num, f.int)
-        ws.write_number(row, 3, den, f.int)
-        layout.write_number(ws, row, 4, num / den if den else None, f.pct)
+        layout.write_number(ws, row, 3, tf.value, f.int)
+        layout.write_number(ws, row, 4, tf.rate, f.pct)
+        ws.write_string(row, _CHART_COL, f"NV{tf.task}")
+        rate_rows.append(row)
+        row += 1
+
+    # IV. Five units needing most attention
+    layout.write_text(ws, row, 0, "IV. CÁC ĐƠN VỊ CẦN QUAN TÂM", f.label)
+    row += 1
+    layout.write_text(ws, row, 0, "STT", f.header)
+    layout.write_text(ws, row, 1, "Đơn vị", f.header)
+    ws.merge_range(row, 2, row, 4, "", f.header)
+    layout.write_text(ws, row, 2, "Lý do", f.header)
+    row += 1
+    for i, (unit, why) in enumerate(figures.attention(result, schema), start=1):
+        ws.write_number(row, 0, i, f.cell_centre)
+        layout.write_text(ws, row, 1, unit.unit.name, f.cell)
+        ws.merge_range(row, 2, row, 4, "", f.small)
+        layout.write_text(ws, row, 2, why, f.small)
+        ws.set_row(row, 13.5 * max(1, -(-len(why) // 62)) + 3)
         row += 1
     row += 1
 
-    # IV. Totals of every indicator, grouped by task
-    layout.write_text(ws, row, 0, "IV. TỔNG HỢP SỐ LIỆU CÁC CHỈ TIÊU", f.label)
-    row += 1
-    for col, label in enumerate(("STT", "Chỉ tiêu", "Đơn vị tính", "Tổng số")):
-        layout.write_text(ws, row, col, label, f.header)
-    row += 1
-    tasks: dict[str, str] = {str(k): str(v) for k, v in schema.template.get("tasks", {}).items()}
-    current_task: str | None = None
-    for number, field in enumerate(schema.indicators, start=1):
-        if field.task != current_task:
-            current_task = field.task
-            ws.merge_range(row, 0, row, 3, "", f.total_label)
-            layout.write_text(ws, row, 0, tasks.get(field.task, f"Nhiệm vụ {field.task}"), f.total_label)
-            row += 1
-        ws.write_number(row, 0, number, f.cell_centre)
-        layout.write_text(ws, row, 1, field.label, f.cell)
-        layout.write_text(ws, row, 2, field.unit, f.cell_centre)
-        layout.write_number(ws, row, 3, result.totals.get(field.key), _value_format(f, field))
-        row += 1
+    # Charts: status and task rates side by side, scores by unit across the page.
+    sheet = SHEET_SUMMARY
+    pie = wb.add_chart({"type": "pie"})
+    pie.add_series(
+        {
+            "name": "Tình hình nộp báo cáo",
+            "categories": [sheet, status_first, 1, status_last, 1],
+            "values": [sheet, status_first, 3, status_last, 3],
+            "data_labels": {"value": True, "leader_lines": True, "font": _font(9)},
+            "points": [{"fill": {"color": c}} for c in _STATUS_CHART_COLOURS],
+        }
+    )
+    _chart_style(pie, "Tình hình nộp báo cáo")
+    pie.set_legend({"position": "right", "font": _font(8)})
+    ws.insert_chart(row, 0, pie, {"x_scale": 0.62, "y_scale": 0.7, "object_position": 3})
+    if rate_rows:
+        bars = wb.add_chart({"type": "column"})
+        bars.add_series(
+            {
+                "name": "Tỷ lệ",
+                "categories": [sheet, rate_rows[0], _CHART_COL, rate_rows[-1], _CHART_COL],
+                "values": [sheet, rate_rows[0], 4, rate_rows[-1], 4],
+                "data_labels": {"value": True, "num_format": "0%", "font": _font(7)},
+                "fill": {"color": "#4472C4"},
+            }
+        )
+        _chart_style(bars, "Tỷ lệ chủ yếu theo nhiệm vụ")
+        bars.set_y_axis({"num_format": "0%", "min": 0, "max": 1, "num_font": _font(7)})
+        bars.set_x_axis({"num_font": _font(7)})
+        bars.set_legend({"none": True})
+        bars.show_hidden_data()
+        ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 0.7, "x_offset": 20, "object_position": 3})
+    scored = sum(1 for u in result.units if u.score is not None)
+    if scored:
+        scores = wb.add_chart({"type": "column"})
+        first = RANKING_HEADER_ROW + 1
+        scores.add_series(
+            {
+                "name": "Tổng điểm",
+                "categories": [SHEET_RANKING, first, 1, first + scored - 1, 1],
+                "values": [SHEET_RANKING, first, 3, first + scored - 1, 3],
+                "fill": {"color": "#5B9BD5"},
+                "gap": 50,
+            }
+        )
+        _chart_style(scores, "Tổng điểm theo đơn vị (xếp từ cao xuống thấp)")
+        scores.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(7)})
+        scores.set_x_axis({"num_font": {**_font(6), "rotation": -90}})
+        scores.set_legend({"none": True})
+        ws.insert_chart(row + 11, 0, scores, {"x_scale": 1.35, "y_scale": 0.75, "object_position": 3})
+    ws.set_column(_CHART_COL, _CHART_COL, 8, None, {"hidden": True})
     layout.page_setup(ws, landscape=False, header_rows=None)
+    ws.fit_to_pages(1, 1)
+    ws.print_area(0, 0, row + 11 + 17, last_col)
+
+
+_STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
+
+
+def _font(size: float) -> dict[str, Any]:
+    return {"name": layout.FONT_NAME, "size": size}
+
+
+def _chart_style(chart: Any, title: str) -> None:
+    chart.set_title({"name": title, "name_font": {"name": layout.FONT_NAME, "size": 10, "bold": True}})
+    chart.set_chartarea({"border": {"none": True}})
+    chart.set_style(10)
 
 
 def _pair_header(ws: Worksheet, f: layout.Formats, row: int, labels: tuple[str, str, str, str]) -> None:
@@ -341,15 +400,20 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     criteria: list[dict[str, Any]] = list(schema.rubric.get("criteria", []))
     columns: list[tuple[str, float]] = [
         ("Hạng", 6),
-        ("Mã", 9),
+        ("Mã", 10),
         ("Đơn vị", 32),
         ("Tổng điểm", 9),
         ("Xếp loại", 16),
     ]
     columns += [(f"{c['label']} ({c['points']} điểm)", 12) for c in criteria]
-    columns += [("Điểm tự chấm", 9), ("Chênh lệch", 9), ("Ghi chú", 40)]
+    columns += [("Điểm tự chấm", 9), ("Chênh lệch", 9)]
+    previous_name, previous = figures.previous_period(result, schema)
+    if previous:
+        columns += [(f"Điểm {previous_name}", 10), ("Tăng (+), giảm (-) so với kỳ trước", 10)]
+    columns += [("Ghi chú", 40)]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "XẾP LOẠI KẾT QUẢ CÔNG TÁC DÂN VẬN CHÍNH QUYỀN")
+    assert header == RANKING_HEADER_ROW
     _table_header(ws, f, header, columns)
     ws.set_row(header, 90)
     colours = _band_colours(schema)
@@ -369,8 +433,34 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         col = 5 + len(criteria)
         layout.write_number(ws, row, col, score.self_score if score else None, f.score)
         layout.write_number(ws, row, col + 1, score.difference if score else None, f.score)
+        col += 2
+        if previous:
+            before = previous.get(unit.unit.code)
+            before_score = before.score if before is not None else None
+            layout.write_number(ws, row, col, before_score, f.score)
+            change = round(score.total - before_score, 2) if score and before_score is not None else None
+            layout.write_number(ws, row, col + 1, change, f.change)
+            col += 2
         note = score.band_rule if score else vi.unit_status_vi(unit.status)
-        layout.write_text(ws, row, col + 2, note, f.cell)
+        layout.write_text(ws, row, col, note, f.cell)
+        _fit_row(ws, row, ((unit.unit.name, 32), (note, 40), (band, 16)))
+    bands = list(schema.rubric.get("bands", []))
+    if row > header and len(bands) >= 3:
+        # Traffic lights on the total: green from the top band, amber from the third band.
+        ws.conditional_format(
+            header + 1,
+            3,
+            row,
+            3,
+            {
+                "type": "icon_set",
+                "icon_style": "3_traffic_lights",
+                "icons": [
+                    {"criteria": ">=", "type": "number", "value": float(bands[0]["min"])},
+                    {"criteria": ">=", "type": "number", "value": float(bands[2]["min"])},
+                ],
+            },
+        )
     ws.freeze_panes(header + 1, 3)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))
@@ -419,9 +509,11 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         ("Nguồn thời điểm", 18),
         ("Đơn vị", 30),
         ("Trạng thái", 18),
+        ("Phiên bản", 10),
     ]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "CÁC TỆP BÁO CÁO ĐÃ NHẬN")
+    version_of = {(u.unit.code, v.sha256): v.label for u in result.units for v in u.history}
     _table_header(ws, f, header, columns)
     tz = result.period.tz
     row = header
@@ -434,6 +526,176 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         layout.write_text(ws, row, 3, vi.received_source_vi(file.received_source), f.cell)
         layout.write_text(ws, row, 4, _unit_name(schema, submission.unit), f.cell)
         layout.write_text(ws, row, 5, vi.file_status_vi(submission.status), f.cell)
+        label = version_of.get((submission.unit or "", file.sha256), "")
+        layout.write_text(ws, row, 6, label, f.cell_centre)
     ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+# ---------------------------------------------------------------- Chi tiết điểm
+
+
+def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """Every criterion's points for every scored unit, with the rule and figures behind them."""
+    ws = wb.add_worksheet(SHEET_CRITERIA)
+    columns = [
+        ("Mã", 10),
+        ("Đơn vị", 28),
+        ("Tiêu chí", 30),
+        ("Điểm đạt", 8),
+        ("Điểm tối đa", 8),
+        ("Quy tắc cho điểm", 45),
+        ("Số liệu sử dụng", 40),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
+    _table_header(ws, f, header, columns)
+    row = header
+    for _rank, unit in ranking(result):
+        if unit.score is None:
+            continue
+        for c in unit.score.criteria:
+            row += 1
+            layout.write_text(ws, row, 0, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.name, f.cell)
+            layout.write_text(ws, row, 2, c.label, f.cell)
+            ws.write_number(row, 3, c.points, f.score)
+            ws.write_number(row, 4, c.max_points, f.score)
+            layout.write_text(ws, row, 5, c.rule, f.cell)
+            layout.write_text(ws, row, 6, c.figures, f.cell)
+            _fit_row(ws, row, ((c.label, 30), (c.rule, 45), (c.figures, 40)))
+        row += 1
+        layout.write_text(ws, row, 0, unit.unit.code, f.total_label)
+        layout.write_text(ws, row, 1, unit.unit.name, f.total_label)
+        layout.write_text(ws, row, 2, "Tổng điểm", f.total_label)
+        ws.write_number(row, 3, unit.score.total, f.total_num)
+        ws.write_number(row, 4, sum(c.max_points for c in unit.score.criteria), f.total_num)
+        layout.write_text(ws, row, 5, unit.score.band_rule, f.total_label)
+        ws.write_blank(row, 6, None, f.total_label)
+        _fit_row(ws, row, ((unit.unit.name, 28), (unit.score.band_rule, 45)))
+    ws.freeze_panes(header + 1, 2)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+# ---------------------------------------------------------------- Thuyết minh, Kiến nghị
+
+
+def _narratives(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """For each task (then limitations, causes, directions) every unit's text, together."""
+    ws = wb.add_worksheet(SHEET_NARRATIVES)
+    columns = [("STT", 5), ("Mã", 10), ("Đơn vị", 26), ("Nội dung", 110)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
+    _table_header(ws, f, header, columns)
+    reported = [u for u in result.units if u.submission is not None]
+    row = header
+    for field in schema.narratives:
+        if field.key == "n_proposals":
+            continue  # on its own sheet
+        row += 1
+        ws.merge_range(row, 0, row, last_col, "", f.total_label)
+        layout.write_text(ws, row, 0, field.label, f.total_label)
+        number = 0
+        for unit in reported:
+            assert unit.submission is not None
+            text = unit.submission.values.get(field.key)
+            if text is None or str(text).strip() == "":
+                continue
+            number += 1
+            row += 1
+            ws.write_number(row, 0, number, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 2, unit.unit.name, f.cell)
+            layout.write_text(ws, row, 3, text, f.cell)
+            ws.set_row(row, _text_height(str(text), 115))
+    ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
+    """Every unit's proposals (kiến nghị, đề xuất), registry order."""
+    out: list[tuple[UnitResult, str]] = []
+    for unit in result.units:
+        if unit.submission is None:
+            continue
+        text = unit.submission.values.get("n_proposals")
+        if text is not None and str(text).strip():
+            out.append((unit, str(text)))
+    return out
+
+
+def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    ws = wb.add_worksheet(SHEET_PROPOSALS)
+    columns = [("STT", 5), ("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 100)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
+    _table_header(ws, f, header, columns)
+    row = header
+    for number, (unit, text) in enumerate(proposals(result), start=1):
+        row += 1
+        ws.write_number(row, 0, number, f.cell_centre)
+        layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
+        layout.write_text(ws, row, 2, unit.unit.name, f.cell)
+        layout.write_text(ws, row, 3, text, f.cell)
+        ws.set_row(row, _text_height(text, 105))
+    ws.freeze_panes(header + 1, 0)
+    ws.autofilter(header, 0, max(row, header + 1), last_col)
+    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+
+
+def _fit_row(ws: Worksheet, row: int, texts: Sequence[tuple[str, float]]) -> None:
+    """Row height for the longest wrapped text: (text, column width in characters)."""
+    lines = max(max(1, -(-len(text) // int(width * 1.1))) for text, width in texts)
+    if lines > 1:
+        ws.set_row(row, 15.5 * lines + 2)
+
+
+def _text_height(text: str, chars_per_line: int) -> float:
+    """Row height (points) for wrapped 12 pt text: LibreOffice does not grow rows itself."""
+    lines = sum(max(1, -(-len(part) // chars_per_line)) for part in text.split("\n"))
+    return min(409.0, 16.0 * lines + 2)
+
+
+# ---------------------------------------------------------------- Nguồn số liệu
+
+
+def _provenance(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+    """Where every figure of the data sheet came from: unit, indicator, file, sheet, cell."""
+    ws = wb.add_worksheet(SHEET_PROVENANCE)
+    columns = [
+        ("Mã", 10),
+        ("Đơn vị", 26),
+        ("Mã chỉ tiêu", 24),
+        ("Chỉ tiêu", 50),
+        ("Giá trị", 12),
+        ("Tệp", 34),
+        ("Trang tính", 12),
+        ("Ô", 7),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "NGUỒN CỦA TỪNG SỐ LIỆU")
+    _table_header(ws, f, header, columns)
+    row = header
+    for unit in result.units:
+        sub = unit.submission
+        if sub is None:
+            continue
+        for field in schema.indicators:
+            if not field.applies(unit.unit, result.period.period.code):
+                continue
+            row += 1
+            where = sub.location(field.key, Located(field.sheet, field.cell))
+            layout.write_text(ws, row, 0, unit.unit.code, f.cell_centre)
+            layout.write_text(ws, row, 1, unit.unit.name, f.cell)
+            layout.write_text(ws, row, 2, field.key, f.cell)
+            layout.write_text(ws, row, 3, field.label, f.cell)
+            layout.write_number(ws, row, 4, sub.values.get(field.key), _value_format(f, field))
+            layout.write_text(ws, row, 5, sub.file.name, f.cell)
+            layout.write_text(ws, row, 6, where.sheet, f.cell)
+            layout.write_text(ws, row, 7, where.cell, f.cell_centre)
+    ws.freeze_panes(header + 1, 2)
     ws.autofilter(header, 0, max(row, header + 1), last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header))

@@ -111,7 +111,9 @@ def write_late_sheet(
             ws.write_number(r, 6, unit.days_late, f.int)
         else:
             ws.write_blank(r, 6, None, f.int)
-        layout.write_text(ws, r, 7, note(unit), f.cell)
+        text = note(unit)
+        layout.write_text(ws, r, 7, text, f.cell)
+        ws.set_row(r, 16.0 * max(1, -(-len(text) // 55)) + 2)
     last_row = header + max(len(units), 1)
     if not units:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)

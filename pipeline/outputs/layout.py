@@ -13,6 +13,7 @@ from pipeline.outputs import vocabulary as vi
 from pipeline.xlsx import Format, Styles, Worksheet
 
 A4 = 9
+FONT_NAME = "Times New Roman"
 FOOTER = "&CTrang &P/&N"
 
 DATE_FMT = "dd/mm/yyyy"
@@ -52,6 +53,8 @@ class Formats:
         self.subheader = styles(italic=True, align="center", text_wrap=True, bg_color="#D9E1F2", **border)
         self.cell = styles(text_wrap=True, **border)
         self.cell_centre = styles(align="center", text_wrap=True, **border)
+        self.change = styles(num_format="+0.00;-0.00;0.00", **border)
+        self.small = styles(text_wrap=True, font_size=10, **border)
         self.int = styles(num_format=INT_FMT, **border)
         self.num = styles(num_format=NUM_FMT, **border)
         self.score = styles(num_format=SCORE_FMT, **border)

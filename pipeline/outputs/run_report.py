@@ -45,6 +45,17 @@ def run_report(result: RunResult, schema: Schema) -> dict[str, Any]:
             "score": None if u.score is None else u.score.total,
             "band": vi.band_of(u, schema.rubric),
             "file": None if u.submission is None else u.submission.file.name,
+            "versions": [
+                {
+                    "version": v.label,
+                    "file": v.file,
+                    "sha256": v.sha256,
+                    "received_at": _iso(v.received_at),
+                    "status": v.status,
+                    "in_inbox": v.in_inbox,
+                }
+                for v in u.history
+            ],
         }
         for u in result.units
     ]

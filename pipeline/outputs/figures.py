@@ -1,0 +1,234 @@
+"""Figures every paper shares: the seven tasks' key figures and rates, the units needing
+attention, the suggested inspection list and the change since the previous period.
+
+The workbook, the report draft and the letters all take their numbers from here, so the
+report's figures equal the workbook's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.model import PastResult, RunResult, UnitResult
+from pipeline.outputs import vocabulary as vi
+from pipeline.schema import Schema
+
+
+@dataclass(frozen=True)
+class TaskFigure:
+    task: str  # "1".."7"
+    label: str  # the key figure, e.g. "Hồ sơ thủ tục hành chính đã giải quyết"
+    unit: str  # unit of measure
+    value: int | float
+    rate_label: str  # "" when the task has no rate
+    numerator: int | float
+    denominator: int | float
+
+    @property
+    def rate(self) -> float | None:
+        if not self.rate_label or not self.denominator:
+            return None
+        return self.numerator / self.denominator
+
+
+# (task, label, unit, value keys, rate label, numerator keys, denominator keys)
+_TASKS: tuple[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("1", "Hội nghị, buổi tuyên truyền, quán triệt", "cuộc", ("t1_sessions",), "", (), ()),
+    (
+        "2",
+        "Hồ sơ thủ tục hành chính đã giải quyết",
+        "hồ sơ",
+        ("t2_dossiers_on_time", "t2_dossiers_late"),
+        "Tỷ lệ hồ sơ thủ tục hành chính giải quyết đúng hạn",
+        ("t2_dossiers_on_time",),
+        ("t2_dossiers_on_time", "t2_dossiers_late"),
+    ),
+    ("3", "Cuộc thanh tra, kiểm tra công vụ", "cuộc", ("t3_inspections",), "", (), ()),
+    (
+        "4",
+        "Đơn thuộc thẩm quyền giải quyết",
+        "đơn",
+        ("t4_petitions_in_competence",),
+        "Tỷ lệ đơn thuộc thẩm quyền đã giải quyết",
+        ("t4_petitions_resolved",),
+        ("t4_petitions_in_competence",),
+    ),
+    (
+        "5",
+        'Mô hình "Dân vận khéo" đăng ký',
+        "mô hình",
+        ("t5_models_registered",),
+        'Tỷ lệ mô hình "Dân vận khéo" được công nhận',
+        ("t5_models_recognized",),
+        ("t5_models_registered",),
+    ),
+    (
+        "6",
+        "Kiến nghị sau giám sát, phản biện",
+        "kiến nghị",
+        ("t6_recommendations_received",),
+        "Tỷ lệ kiến nghị sau giám sát, phản biện đã tiếp thu, giải quyết",
+        ("t6_recommendations_addressed",),
+        ("t6_recommendations_received",),
+    ),
+    (
+        "7",
+        "Cuộc kiểm tra công tác dân vận chính quyền đã thực hiện",
+        "cuộc",
+        ("t7_inspections_done",),
+        "Tỷ lệ cuộc kiểm tra đã thực hiện so với kế hoạch",
+        ("t7_inspections_done",),
+        ("t7_inspections_planned",),
+    ),
+)
+
+
+def task_figures(result: RunResult) -> list[TaskFigure]:
+    """One key figure per task, with its rate where the task has one (from result.totals)."""
+
+    def total(keys: tuple[str, ...]) -> int | float:
+        return sum(result.totals.get(k, 0) for k in keys)
+
+    return [
+        TaskFigure(task, label, unit, total(keys), rate_label, total(num), total(den))
+        for task, label, unit, keys, rate_label, num, den in _TASKS
+    ]
+
+
+def status_counts(result: RunResult) -> list[tuple[str, str, int]]:
+    """(status, Vietnamese label, count) in the usual order."""
+    return [(s, label, result.count(s)) for s, label in vi.UNIT_STATUS_VI.items()]
+
+
+def band_names(schema: Schema) -> list[str]:
+    """The rubric's bands, then the texts for units without a score."""
+    names = [str(b["name"]) for b in schema.rubric.get("bands", [])]
+    for text in schema.rubric.get("statuses", {}).values():
+        if str(text) not in names:
+            names.append(str(text))
+    return names
+
+
+def band_counts(result: RunResult, schema: Schema) -> list[tuple[str, int]]:
+    unit_bands = [vi.band_of(u, schema.rubric) for u in result.units]
+    return [(b, unit_bands.count(b)) for b in band_names(schema)]
+
+
+def _number(n: float) -> str:
+    """Vietnamese decimal: 72,5."""
+    text = f"{n:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def _first_error(unit: UnitResult) -> str:
+    for sub in reversed(unit.versions):
+        for issue in sub.issues:
+            if issue.severity == "error":
+                return issue.message
+    return ""
+
+
+def _weakest(unit: UnitResult, n: int = 2) -> str:
+    if unit.score is None:
+        return ""
+    lost = sorted(
+        (c for c in unit.score.criteria if c.max_points - c.points > 0.005),
+        key=lambda c: -(c.max_points - c.points),
+    )[:n]
+    return "; ".join(f"{c.label} đạt {_number(c.points)}/{_number(c.max_points)} điểm" for c in lost)
+
+
+def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
+    """Why a unit needs attention, in one sentence."""
+    if unit.status == "missing":
+        return f"Chưa nộp báo cáo (hạn {vi.fmt_date(result.period.deadline)})"
+    if unit.status == "rejected":
+        error = _first_error(unit)
+        return "Báo cáo bị trả lại" + (f": {error}" if error else "")
+    parts: list[str] = []
+    if unit.score is not None:
+        parts.append(f"Đạt {_number(unit.score.total)} điểm, xếp loại {vi.band_of(unit, schema.rubric)}")
+        weakest = _weakest(unit)
+        if weakest:
+            parts.append(f"thấp ở: {weakest}")
+    if unit.status == "late":
+        parts.append(f"nộp muộn {unit.days_late} ngày")
+    return "; ".join(parts)
+
+
+def attention(result: RunResult, schema: Schema, n: int = 5) -> list[tuple[UnitResult, str]]:
+    """The n units needing most attention: no report, rejected, then the lowest scores."""
+    order = {u.unit.code: i for i, u in enumerate(result.units)}
+
+    def key(u: UnitResult) -> tuple[int, float, int, int]:
+        rank = {"missing": 0, "rejected": 1}.get(u.status, 2)
+        total = u.score.total if u.score is not None else 0.0
+        return (rank, round(total, 2), -u.days_late, order[u.unit.code])
+
+    due = [u for u in result.units if u.status != "not_due"]
+    return [(u, reason(u, result, schema)) for u in sorted(due, key=key)[:n]]
+
+
+# ------------------------------------------------------------------ previous period
+
+
+def previous_period(result: RunResult, schema: Schema) -> tuple[str, dict[str, PastResult]]:
+    """(period name, unit code → result) of the latest earlier period of the same year in
+    the ledger; ("", {}) when the ledger holds none."""
+    earlier = [p for p in result.period.previous_in_year(schema.calendar)]
+    for period in reversed(earlier):
+        rows = {p.unit: p for p in result.past if p.period_id == period.id}
+        if rows:
+            return period.name_vi, rows
+    return "", {}
+
+
+# ------------------------------------------------------------------ inspection list
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    unit: UnitResult
+    reasons: tuple[str, ...]
+    late_periods: tuple[str, ...]  # period ids (earlier and this one) with a late/missing report
+    error_periods: tuple[str, ...]  # period ids with error issues
+
+
+def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[Suggestion]:
+    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons)."""
+    scored = sorted(
+        (u for u in result.units if u.score is not None),
+        key=lambda u: round(u.score.total, 2) if u.score else 0.0,
+    )
+    low_cut = round(scored[min(lowest, len(scored)) - 1].score.total, 2) if scored else None  # type: ignore[union-attr]
+    weak_bands = {str(b["name"]) for b in schema.rubric.get("bands", [])[-2:]}
+    names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
+    names[result.period.id] = result.period.name_vi
+    out: list[Suggestion] = []
+    for u in result.units:
+        past = [p for p in result.past if p.unit == u.unit.code]
+        late = [p.period_id for p in past if p.status in ("late", "missing")]
+        if u.status in ("late", "missing"):
+            late.append(result.period.id)
+        errors = [p.period_id for p in past if p.errors > 0 or p.status == "rejected"]
+        if u.status == "rejected" or any(i.severity == "error" for s in u.versions for i in s.issues):
+            errors.append(result.period.id)
+        reasons: list[str] = []
+        if u.score is not None and low_cut is not None and round(u.score.total, 2) <= low_cut:
+            reasons.append(
+                f"Điểm thấp: {_number(u.score.total)} điểm ({vi.band_of(u, schema.rubric)})"
+                + (f"; {_weakest(u)}" if _weakest(u) else "")
+            )
+        elif u.score is not None and u.score.band in weak_bands:
+            reasons.append(f"Xếp loại {u.score.band} ({_number(u.score.total)} điểm)")
+        if u.status == "missing":
+            reasons.append("Không báo cáo kỳ này")
+        if len(late) >= 2:
+            reasons.append("Nộp muộn hoặc không nộp nhiều kỳ: " + ", ".join(names.get(p, p) for p in late))
+        if len(errors) >= 2:
+            reasons.append("Báo cáo có lỗi nhiều kỳ: " + ", ".join(names.get(p, p) for p in errors))
+        elif u.status == "rejected":
+            reasons.append("Báo cáo kỳ này bị trả lại")
+        if reasons:
+            out.append(Suggestion(u, tuple(reasons), tuple(late), tuple(errors)))
+    return out

@@ -1,0 +1,287 @@
+"""The papers that follow the workbook: the draft report (báo cáo) and the reminder letters
+(công văn đôn đốc), in the Nghị định 30/2020 layout, left for the officer to edit and sign.
+
+Every figure comes from pipeline/outputs/figures.py, as in the workbook.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from pipeline.model import RunResult, UnitResult
+from pipeline.outputs import figures
+from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.consolidated import proposals, ranking
+from pipeline.outputs.late_list import late_units, received_at
+from pipeline.schema import Schema
+from pipeline.word import Paper
+
+REPORT_NUMBER = "Số:        /BC-SNV"
+LETTER_NUMBER = "Số:        /SNV-XDCQ"
+SIGNER = "GIÁM ĐỐC"
+HIGHLIGHTS = 5  # units quoted per task in the report
+
+
+def vi_int(n: int | float) -> str:
+    """38544 → "38.544" (Vietnamese thousands separator)."""
+    if isinstance(n, float) and not n.is_integer():
+        return vi_num(n)
+    return f"{int(n):,}".replace(",", ".")
+
+
+def _half_up(n: float, digits: int) -> Decimal:
+    """Round as Excel displays a number format: half away from zero (6.25 → 6.3)."""
+    return Decimal(repr(n)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def vi_num(n: float, digits: int = 2) -> str:
+    """72.5 → "72,5"; 72.0 → "72" (the workbook shows 0.00)."""
+    text = f"{_half_up(n, digits):,}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def vi_pct(rate: float | None) -> str:
+    """0.9637 → "96,4%" (one decimal, as the workbook's 0.0% format)."""
+    return "-" if rate is None else f"{_half_up(rate * 100, 1)}%".replace(".", ",")
+
+
+def _agency(schema: Schema) -> str:
+    return str(schema.template.get("agency", vi.PARENT_BODY))
+
+
+def _first_sentences(text: str, limit: int = 320) -> str:
+    """The opening of a narrative: whole sentences up to about `limit` characters."""
+    text = " ".join(text.split())
+    sentences = re.split(r"(?<=[.;!?])\s+", text)
+    out = ""
+    for s in sentences:
+        if out and len(out) + len(s) > limit:
+            break
+        out = f"{out} {s}".strip()
+    return out if len(out) <= limit + 80 else out[:limit].rstrip() + "…"
+
+
+def status_sentence(result: RunResult) -> str:
+    """ "Tổng số đơn vị phải báo cáo: 32; đúng hạn 25 (78,1%); …" — the workbook's section I."""
+    total = len(result.units)
+    parts = [f"Tổng số đơn vị phải báo cáo: {total}"]
+    for status, label, count in figures.status_counts(result):
+        if status == "not_due" and not count:
+            continue
+        parts.append(f"{label.lower()} {count} ({vi_pct(count / total if total else None)})")
+    return "; ".join(parts) + "."
+
+
+# ------------------------------------------------------------------ the report
+
+
+def build_report(result: RunResult, schema: Schema) -> bytes:
+    rp = result.period
+    today = result.as_of.astimezone(rp.tz).date()
+    name = rp.period.name[:1].lower() + rp.period.name[1:]
+    title = f"Kết quả thực hiện công tác dân vận chính quyền {name} năm {rp.year}"
+    paper = Paper(f"Báo cáo {title}", vi.ISSUING_BODY)
+    paper.header_block(
+        _agency(schema), vi.ISSUING_BODY, REPORT_NUMBER, "", vi.NATION, vi.MOTTO, vi.place_and_date(today)
+    )
+    paper.paragraph("BÁO CÁO", bold=True, align="center", space_after=0)
+    paper.paragraph(title, bold=True, align="center", space_after=12)
+    reported = sum(1 for u in result.units if u.submission is not None)
+    paper.paragraph(
+        f"Sở Nội vụ tổng hợp báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} "
+        f"của {reported}/{len(result.units)} cơ quan, đơn vị, địa phương (số liệu tính đến "
+        f"{vi.fmt_datetime(result.as_of, rp.tz)}), như sau:"
+    )
+
+    # I. Reporting
+    paper.heading("I. TÌNH HÌNH THỰC HIỆN CHẾ ĐỘ BÁO CÁO")
+    paper.paragraph(f"Hạn gửi báo cáo: ngày {vi.fmt_date(rp.deadline)}. {status_sentence(result)}")
+    for status, label in (("late", "Nộp muộn"), ("missing", "Chưa nộp"), ("rejected", "Bị trả lại")):
+        units = [u for u in late_units(result) if u.status == status]
+        if not units:
+            continue
+        if status == "late":
+            names = ", ".join(f"{u.unit.name} ({u.days_late} ngày)" for u in units)
+        else:
+            names = ", ".join(u.unit.name for u in units)
+        paper.bullet(f"{names}.", bold_prefix=f"{label} ({len(units)} đơn vị): ")
+
+    # II. Results per task
+    paper.heading("II. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ")
+    tasks: dict[str, str] = {str(k): str(v) for k, v in schema.template.get("tasks", {}).items()}
+    by_task = {tf.task: tf for tf in figures.task_figures(result)}
+    scored_order = [u for _rank, u in ranking(result) if u.submission is not None]
+    for task in sorted(tasks):
+        paper.heading(tasks[task].replace("Nhiệm vụ ", "", 1))
+        tf = by_task.get(task)
+        if tf is not None and tf.rate_label:
+            sentence = f"{tf.label}: {vi_int(tf.value)} {tf.unit}"
+            sentence += f"; {tf.rate_label[0].lower()}{tf.rate_label[1:]}: {vi_pct(tf.rate)}"
+            paper.paragraph(sentence + ".")
+        for field in schema.indicators:
+            if field.task != task or (field.applies_to == "district" and rp.period.code != "Y"):
+                continue
+            value = result.totals.get(field.key)
+            if value is None:
+                continue
+            paper.bullet(f"{field.label}: {vi_int(value)} {field.unit}.")
+        key = f"n{task}_results"
+        quoted = 0
+        for unit in scored_order:
+            assert unit.submission is not None
+            text = unit.submission.values.get(key)
+            if text is None or not str(text).strip():
+                continue
+            if quoted == 0:
+                paper.paragraph("Một số kết quả nổi bật của các đơn vị:", italic=True)
+            paper.bullet(_first_sentences(str(text)), bold_prefix=f"{unit.unit.name}: ")
+            quoted += 1
+            if quoted >= HIGHLIGHTS:
+                break
+
+    # III. Rating
+    paper.heading("III. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI")
+    counts = [f"{band} {count} đơn vị" for band, count in figures.band_counts(result, schema) if count]
+    paper.paragraph("Kết quả xếp loại: " + "; ".join(counts) + " (chi tiết tại Phụ lục kèm theo).")
+    previous_name, previous = figures.previous_period(result, schema)
+    changes = [
+        round(u.score.total - previous[u.unit.code].score, 2)  # type: ignore[operator]
+        for u in result.units
+        if u.score is not None and u.unit.code in previous and previous[u.unit.code].score is not None
+    ]
+    if changes:
+        up, down = sum(1 for c in changes if c > 0), sum(1 for c in changes if c < 0)
+        paper.paragraph(
+            f"So với {previous_name}: {up} đơn vị tăng điểm, {down} đơn vị giảm điểm, "
+            f"{len(changes) - up - down} đơn vị không đổi."
+        )
+
+    # IV. Limitations and units needing attention
+    paper.heading("IV. HẠN CHẾ VÀ CÁC ĐƠN VỊ CẦN QUAN TÂM")
+    for unit, why in figures.attention(result, schema):
+        paper.bullet(f"{why}.", bold_prefix=f"{unit.unit.name}: ")
+
+    # V. Proposals
+    paper.heading("V. KIẾN NGHỊ, ĐỀ XUẤT")
+    props = proposals(result)
+    if props:
+        paper.paragraph(f"Có {len(props)} đơn vị có kiến nghị, đề xuất:")
+        for unit, text in props:
+            paper.bullet(" ".join(text.split()), bold_prefix=f"{unit.unit.name}: ")
+    else:
+        paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
+    paper.paragraph(
+        "(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ kỳ tới và đề xuất của Sở Nội vụ.)", italic=True
+    )
+    paper.paragraph(
+        f"Trên đây là báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} của Sở Nội vụ./."
+    )
+    paper.signature(
+        ["- UBND tỉnh (b/c);", "- Ban Dân vận Tỉnh ủy (b/c);", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], SIGNER
+    )
+
+    # Appendix: the ranking table
+    paper.page_break()
+    paper.paragraph("PHỤ LỤC", bold=True, align="center", space_after=0)
+    paper.paragraph(
+        f"Kết quả chấm điểm, xếp loại công tác dân vận chính quyền {rp.name_vi}",
+        bold=True,
+        align="center",
+        space_after=0,
+    )
+    paper.paragraph(
+        f"(Kèm theo Báo cáo số       /BC-SNV ngày {vi.fmt_date(today)} của Sở Nội vụ)",
+        italic=True,
+        align="center",
+    )
+    rows = [
+        [
+            "" if rank is None else str(rank),
+            u.unit.name,
+            vi.unit_status_vi(u.status),
+            "" if u.score is None else vi_num(u.score.total),
+            vi.band_of(u, schema.rubric),
+        ]
+        for rank, u in ranking(result)
+    ]
+    paper.table(["Hạng", "Đơn vị", "Tình trạng nộp", "Tổng điểm", "Xếp loại"], rows, [14, 68, 27, 20, 36])
+    return paper.to_bytes(result.as_of.astimezone(rp.tz))
+
+
+# ------------------------------------------------------------------ the letters
+
+
+def letter_units(result: RunResult) -> list[UnitResult]:
+    """Units that get a reminder letter: late, missing, rejected."""
+    return late_units(result)
+
+
+def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
+    rp = result.period
+    tz = rp.tz
+    today = result.as_of.astimezone(tz).date()
+    # the same date as the feedback to units: as-of + calendar.resubmit_days, not before the deadline
+    from pipeline.feedback import resubmit_by  # imports pipeline.outputs: import it late
+
+    by = resubmit_by(schema, rp, result.as_of)
+    subject = f"V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi}"
+    paper = Paper(subject, vi.ISSUING_BODY)
+    paper.header_block(
+        _agency(schema),
+        vi.ISSUING_BODY,
+        LETTER_NUMBER,
+        subject,
+        vi.NATION,
+        vi.MOTTO,
+        vi.place_and_date(today),
+    )
+    p = paper.paragraph(align="center", space_after=12)
+    paper.run(p, "Kính gửi: ")
+    paper.run(p, f"{unit.unit.name}.")
+    paper.paragraph(
+        "Thực hiện Kế hoạch thực hiện công tác dân vận chính quyền năm "
+        f"{rp.year} của UBND tỉnh, các cơ quan, đơn vị, địa phương báo cáo kết quả thực hiện "
+        f"công tác dân vận chính quyền {rp.name_vi} về Sở Nội vụ trước ngày {vi.fmt_date(rp.deadline)}."
+    )
+    when = vi.fmt_datetime(result.as_of, tz)
+    if unit.status == "missing":
+        paper.paragraph(f"Đến {when}, Sở Nội vụ chưa nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị.")
+        paper.paragraph(
+            f"Sở Nội vụ đề nghị quý cơ quan, đơn vị gửi báo cáo (theo mẫu thống nhất) về Sở Nội vụ "
+            f"chậm nhất ngày {vi.fmt_date(by)} để tổng hợp, báo cáo UBND tỉnh và Ban Dân vận Tỉnh ủy."
+        )
+    elif unit.status == "rejected":
+        paper.paragraph(
+            f"Báo cáo {rp.name_vi} quý cơ quan, đơn vị gửi về chưa hợp lệ nên chưa được tổng hợp. "
+            "Các nội dung cần sửa:"
+        )
+        latest = unit.versions[-1] if unit.versions else None
+        errors = [i for i in latest.issues if i.severity == "error"] if latest is not None else []
+        for issue in errors[:15]:
+            where = f'Trang "{issue.sheet}", ô {issue.cell}: ' if issue.sheet and issue.cell else ""
+            paper.bullet(f"{where}{issue.message}")
+        if len(errors) > 15:
+            paper.bullet(
+                f'và {len(errors) - 15} lỗi khác (chi tiết tại trang "Lỗi kiểm tra" của sổ tổng hợp).'
+            )
+        paper.paragraph(
+            f"Đề nghị quý cơ quan, đơn vị sửa các nội dung trên và gửi lại chính tệp báo cáo về Sở Nội vụ "
+            f"chậm nhất ngày {vi.fmt_date(by)}."
+        )
+    else:  # late
+        got = vi.fmt_datetime(received_at(unit), tz)
+        paper.paragraph(
+            f"Sở Nội vụ nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị lúc {got}, "
+            f"chậm {unit.days_late} ngày so với thời hạn quy định; việc chậm báo cáo đã được tính "
+            "vào kết quả chấm điểm tiêu chí chấp hành chế độ báo cáo."
+        )
+        paper.paragraph(
+            "Đề nghị quý cơ quan, đơn vị chấn chỉnh, thực hiện nghiêm chế độ báo cáo định kỳ, gửi báo cáo "
+            "các kỳ tiếp theo đúng thời hạn quy định."
+        )
+    paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
+    paper.signature(["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], SIGNER)
+    return paper.to_bytes(result.as_of.astimezone(tz))

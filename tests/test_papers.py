@@ -1,0 +1,346 @@
+"""The outputs leadership opens: the workbook read back, the report draft and letters (.docx),
+the history of unit results and the LibreOffice rendering (one-page summary)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docx
+import openpyxl
+import pytest
+from test_outputs import EVIL, TZ, make_result
+
+from pipeline import schema as schema_mod
+from pipeline.deadlines import parse_period
+from pipeline.model import RunResult
+from pipeline.outputs import figures, write_outputs
+from pipeline.outputs.papers import vi_int, vi_num, vi_pct
+from pipeline.run import consolidate
+from pipeline.sample import build_sample_inbox
+from pipeline.template import write_template
+
+AS_OF_Q1 = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
+AS_OF_H1 = datetime(2023, 7, 10, 9, 0, tzinfo=TZ)
+TRICKY = {"n2_results": "+84 905 123 456", "n3_results": "-5 vụ việc", "n_proposals": "@SUM(A1:A9)"}
+
+
+@pytest.fixture(scope="module")
+def schema() -> schema_mod.Schema:
+    return schema_mod.load()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, schema: schema_mod.Schema) -> dict[str, Any]:
+    """The sample inbox consolidated for Q1, then for H1 into the same outbox (ledger history)."""
+    root = tmp_path_factory.mktemp("runs")
+    tpl = write_template(schema, root / "template")
+    outbox = root / "outbox"
+    out: dict[str, Any] = {"outbox": outbox}
+    for code, as_of in (("Q1", AS_OF_Q1), ("H1", AS_OF_H1)):
+        inbox = root / f"inbox-{code}"
+        build_sample_inbox(schema, tpl, inbox, year=2023, period=code)
+        period = parse_period(f"2023-{code}", schema.calendar)
+        out[code] = consolidate(schema, period, inbox, outbox, as_of)
+    return out
+
+
+def _docx_text(path: Path) -> str:
+    document = docx.Document(str(path))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.extend(cell.text for cell in row.cells)
+    return "\n".join(parts)
+
+
+def _summary_cells(ws: Any) -> dict[str, Any]:
+    return {str(c.value): c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+
+
+# ------------------------------------------------------------------ the workbook
+
+
+def test_workbook_figures(runs: dict[str, Any], schema: schema_mod.Schema) -> None:
+    result: RunResult = runs["Q1"]
+    path = runs["outbox"] / result.outputs[0]
+    wb = openpyxl.load_workbook(path, data_only=True)
+    ws = wb["Tổng hợp"]
+    cells = _summary_cells(ws)
+    for _status, label, count in figures.status_counts(result):
+        assert ws.cell(cells[label].row, 4).value == count
+    tasks = figures.task_figures(result)
+    assert [tf.task for tf in tasks] == [str(i) for i in range(1, 8)]
+    for tf in tasks:
+        row = next(c.row for t, c in cells.items() if t.startswith(f"{tf.label} ({tf.unit})"))
+        assert ws.cell(row, 4).value == tf.value
+        assert ws.cell(row, 5).value == (pytest.approx(tf.rate) if tf.rate is not None else None)
+    t = result.totals
+    two = next(tf for tf in tasks if tf.task == "2")
+    assert two.value == t["t2_dossiers_on_time"] + t["t2_dossiers_late"]
+    # Five units needing attention, the two without a report first.
+    header = cells["IV. CÁC ĐƠN VỊ CẦN QUAN TÂM"].row + 1
+    names = [ws.cell(header + i, 2).value for i in range(1, 6)]
+    missing = [u.unit.name for u in result.units if u.status == "missing"]
+    assert names[: len(missing)] == missing
+    assert all(ws.cell(header + i, 3).value for i in range(1, 6))
+    # Charts are native: status, task rates, scores by unit.
+    raw = openpyxl.load_workbook(path)
+    assert len(raw["Tổng hợp"]._charts) == 3
+
+
+def test_ranking_criteria_and_provenance(runs: dict[str, Any], schema: schema_mod.Schema) -> None:
+    result: RunResult = runs["Q1"]
+    wb = openpyxl.load_workbook(runs["outbox"] / result.outputs[0], data_only=True)
+    detail = wb["Chi tiết điểm"]
+    by_code = {u.unit.code: u for u in result.units}
+    rows = [[c.value for c in r] for r in detail.iter_rows(min_row=5)]
+    totals = {r[0]: r[3] for r in rows if r[2] == "Tổng điểm"}
+    assert {code: pytest.approx(by_code[code].score.total) for code in totals} == totals  # type: ignore[union-attr]
+    rules = [r for r in rows if r[2] != "Tổng điểm"]
+    assert all(r[5] for r in rules)  # every criterion names the rule that gave its points
+    # Provenance: every figure of the data sheet has its unit, file, sheet and cell.
+    source = wb["Nguồn số liệu"]
+    index = {(r[0], r[2]): r for r in ([c.value for c in row] for row in source.iter_rows(min_row=5))}
+    for unit in result.units:
+        if unit.submission is None:
+            continue
+        for field in schema.indicators:
+            if not field.applies(unit.unit, "Q1"):
+                continue
+            row = index[(unit.unit.code, field.key)]
+            value, file, sheet, cell = row[4], row[5], row[6], row[7]
+            assert value == unit.submission.values.get(field.key)
+            assert file == unit.submission.file.name
+            assert (sheet, cell) == (field.sheet, field.cell) or (sheet, cell) == (
+                unit.submission.cells[field.key].sheet,
+                unit.submission.cells[field.key].cell,
+            )
+
+
+def test_text_never_becomes_formula(tmp_path: Path, schema: schema_mod.Schema) -> None:
+    result = make_result(schema)
+    for unit in result.units:
+        if unit.submission is not None:
+            unit.submission.values.update(TRICKY)
+    outputs = write_outputs(result, schema, tmp_path)
+    wb = openpyxl.load_workbook(tmp_path / outputs[0])
+    seen: set[str] = set()
+    for ws in wb.worksheets:
+        assert not ws._hyperlinks, ws.title
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    assert ws.title == "Số liệu" and str(cell.value).startswith("=SUM("), (ws.title, cell)
+                elif isinstance(cell.value, str):
+                    seen.add(cell.value)
+    assert {EVIL, *TRICKY.values()} <= seen
+    proposals = wb["Kiến nghị"]
+    assert TRICKY["n_proposals"] in [c.value for c in proposals["D"]]
+    report = _docx_text(tmp_path / "2023-Q1" / "bao-cao-2023-Q1.docx")
+    assert TRICKY["n_proposals"] in report
+
+
+# ------------------------------------------------------------------ report and letters
+
+
+def test_report_figures_equal_workbook(runs: dict[str, Any], schema: schema_mod.Schema) -> None:
+    result: RunResult = runs["Q1"]
+    outbox = runs["outbox"]
+    assert "2023-Q1/bao-cao-2023-Q1.docx" in result.outputs
+    path = outbox / "2023-Q1" / "bao-cao-2023-Q1.docx"
+    document = docx.Document(str(path))
+    text = _docx_text(path)
+    assert "BÁO CÁO" in text
+    assert "Kết quả thực hiện công tác dân vận chính quyền quý I năm 2023" in text
+    assert "Bình Định, ngày 10 tháng 4 năm 2023" in text
+    assert document.core_properties.created == AS_OF_Q1
+    assert document.styles["Normal"].font.name == "Times New Roman"
+    section = document.sections[0]
+    assert (section.page_width.mm, section.page_height.mm) == pytest.approx((210, 297), abs=0.5)
+    assert (section.left_margin.mm, section.right_margin.mm) == pytest.approx((30, 15), abs=0.5)
+    assert (section.top_margin.mm, section.bottom_margin.mm) == pytest.approx((20, 20), abs=0.5)
+    ws = openpyxl.load_workbook(outbox / result.outputs[0], data_only=True)["Tổng hợp"]
+    cells = _summary_cells(ws)
+    total = ws.cell(cells["Tổng số đơn vị phải báo cáo"].row, 4).value
+    assert f"Tổng số đơn vị phải báo cáo: {total}" in text
+    for status in ("Đúng hạn", "Muộn", "Chưa nộp", "Bị trả lại"):
+        row = cells[status].row
+        count, share = ws.cell(row, 4).value, ws.cell(row, 5).value
+        assert f"{status.lower()} {count} ({vi_pct(share)})" in text
+    for tf in figures.task_figures(result):
+        row = next(c.row for t, c in cells.items() if t.startswith(f"{tf.label} ({tf.unit})"))
+        rate = ws.cell(row, 5).value
+        if rate is not None:
+            assert f"{tf.label}: {vi_int(ws.cell(row, 4).value)} {tf.unit}" in text
+            assert vi_pct(rate) in text
+    for band, _count in figures.band_counts(result, schema):
+        count = ws.cell(cells[band].row, 4).value
+        if count:
+            assert f"{band} {count} đơn vị" in text
+    for unit in result.units:
+        if unit.status in ("late", "missing", "rejected"):
+            assert unit.unit.name in text
+    # Appendix: the same ranking as the workbook's sheet.
+    ranking = openpyxl.load_workbook(outbox / result.outputs[0], data_only=True)["Xếp loại"]
+    expected = [
+        (r[2].value, "" if r[3].value is None else vi_num(r[3].value), r[4].value)
+        for r in ranking.iter_rows(min_row=5)
+        if r[1].value
+    ]
+    appendix = document.tables[-1]
+    got = [(row.cells[1].text, row.cells[3].text, row.cells[4].text) for row in appendix.rows[1:]]
+    assert got == expected
+
+
+def test_letters(runs: dict[str, Any]) -> None:
+    result: RunResult = runs["Q1"]
+    outbox = runs["outbox"]
+    chased = [u for u in result.units if u.status in ("late", "missing", "rejected")]
+    letters = sorted(p.name for p in (outbox / "2023-Q1" / "cong-van-don-doc").iterdir())
+    assert letters == sorted(f"{u.unit.code}.docx" for u in chased)
+    for unit in chased:
+        rel = f"2023-Q1/cong-van-don-doc/{unit.unit.code}.docx"
+        assert rel in result.outputs
+        text = _docx_text(outbox / rel)
+        assert f"Kính gửi: {unit.unit.name}." in text
+        assert "Quý I năm 2023" in text and "20/03/2023" in text
+        assert "V/v đôn đốc" in text
+        if unit.status == "missing":
+            assert "chưa nhận được báo cáo" in text
+        elif unit.status == "late":
+            assert f"chậm {unit.days_late} ngày" in text
+        else:
+            errors = [i for i in unit.versions[-1].issues if i.severity == "error"]
+            assert errors and f"ô {errors[0].cell}" in text
+
+
+# ------------------------------------------------------------------ history
+
+
+def test_history_change_and_inspection(runs: dict[str, Any]) -> None:
+    q1: RunResult = runs["Q1"]
+    h1: RunResult = runs["H1"]
+    outbox = runs["outbox"]
+    assert {p.period_id for p in h1.past} == {"2023-Q1"}
+    ws = openpyxl.load_workbook(outbox / h1.outputs[0], data_only=True)["Xếp loại"]
+    headers = [c.value for c in ws[4]]
+    assert "Điểm Quý I năm 2023" in headers
+    before_col = headers.index("Điểm Quý I năm 2023")
+    q1_scores = {u.unit.code: u.score.total for u in q1.units if u.score is not None}
+    h1_scores = {u.unit.code: u.score.total for u in h1.units if u.score is not None}
+    checked = 0
+    for row in ws.iter_rows(min_row=5):
+        code = row[1].value
+        if code in q1_scores and code in h1_scores:
+            assert row[before_col].value == pytest.approx(round(q1_scores[code], 2))
+            assert row[before_col + 1].value == pytest.approx(round(h1_scores[code] - q1_scores[code], 2))
+            checked += 1
+    assert checked > 20
+    changes = [round(h1_scores[c] - q1_scores[c], 2) for c in h1_scores if c in q1_scores]
+    report = _docx_text(outbox / "2023-H1" / "bao-cao-2023-H1.docx")
+    assert f"So với Quý I năm 2023: {sum(1 for c in changes if c > 0)} đơn vị tăng điểm" in report
+    # Q1 had no earlier period: no change columns.
+    q1_headers = [c.value for c in openpyxl.load_workbook(outbox / q1.outputs[0])["Xếp loại"][4]]
+    assert not any(str(h).startswith("Điểm Quý") for h in q1_headers)
+    # Units late or missing in both periods are suggested for inspection with that reason.
+    late_both = {u.unit.code for u in q1.units if u.status in ("late", "missing")} & {
+        u.unit.code for u in h1.units if u.status in ("late", "missing")
+    }
+    inspection = "2023-H1/de-xuat-kiem-tra-2023-H1.xlsx"
+    assert inspection in h1.outputs
+    sheet = openpyxl.load_workbook(outbox / inspection)["Đề xuất kiểm tra"]
+    reasons = {r[1].value: str(r[7].value) for r in sheet.iter_rows() if r[1].value and r[0].value != "STT"}
+    for code in late_both:
+        assert "nhiều kỳ" in reasons[code]
+    lowest = min(h1_scores, key=lambda c: h1_scores[c])
+    assert "Điểm thấp" in reasons[lowest]
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _tools() -> tuple[str, str] | None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    pdftotext = shutil.which("pdftotext")
+    if soffice and pdftotext:
+        return soffice, pdftotext
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail("CI needs LibreOffice (soffice) and poppler-utils (pdftotext)")
+    pytest.skip("LibreOffice or pdftotext not installed")
+
+
+def _pdf_pages(soffice: str, pdftotext: str, source: Path, out: Path) -> list[str]:
+    profile = out / "lo-profile"
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    pdf = out / (source.stem + ".pdf")
+    data = pdf.read_bytes()
+    count = len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+    text = subprocess.run(
+        [pdftotext, "-layout", str(pdf), "-"], check=True, capture_output=True, timeout=60
+    ).stdout.decode("utf-8")
+    pages = text.split("\f")
+    if pages and not pages[-1].strip():
+        pages = pages[:-1]
+    assert len(pages) == count
+    return pages
+
+
+def test_rendered_in_libreoffice(runs: dict[str, Any], tmp_path: Path) -> None:
+    tools = _tools()
+    assert tools is not None
+    soffice, pdftotext = tools
+    result: RunResult = runs["Q1"]
+    outbox = runs["outbox"]
+    pages = _pdf_pages(soffice, pdftotext, outbox / result.outputs[0], tmp_path)
+    # The summary is exactly one page: page 2 is already the data sheet.
+    assert "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUYỀN" in pages[0]
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in pages[0]
+    assert "Độc lập - Tự do - Hạnh phúc" in pages[0]
+    assert "IV. CÁC ĐƠN VỊ CẦN QUAN TÂM" in pages[0]
+    assert "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ" in pages[1]
+    assert "Trang 1/" in pages[0]
+    report = _pdf_pages(soffice, pdftotext, outbox / "2023-Q1" / "bao-cao-2023-Q1.docx", tmp_path)
+    assert "BÁO CÁO" in report[0] and "quý I năm 2023" in report[0]
+    assert "PHỤ LỤC" in report[-1] or any("PHỤ LỤC" in p for p in report)
+    code = next(u.unit.code for u in result.units if u.status == "missing")
+    letter = _pdf_pages(
+        soffice, pdftotext, outbox / "2023-Q1" / "cong-van-don-doc" / f"{code}.docx", tmp_path
+    )
+    assert len(letter) == 1
+    assert "Kính gửi" in letter[0] and "GIÁM ĐỐC" in letter[0]
+
+
+def test_letters_follow_the_units(tmp_path: Path, schema: schema_mod.Schema) -> None:
+    """Letter files are named by registry code; a unit that has since reported loses its letter."""
+    result = make_result(schema)
+    first = write_outputs(result, schema, tmp_path)
+    folder = tmp_path / "2023-Q1" / "cong-van-don-doc"
+    assert sorted(p.name for p in folder.iterdir()) == ["542.docx", "SKHDT.docx", "STP.docx"]
+    late = next(u for u in result.units if u.unit.code == "STP")
+    late.status, late.days_late = "on_time", 0
+    second = write_outputs(result, schema, tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["542.docx", "SKHDT.docx"]
+    assert "2023-Q1/cong-van-don-doc/STP.docx" in first and "2023-Q1/cong-van-don-doc/STP.docx" not in second
+    report = json.loads((tmp_path / "2023-Q1" / "run.json").read_text("utf-8"))
+    assert report["outputs"] == second
