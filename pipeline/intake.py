@@ -9,21 +9,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pipeline import screen
 from pipeline.ledger import Ledger
 from pipeline.model import InboxFile
 from pipeline.vietnamese import nfc
 
 RECEIPTS = "receipts.csv"
-SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini", ".gitkeep", ".localized"}
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+SYSTEM_NAMES = screen.SYSTEM_NAMES
+ZIP_MAGIC = screen.ZIP_MAGIC
+OLE_MAGIC = screen.OLE_MAGIC
+ODS_MIME = screen.ODS_MIME
 
 
 class ReceiptsError(Exception):
@@ -35,8 +35,8 @@ class Found:
     """An inbox file and, when it is not a candidate report, why (a catalogue code)."""
 
     file: InboxFile
-    ignore_code: str = ""  # system-file | officer-file | not-spreadsheet
-    reject_code: str = ""  # file-empty
+    ignore_code: str = ""  # system-file | lock-file | officer-file | not-spreadsheet
+    reject_code: str = ""  # file-empty and the refusals of pipeline.screen
     params: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,25 +49,8 @@ def sha256_of(path: Path) -> str:
 
 
 def sniff(path: Path) -> str:
-    """The file's real type from its first bytes, never from its extension."""
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head.startswith(OLE_MAGIC):
-        return "xls"
-    if head.startswith(ZIP_MAGIC):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = set(zf.namelist())
-                if "xl/workbook.xml" in names:
-                    return "xlsx"
-                if "xl/workbook.bin" in names:
-                    return "xlsb"
-                if "mimetype" in names and zf.read("mimetype").strip() == ODS_MIME:
-                    return "ods"
-        except (zipfile.BadZipFile, OSError, KeyError):
-            return "zip-broken"
-        return "zip"
-    return ""
+    """The file's real type from its first bytes, never from its extension ("" if refused)."""
+    return screen.screen(path).kind
 
 
 def read_receipts(inbox: Path, tz: ZoneInfo) -> dict[str, datetime]:
@@ -108,8 +91,9 @@ def scan(inbox: Path, ledger: Ledger, tz: ZoneInfo, now: datetime) -> list[Found
         base = name.rsplit("/", 1)[-1]
         stat = path.stat()
         f = InboxFile(name=name, path=path, sha256="", size=stat.st_size)
-        if base.lower() in SYSTEM_NAMES or base.startswith("~$") or base.startswith("._"):
-            found.append(Found(f, ignore_code="system-file"))
+        name_code = screen.name_code(base)
+        if name_code:
+            found.append(Found(f, ignore_code=name_code))
             continue
         if name == RECEIPTS:
             found.append(Found(f, ignore_code="officer-file"))
@@ -121,14 +105,7 @@ def scan(inbox: Path, ledger: Ledger, tz: ZoneInfo, now: datetime) -> list[Found
         else:
             f.received_at = ledger.first_mtime(f.sha256, name, mtime, now)
             f.received_source = "ledger"
-        if stat.st_size == 0:
-            found.append(Found(f, reject_code="file-empty"))
-            continue
-        f.kind = sniff(path)
-        if f.kind in ("", "zip"):
-            found.append(Found(f, ignore_code="not-spreadsheet"))
-        elif f.kind == "zip-broken":
-            found.append(Found(f, reject_code="file-unreadable", params={"detail": "tệp nén bị hỏng"}))
-        else:
-            found.append(Found(f))
+        screened = screen.screen(path, stat.st_size)  # bytes and zip directory only: issue 6
+        f.kind = screened.kind
+        found.append(Found(f, screened.ignore_code, screened.reject_code, screened.params))
     return found

@@ -27,9 +27,10 @@ CellValue = str | int | float | bool | date | datetime | time | None
 class ReadError(Exception):
     """The file cannot be read as a workbook; `detail` says why, in Vietnamese."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, code: str = "file-unreadable") -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code  # the catalogue code: file-unreadable | file-encrypted
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class _Sheets:
             with path.open("rb") as fh:
                 self._wb = pc.CalamineWorkbook.from_filelike(fh)
         except pc.PasswordError as exc:
-            raise ReadError("tệp được đặt mật khẩu") from exc
+            raise ReadError("tệp được đặt mật khẩu", "file-encrypted") from exc
         except Exception as exc:
             raise ReadError(f"không mở được bảng tính ({exc.__class__.__name__})") from exc
         self.names = [nfc(n) for n in self._wb.sheet_names]

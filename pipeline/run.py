@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, intake, merge, outputs, score
+from pipeline import expectations, faults, intake, merge, outputs, score, workers
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
 from pipeline.ledger import Ledger
+from pipeline.lock import RunLock
 from pipeline.model import InboxFile, RunResult, Submission
 from pipeline.read import ReadError, read_workbook
 from pipeline.schema import Schema
@@ -26,7 +29,7 @@ def read_submission(schema: Schema, file: InboxFile, period: ReportingPeriod) ->
         read = read_workbook(file.path, file.kind, schema)
     except ReadError as exc:
         sub = Submission(file=file)
-        sub.issues.append(make_issue(schema, "file-unreadable", file=file.name, detail=exc.detail))
+        sub.issues.append(make_issue(schema, exc.code, file=file.name, detail=exc.detail))
         return sub
     return validate(schema, file, read, period)
 
@@ -45,6 +48,7 @@ def collect(
     """Every inbox file as a Submission (ignored ones included), validated."""
     subs: list[Submission] = []
     seen: dict[str, str] = {}
+    to_read: dict[int, InboxFile] = {}  # position in subs → candidate, read in worker processes
     for found in intake.scan(inbox, ledger, period.tz, now):
         f = found.file
         if found.ignore_code or found.reject_code:
@@ -56,8 +60,14 @@ def collect(
             sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=seen[f.sha256]))
         else:
             seen[f.sha256] = f.name
-            sub = read_submission(schema, f, period)
+            to_read[len(subs)] = f
+            sub = Submission(file=f)
         subs.append(sub)
+    for position, done in zip(
+        to_read, workers.read_files(schema, period, list(to_read.values())), strict=True
+    ):
+        subs[position] = done.submission
+        subs[position].read_seconds = done.seconds
     apply_expectations(schema, subs, period)
     return subs
 
@@ -67,12 +77,24 @@ def consolidate(
 ) -> RunResult:
     if not inbox.is_dir():
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
-    with Ledger(outbox / LEDGER_FILE) as ledger:
-        subs = collect(schema, period, inbox, ledger, as_of)
-    units = merge.merge(schema, subs, period, as_of)
-    score.score_all(schema, units)
-    result = RunResult(
-        period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
-    )
-    outputs.write_outputs(result, schema, outbox)
+    with RunLock(outbox):  # one run per outbox at a time (pipeline.lock)
+        with Ledger(outbox / LEDGER_FILE) as ledger:
+            subs = collect(schema, period, inbox, ledger, as_of)
+        faults.checkpoint("after-collect")
+        units = merge.merge(schema, subs, period, as_of)
+        score.score_all(schema, units)
+        result = RunResult(
+            period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
+        )
+        outputs.write_outputs(result, schema, outbox)
+        write_read_times(result, outbox)
     return result
+
+
+def write_read_times(result: RunResult, outbox: Path) -> None:
+    """outbox/.logs/read-times-<period>.json: seconds per file read (a debug log, not an output)."""
+    times = {s.file.name: round(s.read_seconds, 4) for s in result.files if s.read_seconds}
+    with contextlib.suppress(outputs.OutputError, OSError):
+        (outbox / ".logs").mkdir(exist_ok=True)
+        data = json.dumps(times, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        outputs.write_bytes_atomic(outbox / ".logs" / f"read-times-{result.period.id}.json", data)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from pipeline import faults
+
 
 class OutputError(Exception):
     """An output file could not be written; the message is Vietnamese, for the officer."""
@@ -65,6 +67,7 @@ def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
         # The producer failed (or the disk did): nothing replaces the previous file.
         _remove(tmp)
         raise
+    faults.checkpoint(f"before-replace:{path.name}")
     try:
         os.replace(tmp, path)
     except PermissionError as exc:
