@@ -21,6 +21,8 @@ from pipeline.vietnamese import nfc
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ODS_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
+MAX_ROWS = 2000  # rows read per sheet: the form uses fewer than 100, inserted rows included
+
 CellValue = str | int | float | bool | date | datetime | time | None
 
 
@@ -91,7 +93,7 @@ def _defined_names(path: Path, kind: str) -> dict[str, str] | None:
 class _Sheets:
     """Lazily loaded sheets of one workbook, as grids of python values."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_rows: int | None = None) -> None:
         import python_calamine as pc
 
         self._pc = pc
@@ -105,6 +107,7 @@ class _Sheets:
         self.names = [nfc(n) for n in self._wb.sheet_names]
         self._raw_names = dict(zip(self.names, self._wb.sheet_names, strict=True))
         self._grids: dict[str, list[list[Any]]] = {}
+        self._max_rows = max_rows  # rows converted per sheet: a sheet of 1,000,000 rows stays cheap
 
     def grid(self, sheet: str) -> list[list[Any]] | None:
         if sheet not in self._raw_names:
@@ -112,7 +115,7 @@ class _Sheets:
         if sheet not in self._grids:
             try:
                 ws = self._wb.get_sheet_by_name(self._raw_names[sheet])
-                self._grids[sheet] = ws.to_python(skip_empty_area=False)
+                self._grids[sheet] = ws.to_python(skip_empty_area=False, nrows=self._max_rows)
             except Exception as exc:
                 raise ReadError(f'không đọc được trang tính "{sheet}" ({exc.__class__.__name__})') from exc
         return self._grids[sheet]
@@ -155,7 +158,7 @@ def _fingerprint(
 def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
     """Every input of the form, located and read; ReadError when the file is not a workbook."""
     names = _defined_names(path, kind)
-    sheets = _Sheets(path)
+    sheets = _Sheets(path, max_rows=MAX_ROWS)
     fp_id, fp_version = _fingerprint(sheets, names, str(schema.template["meta_sheet"]))
     result = WorkbookRead(fp_id, fp_version, {}, located_by="names" if names else "schema")
     for f in schema.fields:

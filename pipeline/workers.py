@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from pipeline import faults
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.model import InboxFile, Submission
@@ -28,6 +29,7 @@ from pipeline.schema import Schema
 PROCESSES = 2
 FILE_TIMEOUT = 10.0  # seconds for one file, read and validated
 MEMORY_LIMIT = 1 << 30  # bytes of address space per worker
+MAX_TEXT = 20_000  # characters kept of one text input (a real narrative is a few thousand)
 START_TIMEOUT = 120.0  # a worker's interpreter start-up (slow disks, antivirus on Windows)
 
 
@@ -53,7 +55,24 @@ def read_one(schema: Schema, file: InboxFile, period: ReportingPeriod) -> Submis
         detail = f"hết bộ nhớ ({exc.__class__.__name__})"
         sub.issues.append(make_issue(schema, "file-crashed-reader", file=file.name, detail=detail))
         return sub
-    return validate(schema, file, read, period)
+    sub = validate(schema, file, read, period)
+    _bound_text(schema, sub)
+    return sub
+
+
+def _bound_text(schema: Schema, sub: Submission) -> None:
+    """Text inputs longer than MAX_TEXT are cut, with a warning naming the cell."""
+    for key, value in sub.values.items():
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            sub.values[key] = value[:MAX_TEXT]
+            where = sub.cells.get(key)
+            sub.issues.append(
+                make_issue(
+                    schema, "value-too-long", file=sub.file.name, key=key, unit=sub.unit or "",
+                    sheet=where.sheet if where else "", cell=where.cell if where else "",
+                    value=f"{len(value):,}".replace(",", "."), expected=f"{MAX_TEXT:,}".replace(",", "."),
+                )
+            )  # fmt: skip
 
 
 def _limit_memory(limit: int) -> None:
@@ -88,6 +107,7 @@ def _serve(conn: Connection, schema: Schema, period: ReportingPeriod, memory_lim
         if task is None:
             return
         index, file = task
+        faults.checkpoint(f"read:{file.name}")
         try:
             sub = read_one(schema, file, period)
         except Exception as exc:  # a bug in our own code on a strange file: that file only

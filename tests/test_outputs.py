@@ -171,6 +171,7 @@ def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
         "2023-Q1/tong-hop-2023-Q1.xlsx",
         "2023-Q1/danh-sach-nop-muon-2023-Q1.xlsx",
         "2023-Q1/run.json",
+        "2023-Q1/loi-kiem-tra-2023-Q1.csv",
     ]
     assert result.outputs == outputs
     for rel in outputs:
