@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.model import RunResult
-from pipeline.outputs.atomic import OutputError, write_atomic, write_bytes_atomic
+from pipeline.outputs.atomic import OutputError, check_replaceable, write_atomic, write_bytes_atomic
 from pipeline.outputs.consolidated import build_consolidated
 from pipeline.outputs.issues_csv import build_issues_csv, csv_safe
 from pipeline.outputs.late_list import build_late_list, late_units
@@ -76,9 +76,11 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
         build_late_list(result, schema, fh)
 
     remove_stale_temporaries(folder)
+    issues_csv = issues_csv_name(result.period.id)
+    for rel in (consolidated, late_list, issues_csv, report):
+        check_replaceable(outbox / rel)  # all or none: refuse before replacing anything
     write_atomic(outbox / consolidated, consolidated_producer)
     write_atomic(outbox / late_list, late_producer)
-    issues_csv = issues_csv_name(result.period.id)
     write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
     result.outputs = [consolidated, late_list, report, issues_csv]  # run.json stays third: callers index it
     write_bytes_atomic(outbox / report, dump(run_report(result, schema)))

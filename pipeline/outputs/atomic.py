@@ -79,6 +79,31 @@ def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
     _fsync_dir(folder)
 
 
+def check_replaceable(path: Path) -> None:
+    """OutputError now if `path` could not be replaced later (open in Excel, a folder, read-only).
+
+    Called for every output before any is written, so that a run which cannot replace one
+    output replaces none of them.
+    """
+    path = Path(path)
+    if not path.exists():
+        if not os.access(path.parent, os.W_OK):
+            raise OutputError(_locked_message(path))
+        return
+    if not path.is_file():
+        raise OutputError(
+            f'Không ghi được tệp "{path}": đã có một thư mục trùng tên. Đổi tên thư mục đó rồi chạy lại.'
+        )
+    try:
+        # Excel on Windows holds its files open without sharing: opening for writing fails.
+        with path.open("r+b"):
+            pass
+    except PermissionError as exc:
+        raise OutputError(_locked_message(path)) from exc
+    except OSError as exc:
+        raise OutputError(_os_message(path, exc)) from exc
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     def produce(fh: IO[bytes]) -> None:
         fh.write(data)
