@@ -186,3 +186,24 @@ def test_long_text_is_bounded(tmp_path: Path, schema: Schema) -> None:
     sub = result.submission
     assert len(str(sub.values["n1_results"])) == workers.MAX_TEXT
     assert [i.code for i in sub.issues if i.key == "n1_results"] == ["value-too-long"]
+
+
+def test_million_rows_sheet_is_bounded(tmp_path: Path, schema: Schema) -> None:
+    """1,000,000 rows appended to the data sheet: read in bounded time, values unchanged."""
+    [valid] = copy_valid(tmp_path / "v", 1)
+    src = tmp_path / "v" / valid
+    with zipfile.ZipFile(src) as zf:
+        xml = zf.read("xl/worksheets/sheet3.xml")
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (i, i, i) for i in range(1000, 1_001_000))
+    big = replace_member(
+        src,
+        tmp_path / "trieu-dong.xlsx",
+        "xl/worksheets/sheet3.xml",
+        xml.replace(b"</sheetData>", rows + b"</sheetData>"),
+    )
+    assert screen.screen(big).kind == "xlsx"  # within the caps: a legitimate if bloated file
+    period = parse_period("2023-Q1", schema.calendar)
+    plain, bloated = workers.read_files(schema, period, _inbox_files([src, big]))
+    assert bloated.seconds < 10
+    assert bloated.submission.unit == plain.submission.unit is not None
+    assert bloated.submission.values == plain.submission.values
