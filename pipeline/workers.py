@@ -181,9 +181,15 @@ def read_files(
         ]
         start_deadline = time.monotonic() + START_TIMEOUT
         while pending or any(w.task is not None for w in workers):
-            for w in workers:
+            for i, w in enumerate(workers):
                 if w.ready and w.task is None and pending:
-                    w.send(pending[0], files[pending[0]])
+                    try:
+                        w.send(pending[0], files[pending[0]])
+                    except OSError:  # the worker died while idle: not this file's fault
+                        w.kill()
+                        workers[i] = _Worker(ctx, schema, period, memory_limit)
+                        start_deadline = time.monotonic() + START_TIMEOUT
+                        continue
                     pending.popleft()
             busy = [w for w in workers if w.task is not None]
             now = time.monotonic()
