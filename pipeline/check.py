@@ -1,8 +1,9 @@
 """Checking files without consolidating (`python -m pipeline check FILE...`).
 
 The same path as the run: the files are copied into a private temporary inbox and go through
-intake.scan (type sniffed from the bytes, e-mails and zip files opened) and run.collect
-(read, legacy encodings, identification, per-cell checks, then ranges and cross-field rules).
+intake.scan (screening, type sniffed from the bytes, e-mails and zip files opened) and
+run.collect (read in the guarded worker processes: legacy encodings, identification, per-cell
+checks; then ranges and cross-field rules).
 A report "would be accepted" when it is this period's report and has no error; warnings do not
 reject it. An opened e-mail or zip is not judged itself: its attachments are.
 
@@ -20,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline import run
+from pipeline import run, workers
 from pipeline.deadlines import ReportingPeriod
 from pipeline.feedback import Verdict, verdict, write_feedback_file
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
@@ -88,7 +89,7 @@ def check_files(
             if period is None and sub.period is not None and sub.year is not None:
                 own = ReportingPeriod(sub.year, schema.calendar.period(sub.period), judged.tz)
                 if own.id != judged.id:  # judge the report against its own period
-                    sub = run.read_submission(schema, sub.file, own)
+                    sub = workers.read_files(schema, own, [sub.file])[0].submission
                     run.apply_expectations(schema, [sub], own)
             container = any(i.code in CONTAINER_CODES for i in sub.issues)
             checks.append(FileCheck(_shown(sub, staged), sub, own, verdict(sub), judged=not container))

@@ -19,11 +19,12 @@ from pipeline import schema as schema_mod
 from pipeline.deadlines import PeriodError, ReportingPeriod, parse_period
 from pipeline.intake import ReceiptsError
 from pipeline.ledger import LedgerError
+from pipeline.lock import LockError
 from pipeline.outputs.atomic import OutputError
 from pipeline.run import InboxError
 from pipeline.schema import Schema, SchemaError
 
-CANNOT_CONTINUE = (SchemaError, ReceiptsError, LedgerError, OutputError, InboxError, OSError)
+CANNOT_CONTINUE = (SchemaError, ReceiptsError, LedgerError, LockError, OutputError, InboxError, OSError)
 
 STATUS_VI = {
     "on_time": "đúng hạn",

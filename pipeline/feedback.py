@@ -18,8 +18,10 @@ wrote. The openpyxl work itself is in pipeline.fill.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from pipeline import cellref, fill
@@ -105,6 +107,13 @@ def _unit_label(schema: Schema, sub: Submission) -> str:
     return f"{unit.name} (mã {unit.code})" if unit else "Chưa xác định được đơn vị"
 
 
+def annotatable(sub: Submission) -> bool:
+    """Only a file that was read as a workbook (in the guarded reader) is opened with openpyxl:
+    never one that screening or reading refused (too large, a zip bomb, encrypted, crashed)."""
+    refused = any(i.code.startswith("file-") and i.severity == "error" for i in sub.issues)
+    return sub.file.kind in ANNOTATABLE and bool(sub.cells) and not refused
+
+
 def check_report(
     schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, *, annotated: bool
 ) -> fill.CheckReport:
@@ -153,7 +162,7 @@ def feedback_workbook(schema: Schema, sub: Submission, period: ReportingPeriod, 
         for i in feedback_issues(sub)
         if i.sheet and i.cell
     ]
-    if sub.file.kind in ANNOTATABLE:
+    if annotatable(sub):
         try:
             report = check_report(schema, sub, period, as_of, annotated=True)
             return fill.annotate_workbook(sub.file.path, notes, report, modified=modified)
@@ -278,37 +287,52 @@ def _mkdir(folder: Path) -> None:
         raise OutputError(f'Không tạo được thư mục "{folder}" ({exc.strerror or exc}).') from exc
 
 
-def write_run_feedback(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
-    """Feedback workbooks and e-mail texts of a run; their paths relative to the outbox."""
+Producer = Callable[[], bytes]
+
+
+def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Producer]:
+    """Every feedback file of a run (path relative to the outbox → its bytes, built on demand).
+
+    The names are known before anything is built, so the run can check every target first.
+    """
     period, as_of = result.period, result.as_of
-    base = Path(outbox) / period.id
-    written: list[str] = []
-
+    plan: dict[str, Producer] = {}
     workbooks: dict[str, str] = {}  # sha256 → file name in feedback/
-    targets = [s for s in result.files if needs_feedback(s)]
-    if targets:
-        _mkdir(base / FEEDBACK_DIR)
-    for sub in targets:
-        path = write_feedback_file(schema, sub, period, as_of, base / FEEDBACK_DIR)
-        workbooks[sub.file.sha256] = path.name
-        written.append(f"{period.id}/{FEEDBACK_DIR}/{path.name}")
-    _clean_stale(base / FEEDBACK_DIR, set(workbooks.values()), _FEEDBACK_NAME)
-
-    emails: dict[str, bytes] = {}
+    for sub in result.files:
+        if needs_feedback(sub):
+            name = feedback_name(sub)
+            workbooks[sub.file.sha256] = name
+            plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = partial(
+                feedback_workbook, schema, sub, period, as_of
+            )
     for unit in result.units:
         latest = unit.versions[-1] if unit.versions else None
+        rel = f"{period.id}/{EMAIL_DIR}/{safe_code(unit.unit.code)}.txt"
         if latest is not None and needs_feedback(latest) and latest.file.sha256 in workbooks:
             attachment = workbooks[latest.file.sha256]
-            emails[unit.unit.code] = email_text(schema, unit, latest, period, as_of, attachment)
+            plan[rel] = partial(email_text, schema, unit, latest, period, as_of, attachment)
         elif unit.status == "missing":
-            emails[unit.unit.code] = reminder_text(unit, period, as_of)
-    if emails:
-        _mkdir(base / EMAIL_DIR)
-    names: set[str] = set()
-    for code, data in emails.items():
-        name = f"{safe_code(code)}.txt"
-        names.add(name)
-        write_bytes_atomic(base / EMAIL_DIR / name, data)
-        written.append(f"{period.id}/{EMAIL_DIR}/{name}")
+            plan[rel] = partial(reminder_text, unit, period, as_of)
+    return plan
+
+
+def make_folders(plan: dict[str, Producer], outbox: Path) -> None:
+    for folder in sorted({(Path(outbox) / rel).parent for rel in plan}):
+        _mkdir(folder)
+
+
+def write_planned(plan: dict[str, Producer], outbox: Path, period_id: str) -> list[str]:
+    """Write the planned files atomically and remove this module's files of earlier runs."""
+    base = Path(outbox) / period_id
+    make_folders(plan, outbox)
+    for rel, produce in plan.items():
+        write_bytes_atomic(Path(outbox) / rel, produce())
+    names = {Path(rel).name for rel in plan}
+    _clean_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME)
     _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
-    return written
+    return list(plan)
+
+
+def write_run_feedback(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
+    """Feedback workbooks and e-mail texts of a run; their paths relative to the outbox."""
+    return write_planned(plan_run_feedback(result, schema), outbox, result.period.id)

@@ -18,16 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline import mail
+from pipeline import mail, screen
 from pipeline.ledger import Ledger
 from pipeline.model import InboxFile
 from pipeline.vietnamese import nfc
 
 RECEIPTS = "receipts.csv"
-SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini", ".gitkeep", ".localized"}
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+SYSTEM_NAMES = screen.SYSTEM_NAMES
 
 
 class ReceiptsError(Exception):
@@ -39,8 +36,8 @@ class Found:
     """An inbox file and, when it is not a candidate report, why (a catalogue code)."""
 
     file: InboxFile
-    ignore_code: str = ""  # system-file | officer-file | not-spreadsheet
-    reject_code: str = ""  # file-empty
+    ignore_code: str = ""  # system-file | lock-file | officer-file | not-spreadsheet
+    reject_code: str = ""  # file-empty and the refusals of pipeline.screen
     params: dict[str, str] = field(default_factory=dict)
 
 
@@ -53,25 +50,8 @@ def sha256_of(path: Path) -> str:
 
 
 def sniff(path: Path) -> str:
-    """The file's real type from its first bytes, never from its extension."""
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head.startswith(OLE_MAGIC):
-        return "xls"
-    if head.startswith(ZIP_MAGIC):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = set(zf.namelist())
-                if "xl/workbook.xml" in names:
-                    return "xlsx"
-                if "xl/workbook.bin" in names:
-                    return "xlsb"
-                if "mimetype" in names and zf.read("mimetype").strip() == ODS_MIME:
-                    return "ods"
-        except (zipfile.BadZipFile, OSError, KeyError):
-            return "zip-broken"
-        return "zip"
-    return ""
+    """The file's real type from its first bytes, never from its extension ("" if refused)."""
+    return screen.screen(path).kind
 
 
 def read_receipts(inbox: Path, tz: ZoneInfo) -> dict[str, datetime]:
@@ -117,15 +97,18 @@ def first_copies(found: list[Found]) -> dict[str, str]:
 
 
 def _classify(f: InboxFile, path: Path) -> Found:
-    """A candidate report, or why the file is rejected or ignored (by its bytes)."""
-    if f.size == 0:
-        return Found(f, reject_code="file-empty")
-    f.kind = sniff(path)
-    if f.kind in ("", "zip"):
-        return Found(f, ignore_code="not-spreadsheet")
-    if f.kind == "zip-broken":
-        return Found(f, reject_code="file-unreadable", params={"detail": "tệp nén bị hỏng"})
-    return Found(f)
+    """A candidate report, or why it is rejected or ignored: bytes and zip directory only."""
+    screened = screen.screen(path, f.size)
+    f.kind = screened.kind
+    return Found(f, screened.ignore_code, screened.reject_code, screened.params)
+
+
+def _is_container(item: Found) -> bool:
+    """An e-mail or a zip of attachments that passed screening (not a bomb, not too large)."""
+    f = item.file
+    if f.kind or item.reject_code or not f.size:
+        return False
+    return mail.is_email(f.path) or zipfile.is_zipfile(f.path)
 
 
 def _expand(
@@ -168,9 +151,9 @@ def _expand(
         else:
             child.received_at, child.received_source = f.received_at, f.received_source
             ledger.first_mtime(child.sha256, member.name, f.received_at or now, now)
-        base = member.name.rsplit("/", 1)[-1]
-        if base.lower() in SYSTEM_NAMES or base.startswith("~$") or base.startswith("._"):
-            out.append(Found(child, ignore_code="system-file"))
+        name_code = screen.name_code(member.name.rsplit("/", 1)[-1])
+        if name_code:
+            out.append(Found(child, ignore_code=name_code))
         else:
             out.append(_classify(child, path))
     return out
@@ -199,8 +182,9 @@ def scan(
         base = name.rsplit("/", 1)[-1]
         stat = path.stat()
         f = InboxFile(name=name, path=path, sha256="", size=stat.st_size)
-        if base.lower() in SYSTEM_NAMES or base.startswith("~$") or base.startswith("._"):
-            found.append(Found(f, ignore_code="system-file"))
+        name_code = screen.name_code(base)
+        if name_code:
+            found.append(Found(f, ignore_code=name_code))
             continue
         if name == RECEIPTS:
             found.append(Found(f, ignore_code="officer-file"))
@@ -213,7 +197,7 @@ def scan(
             f.received_at = ledger.first_mtime(f.sha256, name, mtime, now)
             f.received_source = "ledger"
         item = _classify(f, path)
-        if f.size and ((mail.is_email(path) and f.kind == "") or f.kind == "zip"):
+        if _is_container(item):
             found.extend(_expand(item, receipts, ledger, tz, now, workdir / f"{len(found):05d}"))
         else:
             found.append(item)

@@ -48,6 +48,7 @@ class Submission:
     values: dict[str, Value] = field(default_factory=dict)
     cells: dict[str, Located] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    read_seconds: float = 0.0  # wall time spent reading and validating it (debug log only)
 
     @property
     def valid(self) -> bool:

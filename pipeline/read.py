@@ -24,15 +24,18 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _ODS_TABLE_NS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 
+MAX_ROWS = 2000  # rows read per sheet: the form uses fewer than 100, inserted rows included
+
 CellValue = str | int | float | bool | date | datetime | time | None
 
 
 class ReadError(Exception):
     """The file cannot be read as a workbook; `detail` says why, in Vietnamese."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, code: str = "file-unreadable") -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code  # the catalogue code: file-unreadable | file-encrypted
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def _defined_names(path: Path, kind: str) -> dict[str, str] | None:
 class _Sheets:
     """Lazily loaded sheets of one workbook, as grids of python values."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_rows: int | None = None) -> None:
         import python_calamine as pc
 
         self._pc = pc
@@ -162,12 +165,13 @@ class _Sheets:
             with path.open("rb") as fh:
                 self._wb = pc.CalamineWorkbook.from_filelike(fh)
         except pc.PasswordError as exc:
-            raise ReadError("tệp được đặt mật khẩu") from exc
+            raise ReadError("tệp được đặt mật khẩu", "file-encrypted") from exc
         except Exception as exc:
             raise ReadError(f"không mở được bảng tính ({exc.__class__.__name__})") from exc
         self.names = [nfc(n) for n in self._wb.sheet_names]
         self._raw_names = dict(zip(self.names, self._wb.sheet_names, strict=True))
         self._grids: dict[str, list[list[Any]]] = {}
+        self._max_rows = max_rows  # rows converted per sheet: a sheet of 1,000,000 rows stays cheap
 
     def grid(self, sheet: str) -> list[list[Any]] | None:
         if sheet not in self._raw_names:
@@ -175,7 +179,7 @@ class _Sheets:
         if sheet not in self._grids:
             try:
                 ws = self._wb.get_sheet_by_name(self._raw_names[sheet])
-                self._grids[sheet] = ws.to_python(skip_empty_area=False)
+                self._grids[sheet] = ws.to_python(skip_empty_area=False, nrows=self._max_rows)
             except Exception as exc:
                 raise ReadError(f'không đọc được trang tính "{sheet}" ({exc.__class__.__name__})') from exc
         return self._grids[sheet]
@@ -218,7 +222,7 @@ def _fingerprint(
 def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
     """Every input of the form, located and read; ReadError when the file is not a workbook."""
     names = _defined_names(path, kind)
-    sheets = _Sheets(path)
+    sheets = _Sheets(path, max_rows=MAX_ROWS)
     fp_id, fp_version = _fingerprint(sheets, names, str(schema.template["meta_sheet"]))
     result = WorkbookRead(fp_id, fp_version, {}, located_by="names" if names else "schema")
     for f in schema.fields:

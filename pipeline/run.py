@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, history, intake, legacy_fonts, merge, outputs, score
+from pipeline import expectations, faults, history, intake, legacy_fonts, merge, outputs, score, workers
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
 from pipeline.ledger import Ledger
+from pipeline.lock import RunLock
 from pipeline.model import InboxFile, RunResult, Submission
 from pipeline.read import ReadError, read_workbook
 from pipeline.schema import Schema
@@ -27,7 +30,7 @@ def read_submission(schema: Schema, file: InboxFile, period: ReportingPeriod) ->
         read = read_workbook(file.path, file.kind, schema)
     except ReadError as exc:
         sub = Submission(file=file)
-        sub.issues.append(make_issue(schema, "file-unreadable", file=file.name, detail=exc.detail))
+        sub.issues.append(make_issue(schema, exc.code, file=file.name, detail=exc.detail))
         return sub
     converted = legacy_fonts.convert_read(file.path, file.kind, read)  # TCVN3/VNI text → Unicode
     sub = validate(schema, file, read, period)
@@ -51,8 +54,12 @@ def collect(
     now: datetime,
     workdir: Path | None = None,
 ) -> list[Submission]:
-    """Every inbox file as a Submission (ignored ones included), validated."""
+    """Every inbox file as a Submission (ignored ones included), validated.
+
+    Attachments of e-mails and zips are written under `workdir` (a private temporary folder).
+    """
     subs: list[Submission] = []
+    to_read: dict[int, InboxFile] = {}  # position in subs → candidate, read in worker processes
     scanned = intake.scan(inbox, ledger, period.tz, now, workdir)
     first = intake.first_copies(scanned)
     for found in scanned:
@@ -65,8 +72,14 @@ def collect(
             sub = Submission(file=f, status="ignored")
             sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=first[f.sha256]))
         else:
-            sub = read_submission(schema, f, period)
+            to_read[len(subs)] = f
+            sub = Submission(file=f)
         subs.append(sub)
+    for position, done in zip(
+        to_read, workers.read_files(schema, period, list(to_read.values())), strict=True
+    ):
+        subs[position] = done.submission
+        subs[position].read_seconds = done.seconds
     apply_expectations(schema, subs, period)
     return subs
 
@@ -76,8 +89,13 @@ def consolidate(
 ) -> RunResult:
     if not inbox.is_dir():
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
-    with Ledger(outbox / LEDGER_FILE) as ledger, tempfile.TemporaryDirectory(prefix="dvcq-") as tmp:
+    with (
+        RunLock(outbox),  # one run per outbox at a time (pipeline.lock)
+        Ledger(outbox / LEDGER_FILE) as ledger,
+        tempfile.TemporaryDirectory(prefix="dvcq-") as tmp,
+    ):
         subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
+        faults.checkpoint("after-collect")
         units = merge.merge(schema, subs, period, as_of)
         history.apply(schema, ledger, period, units)
         score.score_all(schema, units)
@@ -87,4 +105,14 @@ def consolidate(
         result.past = history.earlier_results(ledger, period)
         outputs.write_outputs(result, schema, outbox)
         history.record_results(ledger, result)
+        write_read_times(result, outbox)
     return result
+
+
+def write_read_times(result: RunResult, outbox: Path) -> None:
+    """outbox/.logs/read-times-<period>.json: seconds per file read (a debug log, not an output)."""
+    times = {s.file.name: round(s.read_seconds, 4) for s in result.files if s.read_seconds}
+    with contextlib.suppress(outputs.OutputError, OSError):
+        (outbox / ".logs").mkdir(exist_ok=True)
+        data = json.dumps(times, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+        outputs.write_bytes_atomic(outbox / ".logs" / f"read-times-{result.period.id}.json", data)

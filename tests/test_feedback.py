@@ -276,7 +276,7 @@ def test_unreadable_file_gets_a_report_named_by_hash(schema: Schema, tmp_path: P
     (inbox / "bao-cao.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
     report = _consolidate(schema, inbox, tmp_path / "outbox")
     entry = report["files"][0]
-    assert entry["issues"][0]["code"] == "file-unreadable"
+    assert entry["issues"][0]["code"].startswith("file-")  # refused by screening or reading
     names = [p.name for p in (tmp_path / "outbox" / PERIOD / FEEDBACK_DIR).iterdir()]
     assert names == [f"chua-ro-don-vi-{entry['sha256'][:12]}.xlsx"]
     wb = openpyxl.load_workbook(tmp_path / "outbox" / PERIOD / FEEDBACK_DIR / names[0])
@@ -383,3 +383,16 @@ def test_check_opens_a_zip_like_the_run(
     assert "Tổng cộng: 1 tệp được chấp nhận, 1 tệp bị trả lại." in proc.stdout
     for i in rejected["issues"]:
         assert f"{i['code']} {i['sheet']}!{i['cell']}" in proc.stdout
+
+
+def test_refused_file_is_never_opened_for_annotation(schema: Schema, tmp_path: Path) -> None:
+    """A file that screening refused gets the "Kết quả kiểm tra" sheet alone."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bao-cao.xls").write_bytes(b"<html><body><table><tr><td>1</td></tr></table></body></html>")
+    report = _consolidate(schema, inbox, tmp_path / "outbox")
+    entry = report["files"][0]
+    assert entry["status"] == "rejected"
+    assert entry["issues"][0]["code"].startswith("file-")
+    (path,) = (tmp_path / "outbox" / PERIOD / FEEDBACK_DIR).iterdir()
+    assert openpyxl.load_workbook(path).sheetnames == [FEEDBACK_SHEET]

@@ -173,6 +173,7 @@ def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
         "2023-Q1/danh-sach-nop-muon-2023-Q1.xlsx",
         "2023-Q1/de-xuat-kiem-tra-2023-Q1.xlsx",
         "2023-Q1/bao-cao-2023-Q1.docx",
+        "2023-Q1/loi-kiem-tra-2023-Q1.csv",
         "2023-Q1/cong-van-don-doc/STP.docx",
         "2023-Q1/cong-van-don-doc/542.docx",
         "2023-Q1/cong-van-don-doc/SKHDT.docx",

@@ -1,19 +1,22 @@
 """The run's outputs: the consolidated workbook, the late list, the inspection list, the draft
-report and reminder letters (.docx), feedback to units (pipeline.feedback), and run.json.
+report and reminder letters (.docx), the issues CSV, feedback to units (pipeline.feedback:
+annotated workbooks and e-mail texts), and run.json.
 
 Every file is written atomically; run.json comes last and lists the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import IO
 
 from pipeline.model import RunResult
-from pipeline.outputs.atomic import OutputError, write_atomic, write_bytes_atomic
+from pipeline.outputs.atomic import OutputError, check_replaceable, write_atomic, write_bytes_atomic
 from pipeline.outputs.consolidated import build_consolidated
 from pipeline.outputs.inspection import build_inspection
+from pipeline.outputs.issues_csv import build_issues_csv, csv_safe
 from pipeline.outputs.late_list import build_late_list, late_units
 from pipeline.outputs.papers import build_letter, build_report, letter_units
 from pipeline.outputs.run_report import dump, run_report
@@ -22,8 +25,11 @@ from pipeline.schema import Schema
 __all__ = [
     "OutputError",
     "build_consolidated",
+    "build_issues_csv",
     "build_late_list",
+    "csv_safe",
     "dump",
+    "issues_csv_name",
     "late_units",
     "output_names",
     "paper_names",
@@ -55,11 +61,49 @@ def paper_names(period_id: str) -> tuple[str, str, str]:
     )
 
 
+def issues_csv_name(period_id: str) -> str:
+    """The issues list as CSV (OWASP-escaped), relative to the outbox."""
+    return f"{period_id}/loi-kiem-tra-{period_id}.csv"
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files left by a run that was killed before renaming them (called under the run lock)."""
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
-    """Write every output into outbox/<period id>/ and return their relative paths."""
+    """Write every output into outbox/<period id>/ and return their relative paths.
+
+    Every target is checked before anything is replaced, so a run refused because a file is
+    open in Excel leaves all previous outputs as they were; run.json comes last.
+    """
     outbox = Path(outbox)
-    consolidated, late_list, report = output_names(result.period.id)
-    _mkdir(outbox / result.period.id)
+    period_id = result.period.id
+    consolidated, late_list, report = output_names(period_id)
+    inspection, draft, letters = paper_names(period_id)
+    issues_csv = issues_csv_name(period_id)
+    letter_folder = outbox / letters
+    _mkdir(outbox / period_id)
+    remove_stale_temporaries(outbox / period_id)
+    remove_stale_temporaries(letter_folder)
+    # Letters are named by the registry's unit code, never by unit-supplied text.
+    letter_units_by_name = {
+        f"{letters}/{code}.docx": unit
+        for unit in letter_units(result)
+        if (code := re.sub(r"[^0-9A-Za-z_-]", "_", unit.unit.code))
+    }
+    if letter_units_by_name:
+        _mkdir(letter_folder)
+    from pipeline import feedback  # imports this package: import it late
+
+    planned = feedback.plan_run_feedback(result, schema)  # workbooks and e-mail texts to units
+    feedback.make_folders(planned, outbox)
+    files = [consolidated, late_list, inspection, draft, issues_csv, *letter_units_by_name, *planned]
+    for rel in [*files, report]:
+        check_replaceable(outbox / rel)  # all or none: refuse before replacing anything
 
     def consolidated_producer(fh: IO[bytes]) -> None:
         build_consolidated(result, schema, fh)
@@ -70,30 +114,19 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
     def inspection_producer(fh: IO[bytes]) -> None:
         build_inspection(result, schema, fh)
 
-    inspection, draft, letters = paper_names(result.period.id)
     write_atomic(outbox / consolidated, consolidated_producer)
     write_atomic(outbox / late_list, late_producer)
     write_atomic(outbox / inspection, inspection_producer)
     write_bytes_atomic(outbox / draft, build_report(result, schema))
-    written = [consolidated, late_list, inspection, draft]
-    # Letters are named by the registry's unit code, never by unit-supplied text.
-    letter_folder = outbox / letters
+    write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
     stale = set(letter_folder.glob("*.docx")) if letter_folder.is_dir() else set()
-    for unit in letter_units(result):
-        code = re.sub(r"[^0-9A-Za-z_-]", "_", unit.unit.code)
-        if not code:
-            continue
-        _mkdir(letter_folder)
-        target = letter_folder / f"{code}.docx"
-        write_bytes_atomic(target, build_letter(result, schema, unit))
-        stale.discard(target)
-        written.append(f"{letters}/{code}.docx")
+    for rel, unit in letter_units_by_name.items():
+        write_bytes_atomic(outbox / rel, build_letter(result, schema, unit))
+        stale.discard(outbox / rel)
     for old in sorted(stale):  # a unit that has since reported gets no letter
         old.unlink(missing_ok=True)
-    from pipeline.feedback import write_run_feedback  # imports this package: import it late
-
-    written += write_run_feedback(result, schema, outbox)  # workbooks and e-mail texts to units
-    result.outputs = [*written, report]
+    feedback.write_planned(planned, outbox, period_id)
+    result.outputs = [*files, report]
     write_bytes_atomic(outbox / report, dump(run_report(result, schema)))
     return list(result.outputs)
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from pipeline import faults
+
 
 class OutputError(Exception):
     """An output file could not be written; the message is Vietnamese, for the officer."""
@@ -65,6 +67,7 @@ def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
         # The producer failed (or the disk did): nothing replaces the previous file.
         _remove(tmp)
         raise
+    faults.checkpoint(f"before-replace:{path.name}")
     try:
         os.replace(tmp, path)
     except PermissionError as exc:
@@ -74,6 +77,31 @@ def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
         _remove(tmp)
         raise OutputError(_os_message(path, exc)) from exc
     _fsync_dir(folder)
+
+
+def check_replaceable(path: Path) -> None:
+    """OutputError now if `path` could not be replaced later (open in Excel, a folder, read-only).
+
+    Called for every output before any is written, so that a run which cannot replace one
+    output replaces none of them.
+    """
+    path = Path(path)
+    if not path.exists():
+        if not os.access(path.parent, os.W_OK):
+            raise OutputError(_locked_message(path))
+        return
+    if not path.is_file():
+        raise OutputError(
+            f'Không ghi được tệp "{path}": đã có một thư mục trùng tên. Đổi tên thư mục đó rồi chạy lại.'
+        )
+    try:
+        # Excel on Windows holds its files open without sharing: opening for writing fails.
+        with path.open("r+b"):
+            pass
+    except PermissionError as exc:
+        raise OutputError(_locked_message(path)) from exc
+    except OSError as exc:
+        raise OutputError(_os_message(path, exc)) from exc
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -1,0 +1,324 @@
+"""Safety screening of a file before any parser sees it.
+
+Decided from the file's first bytes, the zip's central directory and (for OLE files) the
+compound-file directory only: nothing is decompressed beyond a few kilobytes of XML prologue.
+A file that fails here is refused with its own catalogue code; it never reaches calamine,
+which aborts the whole process on a decompression bomb (see docs: measured facts).
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+ZIP_MAGIC = b"PK\x03\x04"
+ZIP_EMPTY = b"PK\x05\x06"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+
+# Caps: far above any real report (a filled template is ~30 KB, 4 sheets, ~20 members).
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_MEMBERS = 2000
+MAX_TOTAL_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_MEMBER_UNCOMPRESSED = 100 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed, for members larger than RATIO_FLOOR
+RATIO_FLOOR = 1024 * 1024
+XML_PROLOGUE = 4096  # bytes of each XML member inspected for DTD / entity declarations
+
+SPREADSHEET_EXTENSIONS = {".xls", ".xlsx", ".xlsm", ".xlsb", ".ods", ".xlt", ".xltx", ".xltm", ".csv"}
+SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini", ".gitkeep", ".localized"}
+
+
+@dataclass
+class Screened:
+    """The sniffed type (xlsx | xlsb | ods | xls | "") and, if refused, why."""
+
+    kind: str = ""
+    ignore_code: str = ""
+    reject_code: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.ignore_code or self.reject_code)
+
+
+def name_code(base: str) -> str:
+    """A code for names that are never reports, from the base name alone ("" otherwise)."""
+    low = base.lower()
+    if base.startswith("~$") or (base.startswith(".~lock.") and base.endswith("#")):
+        return "lock-file"
+    if low in SYSTEM_NAMES or base.startswith("._"):
+        return "system-file"
+    return ""
+
+
+def screen(path: Path, size: int | None = None) -> Screened:
+    """Everything decided before parsing; never raises for a bad file."""
+    try:
+        if size is None:
+            size = path.stat().st_size
+        if size == 0:
+            return Screened(reject_code="file-empty")
+        if size > MAX_FILE_BYTES:
+            return Screened(
+                reject_code="file-too-large",
+                params={
+                    "size": f"{size / 1024 / 1024:.0f} MB",
+                    "limit": f"{MAX_FILE_BYTES // 1024 // 1024} MB",
+                },
+            )
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        return Screened(reject_code="file-unreadable", params={"detail": exc.strerror or str(exc)})
+    if head.startswith(OLE_MAGIC):
+        return _screen_ole(path)
+    if head.startswith(ZIP_MAGIC) or head.startswith(ZIP_EMPTY):
+        return _screen_zip(path)
+    suffix = path.suffix.lower()
+    text = _text_kind(head)
+    if suffix in SPREADSHEET_EXTENSIONS and suffix != ".csv":
+        if text == "html":
+            return Screened(reject_code="file-html")
+        if text in ("csv", "text"):
+            return Screened(reject_code="file-text")
+        return Screened(reject_code="file-unknown-format")
+    if suffix == ".csv":
+        return Screened(reject_code="file-text")
+    return Screened(ignore_code="not-spreadsheet")
+
+
+def _text_kind(head: bytes) -> str:
+    """ "html" | "csv" | "text" | "" (binary) for the first bytes of a non-zip, non-OLE file."""
+    sample = head.lstrip(b"\xef\xbb\xbf\xff\xfe\xfe\xff \t\r\n")
+    low = sample[:512].lower().replace(b"\x00", b"")
+    if low.startswith((b"<!doctype html", b"<html", b"<?xml", b"<table", b"<meta", b"<head", b"<body")) or (
+        b"<html" in low or b"<table" in low
+    ):
+        return "html"
+    if b"\x00" in head[:512] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ""
+    try:
+        decoded = head.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            decoded = head.decode("cp1258")
+        except UnicodeDecodeError:
+            return ""
+    printable = sum(1 for ch in decoded if ch.isprintable() or ch in "\r\n\t")
+    if printable < 0.95 * max(1, len(decoded)):
+        return ""
+    first = decoded.splitlines()[0] if decoded.splitlines() else ""
+    return "csv" if any(sep in first for sep in (",", ";", "\t")) else "text"
+
+
+# --- zip -------------------------------------------------------------------------------
+
+
+def _screen_zip(path: Path) -> Screened:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            refusal = _zip_caps(infos)
+            if refusal is not None:
+                return refusal
+            names = {i.filename for i in infos}
+            if any(i.flag_bits & 0x1 for i in infos):
+                return Screened(reject_code="file-encrypted")
+            kind = ""
+            if "xl/workbook.xml" in names:
+                kind = "xlsx"
+            elif "xl/workbook.bin" in names:
+                kind = "xlsb"
+            elif "mimetype" in names and _read_prefix(zf, zf.getinfo("mimetype"), 128).strip() == ODS_MIME:
+                kind = "ods"
+            if kind == "ods" and _ods_encrypted(zf, names):
+                return Screened(reject_code="file-encrypted")
+            if not kind:
+                if path.suffix.lower() in SPREADSHEET_EXTENSIONS:
+                    return Screened(reject_code="file-unknown-format")
+                return Screened(ignore_code="not-spreadsheet")
+            for info in infos:
+                if info.filename.lower().endswith((".xml", ".rels", ".vml")) and _has_dtd(zf, info):
+                    return Screened(reject_code="file-unsafe-xml", params={"detail": info.filename})
+            return Screened(kind=kind)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        zlib.error,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
+        return Screened(reject_code="file-truncated", params={"detail": exc.__class__.__name__})
+    except OSError as exc:
+        return Screened(reject_code="file-unreadable", params={"detail": exc.strerror or str(exc)})
+
+
+def _zip_caps(infos: list[zipfile.ZipInfo]) -> Screened | None:
+    if len(infos) > MAX_MEMBERS:
+        return Screened(reject_code="file-bomb", params={"detail": f"{len(infos)} thành phần"})
+    total = 0
+    for info in infos:
+        name = info.filename
+        pure = PurePosixPath(name.replace("\\", "/"))
+        if pure.is_absolute() or ".." in pure.parts or ":" in name or "\x00" in name:
+            return Screened(reject_code="file-unsafe-path", params={"detail": name})
+        total += info.file_size
+        if info.file_size > MAX_MEMBER_UNCOMPRESSED or total > MAX_TOTAL_UNCOMPRESSED:
+            return Screened(
+                reject_code="file-bomb", params={"detail": f"{name}: {info.file_size:,} byte khi giải nén"}
+            )
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            ratio = info.file_size // max(1, info.compress_size)
+            return Screened(reject_code="file-bomb", params={"detail": f"{name}: nén {ratio} lần"})
+        if name.lower().endswith(
+            (".zip", ".gz", ".7z", ".rar")
+        ):  # spreadsheets in a zip of attachments are screened one by one
+            return Screened(reject_code="file-bomb", params={"detail": f"tệp nén lồng nhau {name}"})
+    return None
+
+
+def _read_prefix(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """At most `limit` bytes of a member, without decompressing the rest."""
+    with zf.open(info) as fh:
+        return fh.read(limit)
+
+
+def _has_dtd(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    head = _read_prefix(zf, info, XML_PROLOGUE)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.replace(b"\x00", b"")
+    low = head.upper()
+    return b"<!DOCTYPE" in low or b"<!ENTITY" in low
+
+
+def _ods_encrypted(zf: zipfile.ZipFile, names: set[str]) -> bool:
+    if "META-INF/manifest.xml" not in names:
+        return False
+    info = zf.getinfo("META-INF/manifest.xml")
+    if info.file_size > 1024 * 1024:
+        return False
+    return b"encryption-data" in _read_prefix(zf, info, 1024 * 1024)
+
+
+# --- OLE compound file (.xls, and encrypted OOXML) ------------------------------------
+
+_FREE = {0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC}
+_MAX_SECTORS = 1 << 20
+
+
+def _screen_ole(path: Path) -> Screened:
+    try:
+        data = path.read_bytes()
+        streams = ole_streams(data)
+    except (ValueError, struct.error, IndexError, OSError) as exc:
+        return Screened(reject_code="file-truncated", params={"detail": f"OLE: {exc.__class__.__name__}"})
+    lower = {name.lower(): entry for name, entry in streams.items()}
+    if "encryptioninfo" in lower or "encryptedpackage" in lower:
+        return Screened(reject_code="file-encrypted")
+    book = lower.get("workbook") or lower.get("book")
+    if book is None:
+        if path.suffix.lower() in SPREADSHEET_EXTENSIONS:
+            return Screened(reject_code="file-unknown-format")
+        return Screened(ignore_code="not-spreadsheet")
+    try:
+        if _biff_filepass(data, book):
+            return Screened(reject_code="file-encrypted")
+    except (ValueError, struct.error, IndexError):
+        return Screened(reject_code="file-truncated", params={"detail": "OLE Workbook"})
+    return Screened(kind="xls")
+
+
+@dataclass(frozen=True)
+class _OleStream:
+    start: int
+    size: int
+    sector_size: int
+    fat: tuple[int, ...]
+    mini_cutoff: int
+
+
+def ole_streams(data: bytes) -> dict[str, _OleStream]:
+    """Stream names of an OLE compound file from its directory (bounded; ValueError if broken)."""
+    if len(data) < 512:
+        raise ValueError("short header")
+    shift = struct.unpack_from("<H", data, 0x1E)[0]
+    if shift not in (9, 12):
+        raise ValueError("sector size")
+    ssz = 1 << shift
+    n_fat, dir_start = struct.unpack_from("<II", data, 0x2C)
+    mini_cutoff = struct.unpack_from("<I", data, 0x38)[0]
+    difat_start, n_difat = struct.unpack_from("<II", data, 0x44)
+    fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s not in _FREE]
+    seen: set[int] = set()
+    sector = difat_start
+    for _ in range(min(n_difat, 4096)):
+        if sector in _FREE or sector in seen:
+            break
+        seen.add(sector)
+        off = (sector + 1) * ssz
+        if off + ssz > len(data):
+            raise ValueError("DIFAT beyond end")
+        words = struct.unpack_from(f"<{ssz // 4}I", data, off)
+        fat_sectors.extend(s for s in words[:-1] if s not in _FREE)
+        sector = words[-1]
+    fat: list[int] = []
+    for s in fat_sectors[: max(n_fat, 1)]:
+        off = (s + 1) * ssz
+        if off + ssz > len(data):
+            raise ValueError("FAT beyond end")
+        fat.extend(struct.unpack_from(f"<{ssz // 4}I", data, off))
+    frozen = tuple(fat)
+    streams: dict[str, _OleStream] = {}
+    for off in _chain_offsets(frozen, dir_start, ssz, len(data)):
+        for e in range(0, ssz, 128):
+            entry = data[off + e : off + e + 128]
+            name_len = struct.unpack_from("<H", entry, 0x40)[0]
+            obj_type = entry[0x42]
+            if obj_type not in (1, 2, 5) or not 2 <= name_len <= 64:
+                continue
+            name = entry[: name_len - 2].decode("utf-16-le", "replace")
+            start, size = struct.unpack_from("<II", entry, 0x74)
+            streams.setdefault(name, _OleStream(start, size, ssz, frozen, mini_cutoff))
+    return streams
+
+
+def _chain_offsets(fat: tuple[int, ...], start: int, ssz: int, length: int) -> list[int]:
+    offsets: list[int] = []
+    seen: set[int] = set()
+    sector = start
+    while sector not in _FREE and len(offsets) < _MAX_SECTORS:
+        if sector in seen or sector >= len(fat):
+            raise ValueError("bad chain")
+        seen.add(sector)
+        off = (sector + 1) * ssz
+        if off + ssz > length:
+            raise ValueError("sector beyond end")
+        offsets.append(off)
+        sector = fat[sector]
+    return offsets
+
+
+def _biff_filepass(data: bytes, book: _OleStream) -> bool:
+    """True when the BIFF workbook stream has a FILEPASS record (0x002F) before its first sheet."""
+    if book.size < book.mini_cutoff:
+        return False  # tiny stream in the mini stream: leave it to the reader (in a worker)
+    head = bytearray()
+    for off in _chain_offsets(book.fat, book.start, book.sector_size, len(data))[:16]:
+        head += data[off : off + book.sector_size]
+    pos = 0
+    for _ in range(64):
+        if pos + 4 > len(head):
+            break
+        rec, length = struct.unpack_from("<HH", head, pos)
+        if rec == 0x002F:
+            return True
+        if rec in (0x0085, 0x00FC, 0x000A) and pos > 0:  # BOUNDSHEET, SST, EOF: past the globals' start
+            break
+        pos += 4 + length
+    return False

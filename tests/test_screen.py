@@ -1,0 +1,209 @@
+"""Pre-parse screening (pipeline.screen) and reading in worker processes (pipeline.workers)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline import schema as schema_mod
+from pipeline import screen, workers
+from pipeline.deadlines import parse_period
+from pipeline.model import InboxFile
+from pipeline.schema import Schema
+from tests.issue6_support import (
+    BILLION_LAUGHS,
+    CORPUS,
+    copy_valid,
+    replace_member,
+    template_path,
+    zip_bomb,
+)
+
+
+@pytest.fixture(scope="module")
+def schema() -> Schema:
+    return schema_mod.load(None)
+
+
+def _code(path: Path) -> str:
+    s = screen.screen(path)
+    return s.reject_code or s.ignore_code
+
+
+def test_zip_bomb_refused_from_directory_in_under_a_second(tmp_path: Path) -> None:
+    bomb = zip_bomb(tmp_path / "bao-cao.xlsx", template_path())
+    assert bomb.stat().st_size < 3 * 1024 * 1024  # 1 GiB of sheet in ~1 MB
+    with zipfile.ZipFile(bomb) as zf:  # a real bomb: the declared size is honest
+        assert zf.getinfo("xl/worksheets/sheet5.xml").file_size > 1 << 29
+    start = time.perf_counter()
+    assert _code(bomb) == "file-bomb"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_billion_laughs_refused_in_under_a_second(tmp_path: Path) -> None:
+    lol = replace_member(template_path(), tmp_path / "lol.xlsx", "xl/sharedStrings.xml", BILLION_LAUGHS)
+    start = time.perf_counter()
+    s = screen.screen(lol)
+    assert time.perf_counter() - start < 1.0
+    assert s.reject_code == "file-unsafe-xml"
+    assert s.params["detail"] == "xl/sharedStrings.xml"
+
+
+def test_entity_in_workbook_xml_refused(tmp_path: Path) -> None:
+    with zipfile.ZipFile(template_path()) as zf:
+        xml = zf.read("xl/workbook.xml")
+    evil = xml.replace(b"?>", b'?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>', 1)
+    path = replace_member(template_path(), tmp_path / "xxe.xlsx", "xl/workbook.xml", evil)
+    assert _code(path) == "file-unsafe-xml"
+
+
+def test_zip_caps(tmp_path: Path) -> None:
+    many = tmp_path / "many.xlsx"
+    with zipfile.ZipFile(many, "w") as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        for i in range(screen.MAX_MEMBERS + 1):
+            zf.writestr(f"xl/m{i}.xml", "")
+    assert _code(many) == "file-bomb"
+
+    nested = replace_member(
+        template_path(), tmp_path / "nested.xlsx", "xl/embeddings/inner.zip", b"PK\x05\x06" + bytes(18)
+    )
+    assert _code(nested) == "file-bomb"
+
+    ratio = tmp_path / "ratio.xlsx"
+    with zipfile.ZipFile(ratio, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b" " * (8 * 1024 * 1024))  # 8 MB → ~8 KB
+    assert _code(ratio) == "file-bomb"
+
+    traversal = replace_member(template_path(), tmp_path / "trav.xlsx", "../../evil.xml", b"<x/>")
+    assert _code(traversal) == "file-unsafe-path"
+
+
+def test_files_that_are_not_reports(tmp_path: Path) -> None:
+    cases: dict[str, tuple[bytes, str]] = {
+        "rong.xlsx": (b"", "file-empty"),
+        "trang-web.xls": (b"<html><body><table><tr><td>1</td></tr></table></body></html>", "file-html"),
+        "bang.xls": (b"ma_don_vi;so_lieu\nSYT;12\n", "file-text"),
+        "so-lieu.csv": (b"a,b\n1,2\n", "file-text"),
+        "rac.xlsx": (bytes(range(256)) * 4, "file-unknown-format"),
+        "anh.png": (b"\x89PNG\r\n\x1a\n" + bytes(100), "not-spreadsheet"),
+        "ghi-chu.txt": (b"xin chao", "not-spreadsheet"),
+    }
+    for name, (data, code) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert _code(tmp_path / name) == code, name
+    truncated = tmp_path / "dut.xlsx"
+    truncated.write_bytes(template_path().read_bytes()[:5000])
+    assert _code(truncated) == "file-truncated"
+    big = tmp_path / "lon.xlsx"
+    with big.open("wb") as fh:
+        fh.write(b"PK\x03\x04")
+        fh.truncate(screen.MAX_FILE_BYTES + 1)
+    assert _code(big) == "file-too-large"
+    assert screen.name_code("~$Báo cáo Sở Y tế.xlsx") == "lock-file"
+    assert screen.name_code(".~lock.bao-cao.xlsx#") == "lock-file"
+    assert screen.name_code(".DS_Store") == "system-file"
+    assert screen.name_code("Thumbs.db") == "system-file"
+    assert screen.name_code("Báo cáo.xlsx") == ""
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
+def test_encrypted_files_in_every_format() -> None:
+    for name in ("pass_protected.xlsx", "pass_protected.xlsb", "pass_protected.ods", "issue_385.xls"):
+        assert _code(CORPUS / name) == "file-encrypted", name
+    assert screen.screen(CORPUS / "any_sheets.xls").kind == "xls"
+    assert screen.screen(CORPUS / "any_sheets.xlsb").kind == "xlsb"
+    assert screen.screen(CORPUS / "any_sheets.ods").kind == "ods"
+
+
+def test_valid_template_passes(tmp_path: Path) -> None:
+    copy_valid(tmp_path, 1)
+    path = next(tmp_path.glob("*.xlsx"))
+    s = screen.screen(path)
+    assert (s.kind, s.refused) == ("xlsx", False)
+
+
+# --- worker processes --------------------------------------------------------------------
+
+
+def _inbox_files(paths: list[Path]) -> list[InboxFile]:
+    return [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size, kind="xlsx") for p in paths]
+
+
+def test_worker_crash_and_timeout_cost_one_file(
+    tmp_path: Path, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = copy_valid(tmp_path, 4)
+    files = _inbox_files([tmp_path / n for n in names])
+    period = parse_period("2023-Q1", schema.calendar)
+    # The worker aborts on the second file (what python-calamine does on a bomb).
+    monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"abort@read:{names[1]}")
+    results = workers.read_files(schema, period, files)
+    assert [r.submission.file.name for r in results] == names
+    assert [i.code for i in results[1].submission.issues] == ["file-crashed-reader"]
+    assert all(r.submission.unit for i, r in enumerate(results) if i != 1)
+    # The third file hangs: the worker is killed after the timeout, the others are read.
+    monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"read:{names[2]}")
+    start = time.monotonic()
+    results = workers.read_files(schema, period, files, timeout=2.0)
+    assert time.monotonic() - start < 20
+    assert [i.code for i in results[2].submission.issues] == ["file-timeout"]
+    assert all(r.submission.unit for i, r in enumerate(results) if i != 2)
+
+
+def test_real_bomb_inside_a_worker_costs_one_file(tmp_path: Path, schema: Schema) -> None:
+    """Even if screening missed it, calamine's abort on a bomb takes only its worker down."""
+    names = copy_valid(tmp_path, 2)
+    bomb = zip_bomb(tmp_path / "bomb.xlsx", template_path())
+    files = _inbox_files([tmp_path / names[0], bomb, tmp_path / names[1]])
+    period = parse_period("2023-Q1", schema.calendar)
+    start = time.monotonic()
+    results = workers.read_files(schema, period, files, memory_limit=512 * 1024 * 1024)
+    assert time.monotonic() - start < 30
+    assert next(i.code for i in results[1].submission.issues) in ("file-crashed-reader", "file-timeout")
+    assert results[0].submission.unit and results[2].submission.unit
+
+
+def test_long_text_is_bounded(tmp_path: Path, schema: Schema) -> None:
+    from pipeline.fill import fill_workbook
+
+    path = tmp_path / "dai.xlsx"
+    shutil.copy2(template_path(), path)
+    valid = copy_valid(tmp_path / "v", 1)[0]
+    from pipeline.read import read_workbook
+
+    period = parse_period("2023-Q1", schema.calendar)
+    base = read_workbook(tmp_path / "v" / valid, "xlsx", schema)
+    values = {k: c.value for k, c in base.cells.items() if c.value is not None}
+    values["n1_results"] = "Tuyên truyền. " * 8000  # 112,000 characters
+    fill_workbook(template_path(), values, path)
+    [result] = workers.read_files(schema, period, _inbox_files([path]))
+    sub = result.submission
+    assert len(str(sub.values["n1_results"])) == workers.MAX_TEXT
+    assert [i.code for i in sub.issues if i.key == "n1_results"] == ["value-too-long"]
+
+
+def test_million_rows_sheet_is_bounded(tmp_path: Path, schema: Schema) -> None:
+    """1,000,000 rows appended to the data sheet: read in bounded time, values unchanged."""
+    [valid] = copy_valid(tmp_path / "v", 1)
+    src = tmp_path / "v" / valid
+    with zipfile.ZipFile(src) as zf:
+        xml = zf.read("xl/worksheets/sheet3.xml")
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (i, i, i) for i in range(1000, 1_001_000))
+    big = replace_member(
+        src,
+        tmp_path / "trieu-dong.xlsx",
+        "xl/worksheets/sheet3.xml",
+        xml.replace(b"</sheetData>", rows + b"</sheetData>"),
+    )
+    assert screen.screen(big).kind == "xlsx"  # within the caps: a legitimate if bloated file
+    period = parse_period("2023-Q1", schema.calendar)
+    plain, bloated = workers.read_files(schema, period, _inbox_files([src, big]))
+    assert bloated.seconds < 10
+    assert bloated.submission.unit == plain.submission.unit is not None
+    assert bloated.submission.values == plain.submission.values
