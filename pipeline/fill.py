@@ -22,11 +22,10 @@ from openpyxl.writer.excel import ExcelWriter
 
 from pipeline import cellref
 from pipeline.vietnamese import nfc
+from pipeline.zipdates import fixed_dates
 
 # Document date stamped in docProps/core.xml unless the caller gives one.
 MODIFIED = datetime(2023, 1, 1)
-# Zip entry time: Excel's own epoch, as xlsxwriter writes it.
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 CellValue = int | float | str | date | None
 
@@ -85,19 +84,7 @@ def workbook_bytes(wb: Any, *, modified: datetime = MODIFIED) -> bytes:
     # ExcelWriter rather than wb.save(): save() stamps the current time as "modified".
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
-    return _fixed_zip(raw.getvalue())
-
-
-def _fixed_zip(data: bytes) -> bytes:
-    """Rewrite a zip with every entry dated ZIP_DATE_TIME (openpyxl uses the current time)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
+    return fixed_dates(raw.getvalue())
 
 
 def save_workbook(wb: Any, target: Path, *, modified: datetime = MODIFIED) -> None:

@@ -8,34 +8,22 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, faults, history, intake, legacy_fonts, merge, outputs, score, workers
+from pipeline import expectations, faults, history, intake, merge, outputs, score, workers
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
 from pipeline.ledger import Ledger
 from pipeline.lock import RunLock
 from pipeline.model import InboxFile, RunResult, Submission
-from pipeline.read import ReadError, read_workbook
 from pipeline.schema import Schema
-from pipeline.validate import validate
 
 
 class InboxError(Exception):
     """The inbox folder is missing: the run cannot continue."""
 
 
-def read_submission(schema: Schema, file: InboxFile, period: ReportingPeriod) -> Submission:
-    """One candidate file read and validated on its own (also what `check` runs)."""
-    try:
-        read = read_workbook(file.path, file.kind, schema)
-    except ReadError as exc:
-        sub = Submission(file=file)
-        sub.issues.append(make_issue(schema, exc.code, file=file.name, detail=exc.detail))
-        return sub
-    converted = legacy_fonts.convert_read(file.path, file.kind, read)  # TCVN3/VNI text → Unicode
-    sub = validate(schema, file, read, period)
-    sub.issues.extend(legacy_fonts.issues(schema, file.name, sub.unit or "", converted))
-    return sub
+# One candidate file read and validated on its own, in this process: what each worker runs.
+read_submission = workers.read_one
 
 
 def apply_expectations(schema: Schema, subs: list[Submission], period: ReportingPeriod) -> None:

@@ -8,7 +8,6 @@ properties and fixed zip entry dates, so the same inputs give byte-identical fil
 from __future__ import annotations
 
 import io
-import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +18,10 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
+from pipeline.zipdates import fixed_dates
+
 FONT = "Times New Roman"
 BODY_SIZE = 14
-ZIP_DATE_TIME = (2020, 1, 1, 0, 0, 0)
 
 __all__ = ["Paper"]
 
@@ -227,7 +227,7 @@ class Paper:
         props.revision = 1
         raw = io.BytesIO()
         self.doc.save(raw)
-        return _fixed_zip(raw.getvalue())
+        return fixed_dates(raw.getvalue())
 
 
 def _widths(table: Any, widths_mm: tuple[float, ...]) -> None:
@@ -244,14 +244,3 @@ _ALIGN = {
     "left": WD_ALIGN_PARAGRAPH.LEFT,
     "right": WD_ALIGN_PARAGRAPH.RIGHT,
 }
-
-
-def _fixed_zip(data: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
