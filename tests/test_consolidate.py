@@ -275,3 +275,40 @@ def test_missing_inbox_exits_1_with_a_message(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert str(tmp_path / "khong-co") in proc.stderr
+
+
+def test_numbers_typed_as_text_follow_the_vietnamese_rule(tmp_path: Path, template: Path) -> None:
+    """ "1.234" is one thousand two hundred thirty-four; "1,234" is ambiguous and never guessed."""
+    report = _one_file_run(
+        tmp_path,
+        template,
+        "bao-cao.xlsx",
+        {
+            "t2_dossiers_received": "1.234",
+            "t2_dossiers_on_time": "\u00a01.000\u00a0",
+            "t1_participants": "1,234",
+        },
+    )
+    issues = report["files"][0]["issues"]
+    ambiguous = [i for i in issues if i["code"] == "value-ambiguous"]
+    assert [(i["sheet"], i["cell"], i["severity"]) for i in ambiguous] == [("Số liệu", "D9", "error")]
+    assert "1,234" in ambiguous[0]["message"]
+    assert not any(i["cell"] in ("D13", "D15") for i in issues if i["severity"] == "error")
+    # the rejected file is not consolidated; its parsed figures are checked through `check`
+    proc = run_cli("check", "--period", "2023-Q1", str(tmp_path / "inbox" / "bao-cao.xlsx"))
+    assert proc.returncode == 1
+    assert "D9" in proc.stdout
+
+
+def test_text_numbers_are_consolidated_as_numbers(
+    tmp_path: Path, template: Path, sample: SampleManifest
+) -> None:
+    values = dict(sample.units["SNV"].values or {})
+    original = values["t2_dossiers_received"]
+    assert isinstance(original, int)
+    received = original + 1000  # a larger whole keeps every parts-of-a-whole rule true
+    text = f"{received:,}".replace(",", ".")  # 1234 → "1.234", the vi-VN way
+    assert "." in text
+    report = _one_file_run(tmp_path, template, "bao-cao.xlsx", {**values, "t2_dossiers_received": text})
+    assert report["files"][0]["status"] == "accepted"
+    assert report["totals"]["t2_dossiers_received"] == received
