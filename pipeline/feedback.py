@@ -207,7 +207,7 @@ def email_text(
     lines = [
         f"Tiêu đề: Kết quả kiểm tra báo cáo công tác dân vận chính quyền {period.name_vi} – {action}",
         "",
-        f"Kính gửi: {unit.unit.name}",
+        f"Kính gửi: {unit.unit.addressee}",
         "",
         f"Sở Nội vụ tỉnh Bình Định đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
         f'của đơn vị (tệp "{sub.file.name}"' + (f", nhận lúc {received}" if received else "") + ").",
@@ -251,7 +251,7 @@ def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) ->
     lines = [
         f"Tiêu đề: Đôn đốc gửi báo cáo công tác dân vận chính quyền {period.name_vi}",
         "",
-        f"Kính gửi: {unit.unit.name}",
+        f"Kính gửi: {unit.unit.addressee}",
         "",
         f"Đến ngày {fmt_date(as_of.astimezone(period.tz).date())}, Sở Nội vụ tỉnh Bình Định chưa nhận được "
         f"báo cáo công tác dân vận chính quyền {period.name_vi} của đơn vị "

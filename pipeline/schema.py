@@ -29,6 +29,13 @@ class Unit:
     aliases: tuple[str, ...]
 
     @property
+    def addressee(self) -> str:
+        """How a letter addresses the unit: a district through its People's Committee."""
+        if self.kind == "district":
+            return "Ủy ban nhân dân " + self.name[:1].lower() + self.name[1:]
+        return self.name
+
+    @property
     def kind_vi(self) -> str:
         return "Sở, ban, ngành" if self.kind == "department" else "Huyện, thị xã, thành phố"
 

@@ -209,7 +209,7 @@ def test_letters(runs: dict[str, Any]) -> None:
         rel = f"2023-Q1/cong-van-don-doc/{unit.unit.code}.docx"
         assert rel in result.outputs
         text = _docx_text(outbox / rel)
-        assert f"Kính gửi: {unit.unit.name}." in text
+        assert f"Kính gửi: {unit.unit.addressee}." in text
         assert "Quý I năm 2023" in text and "20/03/2023" in text
         assert "V/v đôn đốc" in text
         if unit.status == "missing":

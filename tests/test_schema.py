@@ -77,3 +77,10 @@ def test_expressions_propagate_missing_values() -> None:
     assert expression.evaluate("a / b", {"a": 1, "b": 0}) is None
     with pytest.raises(expression.ExpressionError):
         expression.parse("__import__('os')")
+
+
+def test_letters_address_a_district_through_its_peoples_committee() -> None:
+    s = schema_mod.load()
+    assert s.unit_by_code["550"].addressee == "Ủy ban nhân dân huyện Tuy Phước"
+    assert s.unit_by_code["540"].addressee == "Ủy ban nhân dân thành phố Quy Nhơn"
+    assert s.unit_by_code["SYT"].addressee == "Sở Y tế"

@@ -240,7 +240,7 @@ def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
     )
     p = paper.paragraph(align="center", space_after=12)
     paper.run(p, "Kính gửi: ")
-    paper.run(p, f"{unit.unit.name}.")
+    paper.run(p, f"{unit.unit.addressee}.")
     paper.paragraph(
         "Thực hiện Kế hoạch thực hiện công tác dân vận chính quyền năm "
         f"{rp.year} của UBND tỉnh, các cơ quan, đơn vị, địa phương báo cáo kết quả thực hiện "
