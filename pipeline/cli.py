@@ -10,11 +10,12 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import click
 
+from pipeline import click_vietnamese
 from pipeline import schema as schema_mod
 from pipeline.deadlines import PeriodError, ReportingPeriod, parse_period
 from pipeline.intake import ReceiptsError
@@ -23,6 +24,8 @@ from pipeline.lock import LockError
 from pipeline.outputs.atomic import OutputError
 from pipeline.run import InboxError
 from pipeline.schema import Schema, SchemaError
+
+click_vietnamese.install()  # usage lines, headings and usage errors in Vietnamese
 
 CANNOT_CONTINUE = (SchemaError, ReceiptsError, LedgerError, LockError, OutputError, InboxError, OSError)
 
@@ -68,10 +71,26 @@ def _as_of(ctx: click.Context, text: str | None, tz: ZoneInfo) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=tz)
 
 
-@click.group(help="Tổng hợp báo cáo công tác dân vận chính quyền tỉnh Bình Định.")
+class _Command(click.Command):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", "[TÙY CHỌN]")
+        super().__init__(*args, **kwargs)
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", "[TÙY CHỌN]")
+        kwargs.setdefault("subcommand_metavar", "LỆNH [THAM SỐ]...")
+        super().__init__(*args, **kwargs)
+
+
+@click.group(cls=_Group, help="Tổng hợp báo cáo công tác dân vận chính quyền tỉnh Bình Định.")
 @click.option(
     "--schemas",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="THƯ-MỤC",
     default=None,
     help="Thư mục cấu hình (mặc định: schemas/ của chương trình).",
 )
@@ -81,7 +100,14 @@ def main(ctx: click.Context, schemas: Path | None) -> None:
 
 
 @main.command(help="Tạo mẫu báo cáo Excel gửi các đơn vị (templates/excel/).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("templates/excel"))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="THƯ-MỤC",
+    default=Path("templates/excel"),
+    show_default=True,
+    help="Thư mục ghi mẫu báo cáo.",
+)
 @click.pass_context
 def template(ctx: click.Context, out: Path) -> None:
     from pipeline.template import write_template
@@ -95,10 +121,32 @@ def template(ctx: click.Context, out: Path) -> None:
 
 
 @main.command(help="Tổng hợp các báo cáo trong hộp thư đến cho một kỳ, ví dụ --period 2023-Q1.")
-@click.option("--period", "period_text", required=True, help="Kỳ báo cáo: NĂM-KỲ, kỳ là Q1, H1, 9M hoặc Y.")
-@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), default=Path("inbox"))
-@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), default=Path("outbox"))
-@click.option("--as-of", "as_of_text", default=None, help="Thời điểm tổng hợp (ISO 8601); mặc định: bây giờ.")
+@click.option(
+    "--period", "period_text", required=True, metavar="NĂM-KỲ", help="Kỳ báo cáo, kỳ là Q1, H1, 9M hoặc Y."
+)
+@click.option(
+    "--inbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="THƯ-MỤC",
+    default=Path("inbox"),
+    show_default=True,
+    help="Hộp thư đến: thư mục chứa các tệp đơn vị gửi.",
+)
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="THƯ-MỤC",
+    default=Path("outbox"),
+    show_default=True,
+    help="Thư mục ghi kết quả.",
+)
+@click.option(
+    "--as-of",
+    "as_of_text",
+    default=None,
+    metavar="THỜI-ĐIỂM",
+    help="Thời điểm tổng hợp (ISO 8601, ví dụ 2023-03-25T09:00); mặc định: bây giờ.",
+)
 @click.pass_context
 def consolidate(
     ctx: click.Context, period_text: str, inbox: Path, outbox: Path, as_of_text: str | None
@@ -122,8 +170,17 @@ def consolidate(
 
 
 @main.command(help="Tạo hộp thư mẫu để chạy thử (không dùng thư mục inbox/).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("build/sample-inbox"))
-@click.option("--period", "period_text", default="2023-Q1")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="THƯ-MỤC",
+    default=Path("build/sample-inbox"),
+    show_default=True,
+    help="Thư mục ghi hộp thư mẫu.",
+)
+@click.option(
+    "--period", "period_text", default="2023-Q1", show_default=True, metavar="NĂM-KỲ", help="Kỳ báo cáo."
+)
 @click.pass_context
 def sample(ctx: click.Context, out: Path, period_text: str) -> None:
     from pipeline.sample import build_sample_inbox
@@ -144,14 +201,23 @@ def sample(ctx: click.Context, out: Path, period_text: str) -> None:
     "Mã thoát: 0 mọi tệp được chấp nhận, 1 có tệp bị trả lại, 2 gõ sai lệnh."
 )
 @click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "files",
+    nargs=-1,
+    required=True,
+    metavar="TỆP...",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
 @click.option(
-    "--period", "period_text", default=None, help="Kỳ báo cáo NĂM-KỲ; mặc định: kỳ ghi trong chính tệp."
+    "--period",
+    "period_text",
+    default=None,
+    metavar="NĂM-KỲ",
+    help="Kỳ báo cáo; mặc định: kỳ ghi trong chính tệp.",
 )
 @click.option(
     "--feedback",
     "feedback_dir",
+    metavar="THƯ-MỤC",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Ghi tệp phản hồi (tô màu, ghi chú các ô cần sửa) vào thư mục này.",
