@@ -115,14 +115,7 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     last_col = 4
     for col, width in enumerate((5, 40, 20, 13, 12)):
         ws.set_column(col, col, width)
-    row = layout.header_block(
-        ws,
-        f,
-        1,
-        last_col,
-        result.as_of.astimezone(tz).date(),
-        str(schema.template.get("agency", vi.PARENT_BODY)),
-    )
+    row = layout.run_header(ws, f, 1, last_col, result, schema)
     row = layout.title_rows(
         ws,
         f,

@@ -34,16 +34,8 @@ def write_inspection_sheet(
 ) -> None:
     f = layout.Formats(styles)
     ws = wb.add_worksheet(name)
-    tz = result.period.tz
     last_col = len(COLUMNS) - 1
-    row = layout.header_block(
-        ws,
-        f,
-        2,
-        last_col,
-        result.as_of.astimezone(tz).date(),
-        str(schema.template.get("agency", vi.PARENT_BODY)),
-    )
+    row = layout.run_header(ws, f, 2, last_col, result, schema)
     earlier = sorted({p.period_id for p in result.past})
     basis = "các kỳ trước có trong sổ theo dõi: " + ", ".join(earlier) if earlier else "chưa có kỳ trước"
     header = layout.title_rows(

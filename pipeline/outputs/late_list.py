@@ -69,14 +69,7 @@ def write_late_sheet(
     ws = wb.add_worksheet(name)
     tz = result.period.tz
     last_col = len(COLUMNS) - 1
-    row = layout.header_block(
-        ws,
-        f,
-        2,
-        last_col,
-        result.as_of.astimezone(tz).date(),
-        str(schema.template.get("agency", vi.PARENT_BODY)),
-    )
+    row = layout.run_header(ws, f, 2, last_col, result, schema)
     row = layout.title_rows(
         ws,
         f,

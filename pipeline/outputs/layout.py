@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from pipeline.model import RunResult
 from pipeline.outputs import vocabulary as vi
+from pipeline.schema import Schema
 from pipeline.xlsx import Format, Styles, Worksheet
 
 A4 = 9
@@ -87,6 +89,14 @@ def page_setup(ws: Worksheet, *, landscape: bool, header_rows: tuple[int, int] |
     ws.center_horizontally()
     if header_rows is not None:
         ws.repeat_rows(header_rows[0], header_rows[1])
+
+
+def run_header(
+    ws: Worksheet, f: Formats, split: int, last_col: int, result: RunResult, schema: Schema
+) -> int:
+    """The formal header block of a run's sheet, dated the run's as-of day (local time)."""
+    today = result.as_of.astimezone(result.period.tz).date()
+    return header_block(ws, f, split, last_col, today, str(schema.template.get("agency", vi.PARENT_BODY)))
 
 
 def header_block(ws: Worksheet, f: Formats, split: int, last_col: int, today: date, parent_body: str) -> int:
