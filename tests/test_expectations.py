@@ -232,3 +232,38 @@ def test_failed_rows_recomputed_when_great_expectations_raises(schema: Schema) -
     assert _failed_rows(broken, df) == [0]
     broken.expectation_config.kwargs = {"column": "__slack__t2_apologies", "min_value": 0, "strict_min": True}
     assert _failed_rows(broken, df) == [0, 1, 2]  # slack 0 everywhere fails a strict minimum
+
+
+NETWORK_PROBE = """
+import socket, sys
+attempts = []
+def refuse(*args, **kwargs):
+    attempts.append(args)
+    raise OSError("network disabled by the test")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+from pipeline import schema as schema_module
+from tests.test_expectations import make
+s = schema_module.load()
+found = __import__("pipeline.expectations", fromlist=["x"]).check_submissions(
+    s, [make(s), make(s, t2_dossiers_pending=999)], "Y"
+)
+print(len(attempts), sorted(i.code for issues in found.values() for i in issues))
+"""
+
+
+def test_the_suite_runs_without_touching_the_network() -> None:
+    """Great Expectations is imported and run in a process where every connection fails loudly."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", NETWORK_PROBE], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    attempts, codes = proc.stdout.strip().split(" ", 1)
+    assert attempts == "0"
+    assert codes == "['rule-violated']"
