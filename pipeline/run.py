@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -30,7 +32,13 @@ read_submission = workers.read_one
 def apply_expectations(schema: Schema, subs: list[Submission], period: ReportingPeriod) -> None:
     """Ranges and cross-field rules over the table of all identified submissions."""
     candidates = [s for s in subs if s.status != "ignored" and s.unit is not None and s.values]
-    found = expectations.check_submissions(schema, candidates, period.period.code)
+    if not candidates:
+        return  # nothing new: great_expectations is not even imported
+    # great_expectations with pandas weighs ~250 MB once imported: it runs in a process of its
+    # own, so that the run's process (which then writes the outputs) never holds it.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        found = pool.submit(expectations.check_submissions, schema, candidates, period.period.code).result()
     for index, issues in found.items():
         candidates[index].issues.extend(issues)
 
