@@ -7,7 +7,8 @@ PERIOD ?= 2023-Q1
 SAMPLE := build/sample-inbox
 DEMO_AS_OF ?= 2023-04-10T09:00:00+07:00
 
-.PHONY: demo test consolidate template sample lint typecheck clean
+.PHONY: demo test consolidate template sample lint typecheck clean bench
+N ?= 10000
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,10 @@ test: $(STAMP)
 ## consolidate: the officer's run over inbox/ (make consolidate PERIOD=2023-H1)
 consolidate: $(STAMP)
 	$(PY) -m pipeline consolidate --period $(PERIOD)
+
+## bench: national-scale benchmark (make bench N=2000); the inbox is generated once under outbox/bench/
+bench: $(STAMP)
+	$(PY) -m pipeline.benchmark --n $(N)
 
 ## template: regenerate templates/excel/ from schemas/
 template: $(STAMP)

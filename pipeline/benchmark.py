@@ -272,6 +272,8 @@ def main() -> None:
     run = [py, "-m", "pipeline", "--schemas", str(schemas), "consolidate", "--period", PERIOD,
            "--inbox", str(inbox), "--outbox", str(out), "--as-of", AS_OF]  # fmt: skip
     rows["cold"] = _child_rss(run)
+    stages_log = out / ".logs" / f"stages-{PERIOD}.json"
+    stages = {"cold": json.loads(stages_log.read_text(encoding="utf-8"))}
     # one more file lands: a late resubmission of the first unit
     extra = inbox / "late-extra.xlsx"
     first = _files(inbox)[0]
@@ -282,6 +284,7 @@ def main() -> None:
         rows["incremental"] = _child_rss(run)
     finally:
         extra.unlink()
+    stages["incremental"] = json.loads(stages_log.read_text(encoding="utf-8"))
     steps = {k: {**v, "files_per_s": round(n / v["seconds"], 1)} for k, v in rows.items()}
     table: dict[str, Any] = {
         "machine": {
@@ -300,11 +303,15 @@ def main() -> None:
     if "pandas" in rows:
         ratios["pandas / cold (target ≥ 10)"] = round(rows["pandas"]["seconds"] / cold, 1)
     table["ratios"] = ratios
+    table["stages_seconds"] = stages  # where the time goes, from the run's own log
     print(f"\n{'step':<12}{'files':>8}{'seconds':>10}{'files/s':>10}{'peak RSS MB':>13}")
     for k, v in steps.items():
         print(f"{k:<12}{n:>8}{v['seconds']:>10}{v['files_per_s']:>10}{v['peak_rss_mb']:>13}")
     for k, r in ratios.items():
         print(f"{k}: {r}")
+    print(f"\n{'stage (seconds, main process)':<48}{'cold':>10}{'incremental':>13}")
+    for name in stages["cold"]:
+        print(f"{name:<48}{stages['cold'][name]:>10.2f}{stages['incremental'].get(name, 0.0):>13.2f}")
     out_json = Path("outbox") / "bench" / f"bench-{n}.json"
     out_json.write_text(json.dumps(table, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\n{out_json}")

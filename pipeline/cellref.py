@@ -6,6 +6,7 @@ Rows and columns are zero-based, as in xlsxwriter and python-calamine.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 
@@ -34,6 +35,7 @@ def to_a1(row: int, col: int) -> str:
     return f"{col_letters(col)}{row + 1}"
 
 
+@lru_cache(maxsize=4096)
 def from_a1(ref: str) -> tuple[int, int]:
     """ "D12" or "$D$12" → (11, 3)."""
     m = _A1.match(ref.strip())
@@ -58,6 +60,7 @@ def sheet_ref(sheet: str, ref: str) -> str:
     return f"{quote_sheet(sheet)}!{absolute(ref)}"
 
 
+@lru_cache(maxsize=4096)
 def parse_sheet_ref(target: str) -> tuple[str, str] | None:
     """Inverse of sheet_ref for a single cell; None for ranges, formulas or #REF!."""
     if "!" not in target:

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -160,9 +161,18 @@ def _expand(
 
 
 def scan(
-    inbox: Path, ledger: Ledger, tz: ZoneInfo, now: datetime, workdir: Path | None = None
+    inbox: Path,
+    ledger: Ledger,
+    tz: ZoneInfo,
+    now: datetime,
+    workdir: Path | None = None,
+    *,
+    screened: Mapping[str, str] | None = None,
 ) -> list[Found]:
     """Every file under the inbox, in name order, with type and received time.
+
+    `screened`: sha256 → kind of contents that passed screening and were read by an earlier
+    run (the parse cache); the same bytes are not screened again.
 
     E-mails (.eml) and zip files are opened: their spreadsheet attachments follow them in the
     list, written under `workdir` (a private temporary folder; one is made and removed at exit
@@ -196,6 +206,10 @@ def scan(
         else:
             f.received_at = ledger.first_mtime(f.sha256, name, mtime, now)
             f.received_source = "ledger"
+        if screened and f.sha256 in screened:
+            f.kind = screened[f.sha256]
+            found.append(Found(f))
+            continue
         item = _classify(f, path)
         if _is_container(item):
             found.extend(_expand(item, receipts, ledger, tz, now, workdir / f"{len(found):05d}"))

@@ -50,6 +50,16 @@ CREATE TABLE IF NOT EXISTS period_scores (
     as_of TEXT NOT NULL,
     PRIMARY KEY (period_id, unit)
 );
+-- Each file's read-and-validate result by content (pipeline/parsecache.py, issue 5).
+CREATE TABLE IF NOT EXISTS parsed (
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    period_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (sha256, file_name, fingerprint, period_id)
+);
 """
 
 # A row of period_scores, in column order.
@@ -156,6 +166,29 @@ class Ledger:
             )
             for r in rows
         ]
+
+    # --- parse cache (issue 5) -----------------------------------------------------------
+
+    def parsed(self, fingerprint: str, period_id: str) -> dict[tuple[str, str], tuple[str, str]]:
+        """(sha256, file name) → (sniffed kind, stored read result), for this fingerprint and period."""
+        rows = self._db.execute(
+            "SELECT sha256, file_name, kind, data FROM parsed WHERE fingerprint = ? AND period_id = ?",
+            (fingerprint, period_id),
+        ).fetchall()
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+    def store_parsed(self, fingerprint: str, period_id: str, rows: list[tuple[str, str, str, str]]) -> None:
+        """(sha256, file name, kind, data) rows, in one transaction; other fingerprints are dropped."""
+        if not rows:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM parsed WHERE fingerprint <> ?", (fingerprint,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO parsed (sha256, file_name, fingerprint, period_id, kind, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(sha, name, fingerprint, period_id, kind, data) for sha, name, kind, data in rows],
+            )
 
     # --- unit results per period (issue 4) ----------------------------------------------
 

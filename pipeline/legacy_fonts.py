@@ -270,7 +270,12 @@ def cell_fonts(path: Path, wanted: dict[str, set[str]]) -> dict[tuple[str, str],
     """
     found: dict[tuple[str, str], str] = {}
     with zipfile.ZipFile(path) as zf:
-        styles = ElementTree.fromstring(zf.read("xl/styles.xml"))
+        raw_styles = zf.read("xl/styles.xml")
+        run_fonts = {k: v for k, v in _run_fonts(zf).items() if legacy_font(v)}
+        low = raw_styles.lower()
+        if not run_fonts and b".vn" not in low and b"vni" not in low:
+            return found  # no legacy font name anywhere in the styles: nothing to parse
+        styles = ElementTree.fromstring(raw_styles)
         fonts_node = styles.find(f"{_NS}fonts")
         names = [
             (f.find(f"{_NS}name").get("val", "") if f.find(f"{_NS}name") is not None else "")
@@ -279,7 +284,6 @@ def cell_fonts(path: Path, wanted: dict[str, set[str]]) -> dict[tuple[str, str],
         xfs_node = styles.find(f"{_NS}cellXfs")
         xf_fonts = [int(x.get("fontId", "0")) for x in (xfs_node if xfs_node is not None else [])]
         xf_font = {n: names[i] for n, i in enumerate(xf_fonts) if i < len(names)}
-        run_fonts = {k: v for k, v in _run_fonts(zf).items() if legacy_font(v)}
         if not any(legacy_font(f) for f in xf_font.values()) and not run_fonts:
             return found
         default = xf_font.get(0, "")

@@ -56,18 +56,61 @@ class WorkbookRead:
     formula_no_value: list[str] = field(default_factory=list)
 
 
+class _XlsxPackage:
+    """One .xlsx opened once: the zip, xl/workbook.xml parsed once (safe parser), the sheets' members."""
+
+    def __init__(self, path: Path) -> None:
+        self.zf = zipfile.ZipFile(path)
+        try:
+            self.workbook = ElementTree.fromstring(self.zf.read("xl/workbook.xml"))
+        except BaseException:
+            self.zf.close()
+            raise
+        self._members: dict[str, str] | None = None
+
+    def close(self) -> None:
+        self.zf.close()
+
+    def names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for node in self.workbook.iter(f"{_MAIN_NS}definedName"):
+            if node.get("localSheetId") is None and node.text:
+                names[node.get("name", "")] = node.text
+        return names
+
+    def members(self) -> dict[str, str]:
+        """Sheet name (NFC) → zip member of its XML."""
+        if self._members is None:
+            rels = ElementTree.fromstring(self.zf.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
+            self._members = {}
+            for sheet in self.workbook.iter(f"{_MAIN_NS}sheet"):
+                target = targets.get(sheet.get(f"{_REL_NS}id"), "")
+                if target:
+                    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+                    self._members.setdefault(nfc(sheet.get("name", "")), member)
+        return self._members
+
+
 def defined_names_xlsx(path: Path) -> dict[str, str]:
     """Workbook-scoped defined names of an .xlsx/.xlsm, from xl/workbook.xml (safe parser)."""
-    with zipfile.ZipFile(path) as zf:
-        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-    names: dict[str, str] = {}
-    for node in root.iter(f"{_MAIN_NS}definedName"):
-        if node.get("localSheetId") is None and node.text:
-            names[node.get("name", "")] = node.text
-    return names
+    package = _XlsxPackage(path)
+    try:
+        return package.names()
+    finally:
+        package.close()
 
 
 def uncached_formulas_xlsx(path: Path, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the given (sheet, "D8") cells hold a formula with no cached value."""
+    package = _XlsxPackage(path)
+    try:
+        return _uncached_formulas(package, cells)
+    finally:
+        package.close()
+
+
+def _uncached_formulas(package: _XlsxPackage, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the given (sheet, "D8") cells hold a formula with no cached value.
 
     A file saved by Excel or LibreOffice always stores the result (<v>) next to the formula
@@ -78,26 +121,19 @@ def uncached_formulas_xlsx(path: Path, cells: set[tuple[str, str]]) -> set[tuple
     wanted: dict[str, list[str]] = {}
     for sheet, ref in cells:
         wanted.setdefault(sheet, []).append(ref)
-    with zipfile.ZipFile(path) as zf:
-        root = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-        targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
-        for sheet in root.iter(f"{_MAIN_NS}sheet"):
-            name = nfc(sheet.get("name", ""))
-            target = targets.get(sheet.get(f"{_REL_NS}id"), "")
-            if name not in wanted or not target:
-                continue
-            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            try:
-                data = zf.read(member)
-            except KeyError:
-                continue
-            if b"<f" not in data and b":f" not in data:
-                continue  # no formulas at all: the common case
-            for ref in wanted[name]:
-                cell = _cell_xml(data, ref)
-                if cell is not None and _uncached(cell):
-                    found.add((name, ref))
+    for name, member in package.members().items():
+        if name not in wanted:
+            continue
+        try:
+            data = package.zf.read(member)
+        except KeyError:
+            continue
+        if b"<f" not in data and b":f" not in data:
+            continue  # no formulas at all: the common case
+        for ref in wanted[name]:
+            cell = _cell_xml(data, ref)
+            if cell is not None and _uncached(cell):
+                found.add((name, ref))
     return found
 
 
@@ -141,8 +177,19 @@ def defined_names_ods(path: Path) -> dict[str, str]:
     return names
 
 
-def _defined_names(path: Path, kind: str) -> dict[str, str] | None:
+def _open_xlsx(path: Path) -> _XlsxPackage:
     try:
+        return _XlsxPackage(path)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
+    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
+        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
+
+
+def _defined_names(path: Path, kind: str, package: _XlsxPackage | None = None) -> dict[str, str] | None:
+    try:
+        if package is not None:
+            return package.names()
         if kind == "xlsx":
             return defined_names_xlsx(path)
         if kind == "ods":
@@ -221,7 +268,16 @@ def _fingerprint(
 
 def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
     """Every input of the form, located and read; ReadError when the file is not a workbook."""
-    names = _defined_names(path, kind)
+    package = _open_xlsx(path) if kind == "xlsx" else None  # the zip opened once for names and formulas
+    try:
+        return _read_workbook(path, kind, schema, package)
+    finally:
+        if package is not None:
+            package.close()
+
+
+def _read_workbook(path: Path, kind: str, schema: Schema, package: _XlsxPackage | None) -> WorkbookRead:
+    names = _defined_names(path, kind, package)
     sheets = _Sheets(path, max_rows=MAX_ROWS)
     fp_id, fp_version = _fingerprint(sheets, names, str(schema.template["meta_sheet"]))
     result = WorkbookRead(fp_id, fp_version, {}, located_by="names" if names else "schema")
@@ -235,17 +291,17 @@ def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
         else:
             sheet, ref = f.sheet, f.cell
         result.cells[f.key] = RawCell(nfc(sheet), ref, sheets.value(nfc(sheet), ref))
-    if kind == "xlsx":
-        _find_uncached(path, result)
+    if package is not None:
+        _find_uncached(package, result)
     return result
 
 
-def _find_uncached(path: Path, result: WorkbookRead) -> None:
+def _find_uncached(package: _XlsxPackage, result: WorkbookRead) -> None:
     blank = {(c.sheet, c.cell.replace("$", "")): key for key, c in result.cells.items() if c.value is None}
     if not blank:
         return
     try:
-        uncached = uncached_formulas_xlsx(path, set(blank))
+        uncached = _uncached_formulas(package, set(blank))
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
         raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
     except Exception as exc:  # defusedxml refuses entity declarations: a hostile file

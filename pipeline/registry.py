@@ -35,12 +35,24 @@ def _index(schema: Schema) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in index.items()}
 
 
+@cache
+def _by_code(schema: Schema) -> dict[str, Unit]:
+    return {u.code.upper(): u for u in schema.units}
+
+
+@cache
+def _spellings(schema: Schema) -> tuple[dict[str, int], int]:
+    """Spellings usable in free text (3 characters or more) → rank in the index; most words."""
+    ranks = {s: n for n, s in enumerate(_index(schema)) if len(s) >= 3}
+    return ranks, max((s.count(" ") + 1 for s in ranks), default=0)
+
+
 def match_unit(schema: Schema, text: str) -> UnitMatch:
     """A registry code, "code - name", a name or an alias → the unit; ambiguous → candidates."""
     raw = text.strip()
     if raw.endswith(".0") and raw[:-2].isdigit():  # a numeric code read as float
         raw = raw[:-2]
-    by_code = {u.code.upper(): u for u in schema.units}
+    by_code = _by_code(schema)
     head = raw.split(" - ")[0].split(" – ")[0].strip().upper()
     if head in by_code:
         return UnitMatch(by_code[head])
@@ -65,12 +77,20 @@ def units_named_in(schema: Schema, text: str) -> list[Unit]:
     When one match lies inside a longer one ("an nhon" inside "thi xa an nhon"), the
     longer wins; codes count only as whole words of three letters or more.
     """
-    words = f" {fold(text)} "
-    hits: dict[str, str] = {}  # code → longest matching spelling
-    for spelling, codes in _index(schema).items():
-        if len(spelling) < 3 or f" {spelling} " not in words:
-            continue
-        for code in codes:
+    # A spelling appears as whole words exactly when it is a run of the text's words: look
+    # each run up (a few hundred) instead of scanning a registry of thousands of units.
+    tokens = fold(text).split(" ")
+    ranks, longest = _spellings(schema)
+    found = {
+        run
+        for i in range(len(tokens))
+        for j in range(i + 1, min(len(tokens), i + longest) + 1)
+        if (run := " ".join(tokens[i:j])) in ranks
+    }
+    index = _index(schema)
+    hits: dict[str, str] = {}  # code → longest matching spelling (the first in index order on a tie)
+    for spelling in sorted(found, key=ranks.__getitem__):
+        for code in index[spelling]:
             if len(spelling) > len(hits.get(code, "")):
                 hits[code] = spelling
     # Drop a unit whose only evidence is part of another unit's longer match.

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import expectations, faults, history, intake, merge, outputs, score, workers
+from pipeline import expectations, faults, history, intake, merge, outputs, parsecache, score, workers
 from pipeline.catalogue import make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.ledger import FILE_NAME as LEDGER_FILE
 from pipeline.ledger import Ledger
 from pipeline.lock import RunLock
 from pipeline.model import InboxFile, RunResult, Submission
+from pipeline.progress import STAGES, Progress
 from pipeline.schema import Schema
 
 
@@ -29,7 +32,13 @@ read_submission = workers.read_one
 def apply_expectations(schema: Schema, subs: list[Submission], period: ReportingPeriod) -> None:
     """Ranges and cross-field rules over the table of all identified submissions."""
     candidates = [s for s in subs if s.status != "ignored" and s.unit is not None and s.values]
-    found = expectations.check_submissions(schema, candidates, period.period.code)
+    if not candidates:
+        return  # nothing new: great_expectations is not even imported
+    # great_expectations with pandas weighs ~250 MB once imported: it runs in a process of its
+    # own, so that the run's process (which then writes the outputs) never holds it.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        found = pool.submit(expectations.check_submissions, schema, candidates, period.period.code).result()
     for index, issues in found.items():
         candidates[index].issues.extend(issues)
 
@@ -48,7 +57,12 @@ def collect(
     """
     subs: list[Submission] = []
     to_read: dict[int, InboxFile] = {}  # position in subs → candidate, read in worker processes
-    scanned = intake.scan(inbox, ledger, period.tz, now, workdir)
+    with STAGES.step("parse cache (ledger)"):
+        fingerprint = parsecache.fingerprint(schema)
+        cached = ledger.parsed(fingerprint, period.id)  # (sha256, name) → kind, earlier read result
+    screened = {sha: kind for (sha, _name), (kind, _data) in cached.items()}  # passed screening before
+    with STAGES.step("scan (sha256, screen, receipts)"):
+        scanned = intake.scan(inbox, ledger, period.tz, now, workdir, screened=screened)
     first = intake.first_copies(scanned)
     for found in scanned:
         f = found.file
@@ -59,16 +73,31 @@ def collect(
         elif first.get(f.sha256, f.name) != f.name:
             sub = Submission(file=f, status="ignored")
             sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=first[f.sha256]))
+        elif (f.sha256, f.name) in cached:
+            with STAGES.step("parse cache (ledger)"):
+                sub = parsecache.load(cached[(f.sha256, f.name)][1], f)  # unchanged: never read again
         else:
             to_read[len(subs)] = f
             sub = Submission(file=f)
         subs.append(sub)
-    for position, done in zip(
-        to_read, workers.read_files(schema, period, list(to_read.values())), strict=True
-    ):
+    with Progress(len(to_read), "Đọc tệp") as bar, STAGES.step("read + validate (2 workers)"):
+        read = workers.read_files(schema, period, list(to_read.values()), on_done=bar.update)
+    for position, done in zip(to_read, read, strict=True):
         subs[position] = done.submission
         subs[position].read_seconds = done.seconds
-    apply_expectations(schema, subs, period)
+    fresh = [subs[position] for position in to_read]
+    with STAGES.step("expectations (great_expectations)"):
+        apply_expectations(schema, fresh, period)  # row-wise: cached results already hold theirs
+    with STAGES.step("parse cache (ledger)"):
+        ledger.store_parsed(
+            fingerprint,
+            period.id,
+            [
+                (s.file.sha256, s.file.name, s.file.kind, parsecache.dump(s))
+                for s in fresh
+                if parsecache.cacheable(s)
+            ],
+        )
     return subs
 
 
@@ -82,17 +111,22 @@ def consolidate(
         Ledger(outbox / LEDGER_FILE) as ledger,
         tempfile.TemporaryDirectory(prefix="dvcq-") as tmp,
     ):
+        STAGES.reset()
         subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
         faults.checkpoint("after-collect")
-        units = merge.merge(schema, subs, period, as_of)
-        history.apply(schema, ledger, period, units)
-        score.score_all(schema, units)
+        with STAGES.step("merge"):
+            units = merge.merge(schema, subs, period, as_of)
+        with STAGES.step("history"):
+            history.apply(schema, ledger, period, units)
+        with STAGES.step("score"):
+            score.score_all(schema, units)
         result = RunResult(
             period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
         )
         result.past = history.earlier_results(ledger, period)
         outputs.write_outputs(result, schema, outbox)
-        history.record_results(ledger, result)
+        with STAGES.step("history"):
+            history.record_results(ledger, result)
         write_read_times(result, outbox)
     return result
 
@@ -104,3 +138,6 @@ def write_read_times(result: RunResult, outbox: Path) -> None:
         (outbox / ".logs").mkdir(exist_ok=True)
         data = json.dumps(times, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
         outputs.write_bytes_atomic(outbox / ".logs" / f"read-times-{result.period.id}.json", data)
+        stages = {k: round(v, 3) for k, v in STAGES.seconds.items()}
+        data = json.dumps(stages, ensure_ascii=False, indent=1).encode("utf-8")
+        outputs.write_bytes_atomic(outbox / ".logs" / f"stages-{result.period.id}.json", data)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 import docx
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
-from docx.oxml.ns import qn
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsmap, qn
 from docx.shared import Mm, Pt
+from lxml import etree  # type: ignore[import-untyped]
 
 from pipeline.zipdates import fixed_dates
 
@@ -170,14 +173,37 @@ class Paper:
             self.run(p, text, bold=True, size=size)
         trpr = table.rows[0]._tr.get_or_add_trPr()
         trpr.append(trpr.makeelement(qn("w:tblHeader"), {qn("w:val"): "true"}))
-        for values in rows:
-            cells = table.add_row().cells
-            for i, text in enumerate(values):
-                cells[i].width = Mm(widths_mm[i])
-                p = cells[i].paragraphs[0]
-                p.paragraph_format.space_after = Pt(0)
-                p.alignment = WD_ALIGN_PARAGRAPH.LEFT if i in (1,) else WD_ALIGN_PARAGRAPH.CENTER
-                self.run(p, text, size=size)
+        if not rows:
+            return table
+        # One data row is built through python-docx with placeholder texts; every row is that
+        # row's XML with the texts put in, parsed in one go (python-docx costs ~1 ms a cell).
+        marks = [f"QQDVCQCELL{i}QQ" for i in range(len(header))]
+        cells = table.add_row().cells
+        for i, mark in enumerate(marks):
+            cells[i].width = Mm(widths_mm[i])
+            p = cells[i].paragraphs[0]
+            p.paragraph_format.space_after = Pt(0)
+            p.alignment = WD_ALIGN_PARAGRAPH.LEFT if i in (1,) else WD_ALIGN_PARAGRAPH.CENTER
+            self.run(p, mark, size=size)
+        tr = table.rows[1]._tr
+        template = etree.tostring(tr, encoding="unicode")
+        tr.getparent().remove(tr)
+        parts: list[str] = []  # the row's XML around each cell's text
+        rest = template
+        for mark in marks:
+            before, found, rest = rest.partition(f"<w:t>{mark}</w:t>")
+            if not found:
+                raise RuntimeError(f"table row template without {mark}")
+            parts.append(before + '<w:t xml:space="preserve">')
+            rest = "</w:t>" + rest
+        body = "".join(
+            "".join(part + xml_escape(str(text)) for part, text in zip(parts, values, strict=True)) + rest
+            for values in rows
+        )
+        wrapper = parse_xml(f'<w:tbl xmlns:w="{nsmap["w"]}">{body}</w:tbl>')
+        tbl = table._tbl
+        for row in list(wrapper):
+            tbl.append(row)
         return table
 
     def signature(self, recipients: list[str], title: str) -> None:

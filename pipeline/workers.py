@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -164,8 +164,12 @@ def read_files(
     processes: int = PROCESSES,
     timeout: float = FILE_TIMEOUT,
     memory_limit: int = MEMORY_LIMIT,
+    on_done: Callable[[], None] | None = None,
 ) -> list[FileRead]:
-    """Every file read and validated in worker processes; one result per file, in order."""
+    """Every file read and validated in worker processes; one result per file, in order.
+
+    `on_done` is called once per file finished (a progress bar).
+    """
     results: list[FileRead | None] = [None] * len(files)
     if not files:
         return []
@@ -177,6 +181,8 @@ def read_files(
         sub = Submission(file=files[index])
         sub.issues.append(make_issue(schema, code, file=files[index].name, **params))
         results[index] = FileRead(sub, timeout if code == "file-timeout" else 0.0)
+        if on_done is not None:
+            on_done()
 
     try:
         workers = [
@@ -218,6 +224,8 @@ def read_files(
                             index, sub = msg
                             results[index] = FileRead(sub, time.monotonic() - w.started)
                             w.task = None
+                            if on_done is not None:
+                                on_done()
                 elif w.proc.sentinel in ready:
                     died = True
                 if died:

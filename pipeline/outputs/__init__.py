@@ -18,8 +18,9 @@ from pipeline.outputs.consolidated import build_consolidated
 from pipeline.outputs.inspection import build_inspection
 from pipeline.outputs.issues_csv import build_issues_csv, csv_safe
 from pipeline.outputs.late_list import build_late_list, late_units
-from pipeline.outputs.papers import build_letter, build_report, letter_units
+from pipeline.outputs.papers import Letters, build_report, letter_units
 from pipeline.outputs.run_report import dump, run_report
+from pipeline.progress import STAGES, Progress
 from pipeline.schema import Schema
 
 __all__ = [
@@ -114,20 +115,33 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
     def inspection_producer(fh: IO[bytes]) -> None:
         build_inspection(result, schema, fh)
 
-    write_atomic(outbox / consolidated, consolidated_producer)
-    write_atomic(outbox / late_list, late_producer)
-    write_atomic(outbox / inspection, inspection_producer)
-    write_bytes_atomic(outbox / draft, build_report(result, schema))
-    write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
-    stale = set(letter_folder.glob("*.docx")) if letter_folder.is_dir() else set()
-    for rel, unit in letter_units_by_name.items():
-        write_bytes_atomic(outbox / rel, build_letter(result, schema, unit))
-        stale.discard(outbox / rel)
-    for old in sorted(stale):  # a unit that has since reported gets no letter
-        old.unlink(missing_ok=True)
-    feedback.write_planned(planned, outbox, period_id)
-    result.outputs = [*files, report]
-    write_bytes_atomic(outbox / report, dump(run_report(result, schema)))
+    with Progress(len(files) + 1, "Ghi kết quả", files=len(result.files)) as bar:
+        with STAGES.step("write: consolidated workbook"):
+            write_atomic(outbox / consolidated, consolidated_producer)
+        bar.update()
+        with STAGES.step("write: late list, inspection list, issues CSV"):
+            write_atomic(outbox / late_list, late_producer)
+            write_atomic(outbox / inspection, inspection_producer)
+        with STAGES.step("write: report draft .docx"):
+            write_bytes_atomic(outbox / draft, build_report(result, schema))
+        with STAGES.step("write: late list, inspection list, issues CSV"):
+            write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
+        bar.update(4)
+        stale = set(letter_folder.glob("*.docx")) if letter_folder.is_dir() else set()
+        letters_of_run = Letters(result, schema)
+        with STAGES.step("write: reminder letters .docx"):
+            for rel, unit in letter_units_by_name.items():
+                write_bytes_atomic(outbox / rel, letters_of_run.build(unit))
+                stale.discard(outbox / rel)
+                bar.update()
+        for old in sorted(stale):  # a unit that has since reported gets no letter
+            old.unlink(missing_ok=True)
+        with STAGES.step("write: feedback workbooks + e-mail texts"):
+            feedback.write_planned(planned, outbox, period_id, on_done=bar.update)
+        result.outputs = [*files, report]
+        with STAGES.step("write: run.json"):
+            write_bytes_atomic(outbox / report, dump(run_report(result, schema)))
+        bar.update()
     return list(result.outputs)
 
 

@@ -6,7 +6,8 @@ Nộp muộn (late list), Lỗi kiểm tra (validation issues), Nguồn (the inb
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from pipeline.catalogue import sort_key
@@ -43,16 +44,35 @@ def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> 
     f = layout.Formats(styles)
     _summary(wb, f, result, schema)
     _data(wb, f, result, schema)
-    _ranking(wb, f, result, schema)
-    _criteria(wb, f, result, schema)
-    _narratives(wb, f, result, schema)
-    _proposals(wb, f, result, schema)
+    with _streamed(wb):
+        _ranking(wb, f, result, schema)
+        _criteria(wb, f, result, schema)
+        _narratives(wb, f, result, schema)
+        _proposals(wb, f, result, schema)
     write_late_sheet(wb, styles, result, schema)
     write_inspection_sheet(wb, styles, result, schema)
-    _issues(wb, f, result, schema)
-    _sources(wb, f, result, schema)
-    _provenance(wb, f, result, schema)
-    wb.close()
+    with _streamed(wb):
+        _issues(wb, f, result, schema)
+        _sources(wb, f, result, schema)
+        _provenance(wb, f, result, schema)
+    try:
+        wb.close()
+    finally:
+        for ws in wb.worksheets():
+            if ws.constant_memory:
+                ws._opt_close()  # what close() does itself in a workbook-wide constant_memory mode
+
+
+@contextlib.contextmanager
+def _streamed(wb: Workbook) -> Iterator[None]:
+    """Sheets added inside write each row to a temporary file as soon as the next row starts
+    (xlsxwriter's constant_memory, per sheet): the long per-unit sheets of a national run stay
+    out of memory. Only sheets written strictly row after row may be added inside."""
+    wb.constant_memory = True
+    try:
+        yield
+    finally:
+        wb.constant_memory = False
 
 
 # ---------------------------------------------------------------- helpers

@@ -6,8 +6,11 @@ Every figure comes from pipeline/outputs/figures.py, as in the workbook.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from decimal import ROUND_HALF_UP, Decimal
+from xml.sax.saxutils import escape as xml_escape
 
 from pipeline.model import RunResult, UnitResult
 from pipeline.outputs import figures
@@ -220,6 +223,67 @@ def letter_units(result: RunResult) -> list[UnitResult]:
 
 
 def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
+    return Letters(result, schema).build(unit)
+
+
+MAX_ERRORS = 15  # errors listed in a letter; the rest are counted
+_MARK = re.compile(r"QQDVCQ(\w+?)QQ")
+
+
+class Letters:
+    """The reminder letters of one run.
+
+    python-docx costs tens of milliseconds a document; a national run has a thousand letters.
+    Each letter shape (status, number of errors listed) is rendered once through python-docx
+    with placeholders for the unit's own texts, which are then put into word/document.xml.
+    """
+
+    def __init__(self, result: RunResult, schema: Schema) -> None:
+        self.result, self.schema = result, schema
+        self._shapes: dict[tuple[str, int, bool], list[tuple[zipfile.ZipInfo, bytes]]] = {}
+
+    def build(self, unit: UnitResult) -> bytes:
+        texts = _letter_texts(self.result, unit)
+        bullets = sum(1 for k in texts if k.startswith("bullet"))
+        shape = (unit.status, bullets, "more" in texts)
+        if shape not in self._shapes:
+            marks = {k: f"QQDVCQ{k}QQ" for k in texts}
+            data = _render_letter(self.result, self.schema, unit.status, marks)
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                self._shapes[shape] = [(info, zf.read(info)) for info in zf.infolist()]
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as zf:
+            for info, member in self._shapes[shape]:
+                if info.filename == "word/document.xml":
+                    member = _fill(member.decode("utf-8"), texts).encode("utf-8")
+                zf.writestr(info, member)
+        return out.getvalue()
+
+
+def _fill(xml: str, texts: dict[str, str]) -> str:
+    xml = re.sub(r"<w:t>([^<]*QQDVCQ)", r'<w:t xml:space="preserve">\1', xml)
+    return _MARK.sub(lambda m: xml_escape(texts[m.group(1)]), xml)
+
+
+def _letter_texts(result: RunResult, unit: UnitResult) -> dict[str, str]:
+    """The unit's own texts in its letter, by placeholder name."""
+    texts = {"name": unit.unit.addressee}
+    if unit.status == "rejected":
+        latest = unit.versions[-1] if unit.versions else None
+        errors = [i for i in latest.issues if i.severity == "error"] if latest is not None else []
+        for n, issue in enumerate(errors[:MAX_ERRORS]):
+            where = f'Trang "{issue.sheet}", ô {issue.cell}: ' if issue.sheet and issue.cell else ""
+            texts[f"bullet{n}"] = f"{where}{issue.message}"
+        if len(errors) > MAX_ERRORS:
+            texts["more"] = str(len(errors) - MAX_ERRORS)
+    elif unit.status not in ("missing", "rejected"):  # late
+        texts["got"] = vi.fmt_datetime(received_at(unit), result.period.tz)
+        texts["days"] = str(unit.days_late)
+    return texts
+
+
+def _render_letter(result: RunResult, schema: Schema, status: str, t: dict[str, str]) -> bytes:
+    """One letter through python-docx; `t` holds the unit's texts (or their placeholders)."""
     rp = result.period
     tz = rp.tz
     today = result.as_of.astimezone(tz).date()
@@ -240,42 +304,38 @@ def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
     )
     p = paper.paragraph(align="center", space_after=12)
     paper.run(p, "Kính gửi: ")
-    paper.run(p, f"{unit.unit.addressee}.")
+    paper.run(p, f"{t['name']}.")
     paper.paragraph(
         "Thực hiện Kế hoạch thực hiện công tác dân vận chính quyền năm "
         f"{rp.year} của UBND tỉnh, các cơ quan, đơn vị, địa phương báo cáo kết quả thực hiện "
         f"công tác dân vận chính quyền {rp.name_vi} về Sở Nội vụ trước ngày {vi.fmt_date(rp.deadline)}."
     )
     when = vi.fmt_datetime(result.as_of, tz)
-    if unit.status == "missing":
+    if status == "missing":
         paper.paragraph(f"Đến {when}, Sở Nội vụ chưa nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị.")
         paper.paragraph(
             f"Sở Nội vụ đề nghị quý cơ quan, đơn vị gửi báo cáo (theo mẫu thống nhất) về Sở Nội vụ "
             f"chậm nhất ngày {vi.fmt_date(by)} để tổng hợp, báo cáo UBND tỉnh và Ban Dân vận Tỉnh ủy."
         )
-    elif unit.status == "rejected":
+    elif status == "rejected":
         paper.paragraph(
             f"Báo cáo {rp.name_vi} quý cơ quan, đơn vị gửi về chưa hợp lệ nên chưa được tổng hợp. "
             "Các nội dung cần sửa:"
         )
-        latest = unit.versions[-1] if unit.versions else None
-        errors = [i for i in latest.issues if i.severity == "error"] if latest is not None else []
-        for issue in errors[:15]:
-            where = f'Trang "{issue.sheet}", ô {issue.cell}: ' if issue.sheet and issue.cell else ""
-            paper.bullet(f"{where}{issue.message}")
-        if len(errors) > 15:
-            paper.bullet(
-                f'và {len(errors) - 15} lỗi khác (chi tiết tại trang "Lỗi kiểm tra" của sổ tổng hợp).'
-            )
+        n = 0
+        while f"bullet{n}" in t:
+            paper.bullet(t[f"bullet{n}"])
+            n += 1
+        if "more" in t:
+            paper.bullet(f'và {t["more"]} lỗi khác (chi tiết tại trang "Lỗi kiểm tra" của sổ tổng hợp).')
         paper.paragraph(
             f"Đề nghị quý cơ quan, đơn vị sửa các nội dung trên và gửi lại chính tệp báo cáo về Sở Nội vụ "
             f"chậm nhất ngày {vi.fmt_date(by)}."
         )
     else:  # late
-        got = vi.fmt_datetime(received_at(unit), tz)
         paper.paragraph(
-            f"Sở Nội vụ nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị lúc {got}, "
-            f"chậm {unit.days_late} ngày so với thời hạn quy định; việc chậm báo cáo đã được tính "
+            f"Sở Nội vụ nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị lúc {t['got']}, "
+            f"chậm {t['days']} ngày so với thời hạn quy định; việc chậm báo cáo đã được tính "
             "vào kết quả chấm điểm tiêu chí chấp hành chế độ báo cáo."
         )
         paper.paragraph(

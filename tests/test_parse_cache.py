@@ -1,0 +1,94 @@
+"""Incremental runs (issue 5): an unchanged file is never read again; a schema change reads all."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+from pipeline import parsecache
+from pipeline import schema as schema_mod
+from pipeline.catalogue import Issue
+from pipeline.model import InboxFile, Located, Submission
+from pipeline.sample import SampleManifest
+from tests.conftest import AS_OF, run_cli
+
+PERIOD = "2023-Q1"
+
+
+def _run(inbox: Path, outbox: Path, *schemas: str) -> dict[str, float]:
+    args = [*schemas, "consolidate", "--period", PERIOD, "--inbox", str(inbox), "--outbox", str(outbox)]
+    proc = run_cli(*args, "--as-of", AS_OF)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+    log = outbox / ".logs" / f"read-times-{PERIOD}.json"
+    times: dict[str, float] = json.loads(log.read_text(encoding="utf-8"))
+    return times
+
+
+def _outputs(outbox: Path) -> dict[str, bytes]:
+    report = json.loads((outbox / PERIOD / "run.json").read_text(encoding="utf-8"))
+    return {rel: (outbox / rel).read_bytes() for rel in report["outputs"]}
+
+
+def test_second_run_reads_no_file_and_gives_the_same_bytes(sample: SampleManifest, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    first = _run(sample.out_dir, outbox)
+    assert len(first) >= 10  # the candidate reports were read
+    before = _outputs(outbox)
+    feedback = sorted((outbox / PERIOD / "feedback").glob("*.xlsx"))
+    assert feedback
+    stamps = [p.stat().st_mtime_ns for p in feedback]
+    again = _run(sample.out_dir, outbox)
+    assert again == {}  # every candidate came from the ledger
+    assert _outputs(outbox) == before
+    # feedback workbooks with the same inputs are neither built nor written again
+    assert [p.stat().st_mtime_ns for p in feedback] == stamps
+    stages = json.loads((outbox / ".logs" / f"stages-{PERIOD}.json").read_text(encoding="utf-8"))
+    assert "expectations (great_expectations)" in stages  # timed, though nothing was new
+
+
+def test_a_hand_edited_feedback_file_is_written_again(sample: SampleManifest, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    _run(sample.out_dir, outbox)
+    target = sorted((outbox / PERIOD / "feedback").glob("*.xlsx"))[0]
+    good = target.read_bytes()
+    target.write_bytes(b"edited")
+    _run(sample.out_dir, outbox)
+    assert target.read_bytes() == good
+
+
+def test_a_changed_schema_reads_every_file_again(sample: SampleManifest, tmp_path: Path) -> None:
+    outbox, schemas = tmp_path / "outbox", tmp_path / "schemas"
+    shutil.copytree(schema_mod.DEFAULT_DIR, schemas)
+    first = _run(sample.out_dir, outbox, "--schemas", str(schemas))
+    with (schemas / "rubric.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n# một dòng chú thích: vẫn là một thay đổi của cấu hình\n")
+    again = _run(sample.out_dir, outbox, "--schemas", str(schemas))
+    assert set(again) == set(first)
+
+
+def test_a_submission_round_trips_through_the_cache(tmp_path: Path) -> None:
+    f = InboxFile(name="a/b.xlsx", path=tmp_path / "b.xlsx", sha256="0" * 64, size=1)
+    sub = Submission(
+        file=f,
+        status="accepted",
+        unit="SNV",
+        period="Q1",
+        year=2023,
+        template_version="1",
+        values={
+            "n": 3,
+            "x": 1.5,
+            "t": "chữ",
+            "d": date(2023, 3, 1),
+            "dt": datetime(2023, 3, 1, 9),
+            "z": None,
+        },
+        cells={"n": Located("Biểu 1", "C5")},
+        issues=[Issue("c", "warning", "a/b.xlsx", "Biểu 1", "C5", "thông điệp", "SNV", "n")],
+    )
+    back = parsecache.load(parsecache.dump(sub), f)
+    assert back == sub
+    assert [type(v) for v in back.values.values()] == [type(v) for v in sub.values.values()]
