@@ -22,20 +22,13 @@ from pipeline.intake import ReceiptsError
 from pipeline.ledger import LedgerError
 from pipeline.lock import LockError
 from pipeline.outputs.atomic import OutputError
+from pipeline.outputs.vocabulary import UNIT_STATUS_VI
 from pipeline.run import InboxError
 from pipeline.schema import Schema, SchemaError
 
 click_vietnamese.install()  # usage lines, headings and usage errors in Vietnamese
 
 CANNOT_CONTINUE = (SchemaError, ReceiptsError, LedgerError, LockError, OutputError, InboxError, OSError)
-
-STATUS_VI = {
-    "on_time": "đúng hạn",
-    "late": "muộn",
-    "missing": "chưa nộp",
-    "rejected": "bị trả lại",
-    "not_due": "chưa đến hạn",
-}
 
 
 def _fail(message: str) -> NoReturn:
@@ -160,7 +153,9 @@ def consolidate(
         result = run_consolidate(schema, period, inbox, outbox, as_of)
     except CANNOT_CONTINUE as exc:
         _fail(str(exc))
-    counts = ", ".join(f"{STATUS_VI[s]} {result.count(s)}" for s in STATUS_VI if result.count(s))
+    counts = ", ".join(
+        f"{label.lower()} {result.count(s)}" for s, label in UNIT_STATUS_VI.items() if result.count(s)
+    )
     click.echo(
         f"Kỳ {period.name_vi}: {len(result.files)} tệp trong hộp thư đến; {len(result.units)} đơn vị: {counts}."
     )

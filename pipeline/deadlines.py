@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from pipeline.schema import Calendar, Period
@@ -79,7 +79,3 @@ def parse_period(text: str, calendar: Calendar) -> ReportingPeriod:
         if p.code.upper() == code:
             return ReportingPeriod(year, p, ZoneInfo(calendar.timezone))
     raise PeriodError(f'Không có kỳ báo cáo "{m.group(2)}". Các kỳ: {codes}.')
-
-
-def local_midnight_after(d: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(d + timedelta(days=1), time(0), tz)

@@ -436,8 +436,3 @@ def write_planned(
     _clean_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME)
     _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
     return list(plan)
-
-
-def write_run_feedback(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
-    """Feedback workbooks and e-mail texts of a run; their paths relative to the outbox."""
-    return write_planned(plan_run_feedback(result, schema), outbox, result.period.id)

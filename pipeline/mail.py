@@ -24,14 +24,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline.vietnamese import nfc
+from pipeline.safepath import safe_file_name
 
 # Simple caps (issue 6 hardens the zip handling further).
 MAX_MEMBERS = 200  # files taken from one container
 MAX_MEMBER_BYTES = 25 * 1024 * 1024  # one attachment or zip member, uncompressed
 MAX_TOTAL_BYTES = 200 * 1024 * 1024  # everything taken from one container
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]+')
 
 
 class ContainerError(Exception):
@@ -65,10 +63,7 @@ def is_email(path: Path) -> bool:
 
 def safe_name(raw: str | None, fallback: str) -> str:
     """An attachment or member name reduced to a harmless NFC base name (never a path)."""
-    text = nfc(raw or "").replace("\\", "/")
-    base = text.rsplit("/", 1)[-1]
-    base = _UNSAFE.sub("_", base).strip().strip(".").strip()
-    return base or fallback
+    return safe_file_name(raw or "", fallback)
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -101,15 +101,6 @@ def defined_names_xlsx(path: Path) -> dict[str, str]:
         package.close()
 
 
-def uncached_formulas_xlsx(path: Path, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of the given (sheet, "D8") cells hold a formula with no cached value."""
-    package = _XlsxPackage(path)
-    try:
-        return _uncached_formulas(package, cells)
-    finally:
-        package.close()
-
-
 def _uncached_formulas(package: _XlsxPackage, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the given (sheet, "D8") cells hold a formula with no cached value.
 
@@ -207,7 +198,6 @@ class _Sheets:
     def __init__(self, path: Path, max_rows: int | None = None) -> None:
         import python_calamine as pc
 
-        self._pc = pc
         try:
             with path.open("rb") as fh:
                 self._wb = pc.CalamineWorkbook.from_filelike(fh)

@@ -35,8 +35,6 @@ FAIR_UNITS = 8
 # Text planted in a numeric cell of the rejected unit.
 NUMBER_AS_WORDS = "mười hai"
 
-STATES = ("on_time", "late", "missing", "rejected")
-
 
 @dataclass(frozen=True)
 class SampleFile:

@@ -474,9 +474,7 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
                 ],
             },
         )
-    ws.freeze_panes(header + 1, 3)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 3)
 
 
 # ---------------------------------------------------------------- Lỗi kiểm tra, Nguồn
@@ -508,9 +506,7 @@ def _issues(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) 
             layout.write_text(ws, row, 4, issue.code, f.cell)
             layout.write_text(ws, row, 5, vi.severity_vi(issue.severity), f.cell_centre)
             layout.write_text(ws, row, 6, issue.message, f.cell)
-    ws.freeze_panes(header + 1, 0)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 0)
 
 
 def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
@@ -541,9 +537,7 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         layout.write_text(ws, row, 5, vi.file_status_vi(submission.status), f.cell)
         label = version_of.get((submission.unit or "", file.sha256), "")
         layout.write_text(ws, row, 6, label, f.cell_centre)
-    ws.freeze_panes(header + 1, 0)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 0)
 
 
 # ---------------------------------------------------------------- Chi tiết điểm
@@ -587,9 +581,7 @@ def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema
         layout.write_text(ws, row, 5, unit.score.band_rule, f.total_label)
         ws.write_blank(row, 6, None, f.total_label)
         _fit_row(ws, row, ((unit.unit.name, 28), (unit.score.band_rule, 45)))
-    ws.freeze_panes(header + 1, 2)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 2)
 
 
 # ---------------------------------------------------------------- Thuyết minh, Kiến nghị
@@ -623,9 +615,7 @@ def _narratives(wb: Workbook, f: layout.Formats, result: RunResult, schema: Sche
             layout.write_text(ws, row, 2, unit.unit.name, f.cell)
             layout.write_text(ws, row, 3, text, f.cell)
             ws.set_row(row, _text_height(str(text), 115))
-    ws.freeze_panes(header + 1, 0)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 0)
 
 
 def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
@@ -654,9 +644,7 @@ def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schem
         layout.write_text(ws, row, 2, unit.unit.name, f.cell)
         layout.write_text(ws, row, 3, text, f.cell)
         ws.set_row(row, _text_height(text, 105))
-    ws.freeze_panes(header + 1, 0)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 0)
 
 
 def _fit_row(ws: Worksheet, row: int, texts: Sequence[tuple[str, float]]) -> None:
@@ -709,6 +697,4 @@ def _provenance(wb: Workbook, f: layout.Formats, result: RunResult, schema: Sche
             layout.write_text(ws, row, 5, sub.file.name, f.cell)
             layout.write_text(ws, row, 6, where.sheet, f.cell)
             layout.write_text(ws, row, 7, where.cell, f.cell_centre)
-    ws.freeze_panes(header + 1, 2)
-    ws.autofilter(header, 0, max(row, header + 1), last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, row, last_col, 2)

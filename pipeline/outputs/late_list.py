@@ -111,9 +111,7 @@ def write_late_sheet(
     if not units:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
         layout.write_text(ws, header + 1, 0, "Tất cả đơn vị đã nộp báo cáo đúng hạn.", f.cell_centre)
-    ws.freeze_panes(header + 1, 3)
-    ws.autofilter(header, 0, last_row, last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header))
+    layout.finish_table(ws, header, last_row, last_col, 3)
 
 
 def build_late_list(result: RunResult, schema: Schema, target: IO[bytes]) -> None:

@@ -18,7 +18,6 @@ A4 = 9
 FONT_NAME = "Times New Roman"
 FOOTER = "&CTrang &P/&N"
 
-DATE_FMT = "dd/mm/yyyy"
 INT_FMT = "#,##0"
 NUM_FMT = "#,##0.00"
 SCORE_FMT = "0.00"
@@ -74,6 +73,14 @@ class Formats:
         if centre:
             props["align"] = "center"
         return self.styles(**props)
+
+
+def finish_table(ws: Worksheet, header: int, last_row: int, last_col: int, frozen_cols: int) -> None:
+    """A data sheet's table: header frozen with the first columns, a filter, printed landscape
+    with the header row repeated on every page."""
+    ws.freeze_panes(header + 1, frozen_cols)
+    ws.autofilter(header, 0, max(last_row, header + 1), last_col)
+    page_setup(ws, landscape=True, header_rows=(header, header))
 
 
 def page_setup(ws: Worksheet, *, landscape: bool, header_rows: tuple[int, int] | None) -> None:

@@ -222,10 +222,6 @@ def letter_units(result: RunResult) -> list[UnitResult]:
     return late_units(result)
 
 
-def build_letter(result: RunResult, schema: Schema, unit: UnitResult) -> bytes:
-    return Letters(result, schema).build(unit)
-
-
 MAX_ERRORS = 15  # errors listed in a letter; the rest are counted
 _MARK = re.compile(r"QQDVCQ(\w+?)QQ")
 
