@@ -7,6 +7,7 @@ the check could not complete), 2 a usage error.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -160,8 +161,28 @@ def consolidate(
         f"Kỳ {period.name_vi}: {len(result.files)} tệp trong hộp thư đến; {len(result.units)} đơn vị: {counts}."
     )
     click.echo("Kết quả đã ghi vào:")
-    for rel in result.outputs:
-        click.echo(f"  {outbox / rel}")
+    for line in _output_lines(outbox, result.outputs):
+        click.echo(f"  {line}")
+
+
+def _output_lines(outbox: Path, outputs: list[str]) -> list[str]:
+    """Files of the period folder one per line; a subfolder (letters, feedback) as one line
+    with its number of files: a national run writes thousands of them."""
+    lines: list[str] = []
+    folders: dict[str, int] = {}
+    for rel in outputs:
+        parts = rel.split("/")
+        if len(parts) > 2:
+            folder = "/".join(parts[:-1])
+            if folder not in folders:
+                lines.append(folder)
+            folders[folder] = folders.get(folder, 0) + 1
+        else:
+            lines.append(rel)
+    return [
+        f"{outbox / rel}{os.sep} ({folders[rel]} tệp)" if rel in folders else str(outbox / rel)
+        for rel in lines
+    ]
 
 
 @main.command(help="Tạo hộp thư mẫu để chạy thử (không dùng thư mục inbox/).")

@@ -58,58 +58,99 @@ def parse(source: str) -> ast.expr:
 
 def names(source: str) -> list[str]:
     """Names in order of first appearance."""
+    return list(_names(source))
+
+
+@lru_cache(maxsize=512)
+def _names(source: str) -> tuple[str, ...]:
     seen: list[str] = []
     for node in ast.walk(parse(source)):
         if isinstance(node, ast.Name) and node.id not in seen:
             seen.append(node.id)
-    return seen
+    return tuple(seen)
 
 
 def evaluate(source: str, values: Mapping[str, Value]) -> Value:
-    return _eval(parse(source), values)
+    return _compiled(source)(values)
 
 
-def _eval(node: ast.expr, values: Mapping[str, Value]) -> Value:
+Evaluator = Callable[[Mapping[str, Value]], Value]
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Evaluator:
+    """The expression as nested closures, built once per source: evaluating it for each
+    unit then costs a few calls, not a walk over the syntax tree."""
+    return _compile(parse(source))
+
+
+def _compile(node: ast.expr) -> Evaluator:
     if isinstance(node, ast.Constant):
         value = node.value
-        return value if isinstance(value, (int, float)) else None
+        constant: Value = value if isinstance(value, (int, float)) else None
+        return lambda values: constant
     if isinstance(node, ast.Name):
-        return values.get(node.id)
+        name = node.id
+        return lambda values: values.get(name)
     if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, values)
-        if v is None:
-            return None
-        if isinstance(node.op, ast.Not):
-            return not v
-        if isinstance(node.op, ast.USub):
-            return -v
-        return +v
-    if isinstance(node, ast.BinOp):
-        a, b = _eval(node.left, values), _eval(node.right, values)
-        if a is None or b is None:
-            return None
-        if isinstance(node.op, ast.Div) and b == 0:
-            return None
-        return _BINOPS[type(node.op)](a, b)  # type: ignore[no-any-return]
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, values)
-        for op, comp in zip(node.ops, node.comparators, strict=True):
-            right = _eval(comp, values)
-            if left is None or right is None:
+        operand, unary = _compile(node.operand), node.op
+
+        def unary_op(values: Mapping[str, Value]) -> Value:
+            v = operand(values)
+            if v is None:
                 return None
-            if not _CMPOPS[type(op)](left, right):
-                return False
-            left = right
-        return True
-    if isinstance(node, ast.BoolOp):
-        results = [_eval(v, values) for v in node.values]
-        if isinstance(node.op, ast.And):
-            if any(r is False for r in results):
-                return False
-            return None if any(r is None for r in results) else True
-        if any(r is True for r in results):
+            if isinstance(unary, ast.Not):
+                return not v
+            if isinstance(unary, ast.USub):
+                return -v
+            return +v
+
+        return unary_op
+    if isinstance(node, ast.BinOp):
+        left, right = _compile(node.left), _compile(node.right)
+        func, divide = _BINOPS[type(node.op)], isinstance(node.op, ast.Div)
+
+        def bin_op(values: Mapping[str, Value]) -> Value:
+            a, b = left(values), right(values)
+            if a is None or b is None:
+                return None
+            if divide and b == 0:
+                return None
+            return func(a, b)  # type: ignore[no-any-return]
+
+        return bin_op
+    if isinstance(node, ast.Compare):
+        first = _compile(node.left)
+        steps = [
+            (_CMPOPS[type(op)], _compile(comp)) for op, comp in zip(node.ops, node.comparators, strict=True)
+        ]
+
+        def compare(values: Mapping[str, Value]) -> Value:
+            a = first(values)
+            for cmp, side in steps:
+                b = side(values)
+                if a is None or b is None:
+                    return None
+                if not cmp(a, b):
+                    return False
+                a = b
             return True
-        return None if any(r is None for r in results) else False
+
+        return compare
+    if isinstance(node, ast.BoolOp):
+        parts, conjunction = [_compile(v) for v in node.values], isinstance(node.op, ast.And)
+
+        def bool_op(values: Mapping[str, Value]) -> Value:
+            results = [p(values) for p in parts]
+            if conjunction:
+                if any(r is False for r in results):
+                    return False
+                return None if any(r is None for r in results) else True
+            if any(r is True for r in results):
+                return True
+            return None if any(r is None for r in results) else False
+
+        return bool_op
     raise ExpressionError("biểu thức không được phép")
 
 

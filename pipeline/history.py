@@ -30,8 +30,16 @@ def _json_value(v: Value) -> int | float | str | None:
     return v
 
 
-def record(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> None:
-    """Store every version of every unit seen in this run, with the status merge gave it."""
+def record(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult], fingerprint: str = "") -> None:
+    """Store every version of every unit seen in this run, with the status merge gave it.
+
+    A version already stored with the same unit, validity and status is not written again
+    when its figures were stored under the same schema `fingerprint` (the same bytes read
+    with the same form give the same figures): a rerun writes only what changed.
+    """
+    key = f"versions-fingerprint:{period.id}"
+    same_schema = bool(fingerprint) and ledger.meta(key) == fingerprint
+    stored = ledger.version_states(period.id) if same_schema else {}
     rows = [
         VersionRow(
             sha256=sub.file.sha256,
@@ -45,16 +53,21 @@ def record(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> 
         )
         for u in units
         for sub in u.versions
-        if sub.file.received_at is not None and sub.file.sha256
+        if sub.file.received_at is not None
+        and sub.file.sha256
+        and stored.get(sub.file.sha256) != (u.unit.code, sub.valid, sub.status)
     ]
     ledger.record_versions(rows)
+    if fingerprint and not same_schema:
+        ledger.set_meta(key, fingerprint)
 
 
 def attach_history(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> None:
     """UnitResult.history: every version the ledger knows for the unit and period, oldest first."""
+    stored = ledger.versions_by_unit([period.id], values=False)
     for u in units:
         here = {s.file.sha256: s for s in u.versions}
-        rows = ledger.versions(u.unit.code, [period.id])
+        rows = stored.get(u.unit.code, [])
         u.history = [
             Version(
                 number=n,
@@ -83,12 +96,13 @@ def check_flows(schema: Schema, ledger: Ledger, period: ReportingPeriod, units: 
         return
     names = dict(earlier)
     flows = [f for f in schema.indicators if f.kind == "flow" and f.numeric]
+    stored_versions = ledger.versions_by_unit([pid for pid, _ in earlier])
     for u in units:
         sub = u.submission
         if sub is None:
             continue
         accepted: dict[str, VersionRow] = {}
-        for stored in ledger.versions(u.unit.code, [pid for pid, _ in earlier]):
+        for stored in stored_versions.get(u.unit.code, []):
             if stored.status == "accepted":
                 accepted[stored.period_id] = stored  # oldest first: the latest accepted one wins
         for f in flows:
@@ -126,10 +140,15 @@ def _default(schema: Schema, key: str) -> Located:
     return Located(f.sheet, f.cell)
 
 
-def apply(schema: Schema, ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> None:
-    """Check period consistency, record this run's versions, then read back each unit's history."""
+def apply(
+    schema: Schema, ledger: Ledger, period: ReportingPeriod, units: list[UnitResult], fingerprint: str = ""
+) -> None:
+    """Check period consistency, record this run's versions, then read back each unit's history.
+
+    `fingerprint`: the schema fingerprint (pipeline.parsecache) the figures were read under.
+    """
     check_flows(schema, ledger, period, units)
-    record(ledger, period, units)
+    record(ledger, period, units, fingerprint)
     attach_history(ledger, period, units)
 
 

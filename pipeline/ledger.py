@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS period_scores (
     as_of TEXT NOT NULL,
     PRIMARY KEY (period_id, unit)
 );
+-- Small named values: e.g. the schema fingerprint under which a period's versions were stored.
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 -- Each file's read-and-validate result by content (pipeline/parsecache.py, issue 5).
 CREATE TABLE IF NOT EXISTS parsed (
     sha256 TEXT NOT NULL,
@@ -149,23 +154,44 @@ class Ledger:
                 ],
             )
 
-    def versions(self, unit: str, period_ids: list[str]) -> list[VersionRow]:
-        """Stored versions of `unit` for the given periods, oldest first."""
-        if not period_ids:
-            return []
-        marks = ", ".join("?" for _ in period_ids)
+    def version_states(self, period_id: str) -> dict[str, tuple[str, bool, str]]:
+        """sha256 → (unit, valid, status) of every stored version of the period."""
         rows = self._db.execute(
-            "SELECT sha256, period_id, unit, file_name, received_at, valid, status, values_json"
-            f" FROM versions WHERE unit = ? AND period_id IN ({marks})"
-            " ORDER BY received_at, file_name",
-            (unit, *period_ids),
+            "SELECT sha256, unit, valid, status FROM versions WHERE period_id = ?", (period_id,)
         ).fetchall()
-        return [
-            VersionRow(
-                r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), bool(r[5]), r[6], json.loads(r[7])
-            )
-            for r in rows
-        ]
+        return {r[0]: (r[1], bool(r[2]), r[3]) for r in rows}
+
+    def meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    def versions_by_unit(self, period_ids: list[str], *, values: bool = True) -> dict[str, list[VersionRow]]:
+        """Every unit's stored versions for the given periods, oldest first, in one query.
+
+        Without `values` the stored figures are not decoded (an empty dict in each row).
+        """
+        if not period_ids:
+            return {}
+        marks = ", ".join("?" for _ in period_ids)
+        column = "values_json" if values else "''"
+        rows = self._db.execute(
+            f"SELECT sha256, period_id, unit, file_name, received_at, valid, status, {column}"
+            f" FROM versions WHERE period_id IN ({marks}) ORDER BY unit, received_at, file_name",
+            tuple(period_ids),
+        ).fetchall()
+        out: dict[str, list[VersionRow]] = {}
+        for r in rows:
+            out.setdefault(r[2], []).append(
+                VersionRow(
+                    r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]), bool(r[5]), r[6],
+                    json.loads(r[7]) if values else {},
+                )
+            )  # fmt: skip
+        return out
 
     # --- parse cache (issue 5) -----------------------------------------------------------
 

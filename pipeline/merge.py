@@ -58,13 +58,13 @@ def merge(
 
 def totals(schema: Schema, results: list[UnitResult]) -> dict[str, int | float]:
     """Indicator key → sum over the accepted submissions (blank counts as nothing)."""
-    sums: dict[str, int | float] = {}
-    for f in schema.indicators:
-        total: int | float = 0
-        for r in results:
-            if r.submission is not None:
-                v = r.submission.values.get(f.key)
-                if isinstance(v, (int, float)):
-                    total += v
-        sums[f.key] = total
+    sums: dict[str, int | float] = {f.key: 0 for f in schema.indicators}
+    for r in results:
+        if r.submission is None:
+            continue
+        values = r.submission.values
+        for key in sums:
+            v = values.get(key)
+            if isinstance(v, (int, float)):
+                sums[key] += v
     return sums

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from pipeline.expression import evaluate, names
@@ -17,11 +18,29 @@ def _pct(x: float) -> str:
     return format_number(round(x * 100, 1)) + "%"
 
 
+@cache
+def _labelled(schema: Schema, source: str) -> tuple[tuple[str, str], ...]:
+    """(name, label) of each name in an expression, once per schema and expression."""
+    return tuple((n, schema.field_by_key[n].label if n in schema.field_by_key else n) for n in names(source))
+
+
+@cache
+def _wanted(schema: Schema, kind: str, period: str) -> tuple[str, ...]:
+    """Keys a unit of this kind is expected to fill for the period (completeness)."""
+    probe = next(u for u in schema.units if u.kind == kind)
+    return tuple(
+        f.key
+        for f in schema.fields
+        if f.requirement in ("required", "expected")
+        and f.applies(probe, period)
+        and f.group != "identification"
+    )
+
+
 def _figures(schema: Schema, source: str, values: Numbers) -> str:
     parts = []
-    for n in names(source):
+    for n, label in _labelled(schema, source):
         v = values.get(n)
-        label = schema.field_by_key[n].label if n in schema.field_by_key else n
         parts.append(f"{label}: {'không báo cáo' if v is None else format_number(v)}")
     return "; ".join(parts)
 
@@ -39,14 +58,7 @@ def _completeness(schema: Schema, c: Mapping[str, Any], result: UnitResult) -> t
     sub = result.submission
     assert sub is not None
     period = sub.period or ""
-    unit = result.unit
-    wanted = [
-        f.key
-        for f in schema.fields
-        if f.requirement in ("required", "expected")
-        and f.applies(unit, period)
-        and f.group != "identification"
-    ]
+    wanted = _wanted(schema, result.unit.kind, period)
     flawed = {i.key for i in sub.issues if i.severity in ("error", "warning") and i.key}
     good = sum(1 for k in wanted if sub.values.get(k) is not None and k not in flawed)
     share = good / len(wanted) if wanted else 1.0

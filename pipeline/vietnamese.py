@@ -74,6 +74,8 @@ def parse_number(text: str) -> ParsedNumber:
 
 def format_number(value: float | int) -> str:
     """vi-VN display: 1234567 → "1.234.567", 12.5 → "12,5"."""
+    if type(value) is int:
+        return f"{value:,}".replace(",", ".")
     if float(value).is_integer():
         return f"{int(value):,}".replace(",", ".")
     whole, _, frac = f"{value:,.2f}".rstrip("0").partition(".")

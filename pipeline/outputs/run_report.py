@@ -71,5 +71,22 @@ def run_report(result: RunResult, schema: Schema) -> dict[str, Any]:
 
 
 def dump(report: dict[str, Any]) -> bytes:
-    """UTF-8 JSON, keys sorted, lists in their given (stable) order, trailing newline."""
-    return (json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    """UTF-8 JSON, keys sorted, lists in their given (stable) order, trailing newline.
+
+    One line per top-level key, and one line per element of a top-level list (a file, a
+    unit): readable and diffable, and each line goes through json's C encoder, which an
+    `indent` would turn off (10,000 units: ~0.2 s instead of ~1 s).
+    """
+
+    def one(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    lines = []
+    for key in sorted(report):
+        value = report[key]
+        if isinstance(value, list) and value:
+            inner = ",\n".join(f"    {one(item)}" for item in value)
+            lines.append(f"  {one(key)}: [\n{inner}\n  ]")
+        else:
+            lines.append(f"  {one(key)}: {one(value)}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
