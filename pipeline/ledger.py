@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS period_scores (
     as_of TEXT NOT NULL,
     PRIMARY KEY (period_id, unit)
 );
+-- Each unit's score by everything it depends on (pipeline.score.score_key), per schema.
+CREATE TABLE IF NOT EXISTS scores (
+    fingerprint TEXT NOT NULL,
+    period_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (fingerprint, period_id, key)
+);
 -- Small named values: e.g. the schema fingerprint under which a period's versions were stored.
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
@@ -215,6 +223,27 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(sha, name, fingerprint, period_id, kind, data) for sha, name, kind, data in rows],
             )
+
+    # --- score memo (issue 5) -------------------------------------------------------------
+
+    def scores(self, fingerprint: str, period_id: str) -> dict[str, bytes]:
+        rows = self._db.execute(
+            "SELECT key, data FROM scores WHERE fingerprint = ? AND period_id = ?", (fingerprint, period_id)
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def keep_scores(self, fingerprint: str, period_id: str, before: set[str], now: dict[str, bytes]) -> None:
+        """Store the scores `now` has and `before` had not; drop those `now` no longer uses
+        (and every other fingerprint's)."""
+        new = [(fingerprint, period_id, k, v) for k, v in now.items() if k not in before]
+        gone = [(fingerprint, period_id, k) for k in before if k not in now]
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM scores WHERE fingerprint <> ?", (fingerprint,))
+            self._db.executemany(
+                "DELETE FROM scores WHERE fingerprint = ? AND period_id = ? AND key = ?", gone
+            )
+            self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", new)
 
     # --- unit results per period (issue 4) ----------------------------------------------
 

@@ -123,7 +123,10 @@ def consolidate(
                 with STAGES.step("history"):
                     history.apply(schema, ledger, period, units, parsecache.fingerprint(schema))
                 with STAGES.step("score"):
-                    score.score_all(schema, units)
+                    fingerprint = parsecache.fingerprint(schema)
+                    known = ledger.scores(fingerprint, period.id)
+                    scored = score.score_all(schema, units, known)
+                    ledger.keep_scores(fingerprint, period.id, set(known), scored)
             result = RunResult(
                 period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
             )

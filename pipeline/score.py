@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -125,8 +126,49 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     return Score(total, band["name"], why, tuple(criteria), None if self_score is None else float(self_score))
 
 
-def score_all(schema: Schema, results: list[UnitResult]) -> None:
+def score_all(
+    schema: Schema, results: list[UnitResult], known: Mapping[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """Score every unit; `known` maps score_key → dump_score of an earlier run (the ledger's
+    score memo), reused instead of scoring again. Returns this run's key → dump."""
     statuses = schema.rubric["statuses"]
+    known = known or {}
+    used: dict[str, bytes] = {}
     for r in results:
-        r.score = score_unit(schema, r)
+        key = score_key(r)
+        if key is None:
+            r.score = None
+        elif key in known:
+            used[key] = known[key]
+            r.score = load_score(known[key])
+        else:
+            r.score = score_unit(schema, r)
+            if r.score is not None:
+                used[key] = dump_score(r.score)
         r.band = r.score.band if r.score else statuses.get(r.status, "")
+    return used
+
+
+def score_key(result: UnitResult) -> str | None:
+    """Everything score_unit reads besides the schema: the unit, the content of its accepted
+    file (its figures, read under the same schema), status, days late, and the cells with
+    errors or warnings (some come from other periods: flow checks)."""
+    sub = result.submission
+    if sub is None:
+        return None
+    flawed = sorted(
+        {f"{i.key}:{i.severity}" for i in sub.issues if i.severity in ("error", "warning") and i.key}
+    )
+    return "|".join((result.unit.code, sub.file.sha256, result.status, str(result.days_late), *flawed))
+
+
+def dump_score(score: Score) -> bytes:
+    criteria = tuple((c.key, c.label, c.points, c.max_points, c.rule, c.figures) for c in score.criteria)
+    return marshal.dumps((score.total, score.band, score.band_rule, criteria, score.self_score))
+
+
+def load_score(data: bytes) -> Score:
+    total, band, band_rule, criteria, self_score = marshal.loads(
+        data
+    )  # our own ledger, written by dump_score
+    return Score(total, band, band_rule, tuple(CriterionScore(*c) for c in criteria), self_score)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -47,6 +48,23 @@ def test_second_run_reads_no_file_and_gives_the_same_bytes(sample: SampleManifes
     assert [p.stat().st_mtime_ns for p in feedback] == stamps
     stages = json.loads((outbox / ".logs" / f"stages-{PERIOD}.json").read_text(encoding="utf-8"))
     assert "expectations (great_expectations)" in stages  # timed, though nothing was new
+
+
+def test_a_rerun_after_one_more_file_equals_a_cold_run(sample: SampleManifest, tmp_path: Path) -> None:
+    """Everything remembered between runs (parsed files, versions, scores, feedback) gives
+    the outputs a fresh outbox would get, byte for byte."""
+    inbox, warm, cold = tmp_path / "inbox", tmp_path / "warm", tmp_path / "cold"
+    shutil.copytree(sample.out_dir, inbox)
+    _run(inbox, warm)
+    accepted = next(u.files[-1] for u in sample.units.values() if u.state == "on_time")
+    extra = inbox / "gui-lai.xlsx"  # the same figures sent again: other bytes, a later version
+    shutil.copy(inbox / accepted.name, extra)
+    with zipfile.ZipFile(extra, "a") as zf:
+        zf.writestr("docProps/custom-resent.txt", "gửi lại")
+    assert len(_run(inbox, warm)) == 1  # only the new file was read
+    _run(inbox, cold)
+    assert _outputs(warm) == _outputs(cold)
+    assert "gui-lai.xlsx" in (warm / PERIOD / "run.json").read_text(encoding="utf-8")
 
 
 def test_a_hand_edited_feedback_file_is_written_again(sample: SampleManifest, tmp_path: Path) -> None:

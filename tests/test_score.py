@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import schema as schema_mod
+from pipeline.catalogue import make_issue
 from pipeline.model import InboxFile, Submission, UnitResult
-from pipeline.score import score_all, score_unit
+from pipeline.score import dump_score, load_score, score_all, score_key, score_unit
 
 S = schema_mod.load()
 
@@ -98,3 +99,28 @@ def test_self_score_difference() -> None:
     score = score_unit(S, r)
     assert score is not None and score.self_score == 90
     assert score.difference == pytest.approx(90 - score.total)
+
+
+def test_a_remembered_score_is_reused_and_equal() -> None:
+    r = _result(BASE)
+    first = score_all(S, [r])
+    assert r.score is not None and len(first) == 1
+    again = _result(BASE)
+    memo = {k: dump_score(r.score) for k in first}
+    assert score_all(S, [again], memo) == first
+    assert again.score == r.score
+    assert load_score(dump_score(r.score)) == r.score
+
+
+def test_what_the_score_depends_on_is_in_its_key() -> None:
+    base = score_key(_result(BASE))
+    assert base is not None
+    assert score_key(_result(BASE, "late", 1)) != base  # lateness and its cap
+    flawed = _result(BASE)
+    assert flawed.submission is not None
+    flawed.submission.issues.append(make_issue(S, "value-not-number", key="t1_sessions", value="x"))
+    assert score_key(flawed) != base  # completeness counts flawed cells
+    other = _result(BASE)
+    assert other.submission is not None
+    other.submission.file.sha256 = "1" * 64  # other bytes, other figures
+    assert score_key(other) != base
