@@ -211,6 +211,13 @@ class Ledger:
         ).fetchall()
         return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
+    def parsed_count(self, fingerprint: str, period_id: str) -> int:
+        """How many read results are kept for this fingerprint and period (no data loaded)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM parsed WHERE fingerprint = ? AND period_id = ?", (fingerprint, period_id)
+        ).fetchone()
+        return int(row[0])
+
     def store_parsed(self, fingerprint: str, period_id: str, rows: list[tuple[str, str, str, str]]) -> None:
         """(sha256, file name, kind, data) rows, in one transaction; other fingerprints are dropped."""
         if not rows:

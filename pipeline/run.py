@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -31,18 +30,33 @@ class InboxError(Exception):
 read_submission = workers.read_one
 
 
-def apply_expectations(schema: Schema, subs: list[Submission], period: ReportingPeriod) -> None:
-    """Ranges and cross-field rules over the table of all identified submissions."""
+def apply_expectations(
+    schema: Schema,
+    subs: list[Submission],
+    period: ReportingPeriod,
+    checker: expectations.Checker | None = None,
+) -> None:
+    """Ranges and cross-field rules over the table of all identified submissions.
+
+    `checker`: the run's, possibly with great_expectations' process already started; without
+    one, a few rows are checked here and many in a process started now (pipeline.expectations).
+    """
     candidates = [s for s in subs if s.status != "ignored" and s.unit is not None and s.values]
     if not candidates:
-        return  # nothing new: great_expectations is not even imported
-    # great_expectations with pandas weighs ~250 MB once imported: it runs in a process of its
-    # own, so that the run's process (which then writes the outputs) never holds it.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        found = pool.submit(expectations.check_submissions, schema, candidates, period.period.code).result()
+        return  # nothing new: nothing is started or imported
+    if checker is None:
+        with expectations.Checker(schema) as own:
+            found = own.check(candidates, period.period.code)
+    else:
+        found = checker.check(candidates, period.period.code)
     for index, issues in found.items():
         candidates[index].issues.extend(issues)
+
+
+def likely_new_files(schema: Schema, period: ReportingPeriod, inbox: Path, ledger: Ledger) -> int:
+    """About how many files this run will read: inbox files (names only) less the parse cache."""
+    files = sum(len(names) for _root, _dirs, names in os.walk(inbox))
+    return files - ledger.parsed_count(parsecache.fingerprint(schema), period.id)
 
 
 def collect(
@@ -52,6 +66,7 @@ def collect(
     ledger: Ledger,
     now: datetime,
     workdir: Path | None = None,
+    checker: expectations.Checker | None = None,
 ) -> list[Submission]:
     """Every inbox file as a Submission (ignored ones included), validated.
 
@@ -89,7 +104,7 @@ def collect(
         subs[position].read_seconds = done.seconds
     fresh = [subs[position] for position in to_read]
     with STAGES.step("expectations (great_expectations)"):
-        apply_expectations(schema, fresh, period)  # row-wise: cached results already hold theirs
+        apply_expectations(schema, fresh, period, checker)  # row-wise: cached results already hold theirs
     with STAGES.step("parse cache (ledger)"):
         ledger.store_parsed(
             fingerprint,
@@ -116,7 +131,11 @@ def consolidate(
         ):
             STAGES.reset()
             with _long_lived_objects():
-                subs = collect(schema, period, inbox, ledger, as_of, Path(tmp))
+                with expectations.Checker(schema) as checker:
+                    # Many new files: great_expectations' process starts now, its import
+                    # overlapping the scan and the reading; few: it is never started.
+                    checker.expect(likely_new_files(schema, period, inbox, ledger))
+                    subs = collect(schema, period, inbox, ledger, as_of, Path(tmp), checker)
                 faults.checkpoint("after-collect")
                 with STAGES.step("merge"):
                     units = merge.merge(schema, subs, period, as_of)
