@@ -234,24 +234,41 @@ class _Context:
                 zlib.ZLIB_RUNTIME_VERSION,
             )
         )
-        self.unit_key: dict[str, bytes] = {}  # each unit's inputs, digested once
-        self.unit_hash: dict[str, int] = {}  # where blocks are cut (rowxml.blocks)
+        # Each unit's inputs digested once, and the hash that decides where blocks are cut; by
+        # id() of the UnitResult (they live as long as the run), so that a lookup does not read
+        # the unit again.
+        self.unit_key: dict[int, bytes] = {}
+        self.unit_hash: dict[int, int] = {}
+        sha256 = hashlib.sha256
+        crc32 = zlib.crc32
         for u in result.units:
-            sub = u.submission
-            parts = [u.unit.code, u.unit.name, u.unit.kind, u.status, str(u.days_late)]
-            if sub is not None:
-                parts += [sub.file.sha256, sub.file.name]
-                parts += [f"{i.code}:{i.severity}:{i.key}:{i.sheet}:{i.cell}" for i in sub.issues]
-            self.unit_key[u.unit.code] = rowxml.digest(*parts)
-            self.unit_hash[u.unit.code] = rowxml.code_hash(u.unit.code)
+            unit, sub = u.unit, u.submission
+            if sub is None:
+                inputs = "\x1e".join((unit.code, unit.name, unit.kind, u.status))
+            else:
+                file = sub.file
+                inputs = "\x1e".join(
+                    (unit.code, unit.name, unit.kind, u.status, str(u.days_late), file.sha256, file.name)
+                )
+                if sub.issues:
+                    inputs += "".join(f"\x1e{i.code}:{i.severity}:{i.key}:{i.sheet}:{i.cell}" for i in sub.issues)
+            self.unit_key[id(u)] = sha256(inputs.encode("utf-8", "surrogatepass")).digest()
+            self.unit_hash[id(u)] = crc32(unit.code.encode("utf-8", "surrogatepass"))
+        self._joined: dict[int, bytes] = {}
+        self._kept: list[object] = []  # blocks whose id() is a key of _joined
 
     def key(self, sheet: str, *parts: str) -> bytes:
         return rowxml.digest(self.base, sheet, *parts)
 
-    def units_key(self, sheet: str, extra: str, units: Sequence[UnitResult]) -> bytes:
-        keys = self.unit_key
+    def units_key(self, sheet: str, extra: str, units: list[UnitResult]) -> bytes:
+        """The key of a block of units: the run's base, the sheet, `extra` (the block's numbers:
+        STT, ranks…) and every unit's inputs."""
+        joined = self._joined.get(id(units))
+        if joined is None:
+            keys = self.unit_key
+            joined = self._joined[id(units)] = b"".join([keys[id(u)] for u in units])
         h = hashlib.sha256(rowxml.digest(self.base, sheet, extra))
-        h.update(b"".join([keys[u.unit.code] for u in units]))
+        h.update(joined)
         return h.digest()
 
     def version_labels(self) -> dict[tuple[str, str], str]:
@@ -260,14 +277,23 @@ class _Context:
             self._versions = {(u.unit.code, v.sha256): v.label for u in self.result.units for v in u.history}
         return self._versions
 
+    def blocks_of(self, units: list[UnitResult]) -> list[UnitResult]:
+        """Keep a list of units made outside `blocks` alive for `units_key`."""
+        self._kept.append(units)
+        return units
+
     def worksheet(self, name: str) -> Worksheet:
         found = self.workbook.get_worksheet_by_name(name)
         assert found is not None
         return found
 
     def blocks(self, sheet: str, units: Sequence[UnitResult]) -> list[list[UnitResult]]:
+        """Units cut into blocks (the lists stay alive with the context: `units_key` remembers
+        their joined keys by identity)."""
         hashes = self.unit_hash
-        return rowxml.blocks(units, lambda u: hashes[u.unit.code], _BLOCK[sheet])
+        cut = rowxml.blocks(units, lambda u: hashes[id(u)], _BLOCK[sheet])
+        self._kept.append(cut)
+        return cut
 
 
 # ---------------------------------------------------------------- helpers
@@ -728,12 +754,16 @@ def _ranking(
     sheet = _Sheet(ctx, SHEET_RANKING, ws)
     hashes = ctx.unit_hash
     for block in rowxml.blocks(
-        ranked, lambda ranked_unit: hashes[ranked_unit[1].unit.code], _BLOCK[SHEET_RANKING]
+        ranked, lambda ranked_unit: hashes[id(ranked_unit[1])], _BLOCK[SHEET_RANKING]
     ):
         # Ranks (and previous scores) are in the key: a unit moving up or down renders again the
         # blocks whose ranks it shifts.
-        numbers = [f"{rank}:{before(u) if previous else ''}" for rank, u in block]
-        key = ctx.units_key(SHEET_RANKING, "\x1d".join([previous_name, *numbers]), [u for _r, u in block])
+        if previous:
+            numbers = [f"{rank}:{before(u)}" for rank, u in block]
+        else:
+            numbers = [str(rank) for rank, _u in block]
+        units = ctx.blocks_of([u for _r, u in block])
+        key = ctx.units_key(SHEET_RANKING, "\x1d".join([previous_name, *numbers]), units)
         sheet.cached(key, lambda block=block: render(block))  # type: ignore[misc]
     last_row = header + len(ranked)
     bands = list(schema.rubric.get("bands", []))
