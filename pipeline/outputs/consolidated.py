@@ -251,7 +251,9 @@ class _Context:
                     (unit.code, unit.name, unit.kind, u.status, str(u.days_late), file.sha256, file.name)
                 )
                 if sub.issues:
-                    inputs += "".join(f"\x1e{i.code}:{i.severity}:{i.key}:{i.sheet}:{i.cell}" for i in sub.issues)
+                    inputs += "".join(
+                        f"\x1e{i.code}:{i.severity}:{i.key}:{i.sheet}:{i.cell}" for i in sub.issues
+                    )
             self.unit_key[id(u)] = sha256(inputs.encode("utf-8", "surrogatepass")).digest()
             self.unit_hash[id(u)] = crc32(unit.code.encode("utf-8", "surrogatepass"))
         self._joined: dict[int, bytes] = {}
@@ -753,9 +755,7 @@ def _ranking(
 
     sheet = _Sheet(ctx, SHEET_RANKING, ws)
     hashes = ctx.unit_hash
-    for block in rowxml.blocks(
-        ranked, lambda ranked_unit: hashes[id(ranked_unit[1])], _BLOCK[SHEET_RANKING]
-    ):
+    for block in rowxml.blocks(ranked, lambda ranked_unit: hashes[id(ranked_unit[1])], _BLOCK[SHEET_RANKING]):
         # Ranks (and previous scores) are in the key: a unit moving up or down renders again the
         # blocks whose ranks it shifts.
         if previous:
