@@ -247,8 +247,10 @@ class _Context:
                 inputs = "\x1e".join((unit.code, unit.name, unit.kind, u.status))
             else:
                 file = sub.file
+                sha = file.sha256
+                version = next((v.label for v in u.history if v.sha256 == sha), "")  # "Phiên bản"
                 inputs = "\x1e".join(
-                    (unit.code, unit.name, unit.kind, u.status, str(u.days_late), file.sha256, file.name)
+                    (unit.code, unit.name, unit.kind, u.status, str(u.days_late), sha, file.name, version)
                 )
                 if sub.issues:
                     inputs += "".join(
@@ -656,18 +658,30 @@ def _data(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
 def _data_block(s: _Styles, cell_styles: list[tuple[str, Style]], units: list[UnitResult], start: int) -> str:
     out = []
     centre, cell = s.centre, s.cell
+    styles = [style for _key, style in cell_styles]
+    keys = [key for key, _style in cell_styles]
     for n, unit in enumerate(units, start):
         assert unit.submission is not None
-        values = unit.submission.values
+        values = map(unit.submission.values.get, keys)
         out.append(
             "<row>"
             + number(centre, n)
             + text(centre, unit.unit.code)
             + text(cell, unit.unit.name)
-            + "".join([number(style, values.get(key)) for key, style in cell_styles])
+            + "".join(
+                [
+                    style.number + str(v) + "</v></c>"  # the usual case: a whole number
+                    if type(v) is int and -_BIG < v < _BIG
+                    else number(style, v)
+                    for style, v in zip(styles, values, strict=True)
+                ]
+            )
             + "</row>"
         )
     return "".join(out)
+
+
+_BIG = 1_000_000_000_000_000  # whole numbers below this are written as they are (as number() does)
 
 
 # ---------------------------------------------------------------- Xếp loại
@@ -808,32 +822,35 @@ def _criteria(
     header = _simple_title(ws, f, ctx.result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
     _table_header(ws, f, header, columns)
     scored = [u for rank, u in ranked if rank is not None]
-    repeated: dict[str, str] = {}  # criterion labels and rules: the same on many rows
+    # A criterion's label, points and rule repeat on many rows: their cells and the lines they
+    # wrap to are worked out once.
+    repeated: dict[tuple[str, float, float, str], tuple[str, str, int]] = {}
 
-    def cell(value: str) -> str:
-        found = repeated.get(value)
+    def criterion(label: str, points: float, most: float, rule: str) -> tuple[str, str, int]:
+        found = repeated.get((label, points, most, rule))
         if found is None:
-            found = repeated[value] = text(s.cell, value)
+            before = text(s.cell, label) + repeated_number(s.score, points) + repeated_number(s.score, most)
+            lines = max(-(-len(label) // W30), -(-len(rule) // W45))
+            found = repeated[(label, points, most, rule)] = (before, text(s.cell, rule), lines)
         return found
+
+    total_label = text(s.total_label, "Tổng điểm")
 
     def render(units: list[UnitResult]) -> tuple[str, bytes]:
         out = []
-        total_label = text(s.total_label, "Tổng điểm")
         for unit in units:
             score = unit.score
             assert score is not None
-            code, name = text(s.centre, unit.unit.code), text(s.cell, unit.unit.name)
+            named = text(s.centre, unit.unit.code) + text(s.cell, unit.unit.name)
             for c in score.criteria:
-                cells = (
-                    code
-                    + name
-                    + cell(c.label)
-                    + repeated_number(s.score, c.points)
-                    + repeated_number(s.score, c.max_points)
-                    + cell(c.rule)
-                    + text(s.cell, c.figures)
+                before, rule, lines = criterion(c.label, c.points, c.max_points, c.rule)
+                figures = c.figures
+                lines = max(lines, -(-len(figures) // W40))
+                out.append(
+                    row(
+                        named + before + rule + text(s.cell, figures), 15.5 * lines + 2 if lines > 1 else None
+                    )
                 )
-                out.append(row(cells, _fit_height(((c.label, W30), (c.rule, W45), (c.figures, W40)))))
             cells = (
                 text(s.total_label, unit.unit.code)
                 + text(s.total_label, unit.unit.name)
@@ -1078,7 +1095,7 @@ def _sources(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _She
                 (
                     sub.file.name,
                     sub.file.sha256,
-                    str(sub.file.received_at),
+                    repr(sub.file.received_at.timestamp()) if sub.file.received_at else "",
                     sub.file.received_source,
                     sub.unit or "",
                     sub.status,
@@ -1121,8 +1138,9 @@ def _provenance(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _
     _table_header(ws, f, header, columns)
     ws.set_row(header, 150)
     period = result.period.period.code
-    # Per unit kind: (key, the template's cell as XML, applies) for each indicator.
-    by_kind: dict[str, list[tuple[str, str, bool]]] = {}
+    # Per unit kind, for each indicator: key, the template's sheet and cell and that cell as XML,
+    # or None where the indicator does not apply to that kind of unit.
+    by_kind: dict[str, list[tuple[str, str, str, str] | None]] = {}
     located: dict[tuple[str, str], str] = {}  # (sheet, cell) → the cell's XML
     version_of = ctx.version_labels()
 
@@ -1134,13 +1152,16 @@ def _provenance(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _
 
     def render(units: list[UnitResult]) -> tuple[str, bytes]:
         out = []
+        blank = s.cell.blank
         for unit in units:
             sub = unit.submission
             assert sub is not None
             kind = by_kind.get(unit.unit.kind)
             if kind is None:
                 kind = by_kind[unit.unit.kind] = [
-                    (fld.key, where(fld.sheet, fld.cell), fld.applies(unit.unit, period))
+                    (fld.key, fld.sheet, fld.cell, where(fld.sheet, fld.cell))
+                    if fld.applies(unit.unit, period)
+                    else None
                     for fld in indicators
                 ]
             cells = sub.cells
@@ -1149,12 +1170,16 @@ def _provenance(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _
                 text(s.cell, unit.unit.name),
                 text(s.cell, sub.file.name),
             ]
-            for key, default, applies in kind:
-                if not applies:
-                    row_cells.append(s.cell.blank)
+            for known in kind:
+                if known is None:
+                    row_cells.append(blank)
                     continue
+                key, sheet, cell, default = known
                 at = cells.get(key)
-                row_cells.append(default if at is None else where(at.sheet, at.cell))
+                if at is None or (at.cell == cell and at.sheet == sheet):
+                    row_cells.append(default)
+                else:
+                    row_cells.append(where(at.sheet, at.cell))
             row_cells.append(text(s.centre, version_of.get((unit.unit.code, sub.file.sha256), "")))
             out.append("<row>" + "".join(row_cells) + "</row>")
         return "".join(out), b""
@@ -1162,12 +1187,7 @@ def _provenance(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _
     sheet = _Sheet(ctx, SHEET_PROVENANCE, ws)
     units = [u for group in data_rows(result) for u in group]
     for block in ctx.blocks(SHEET_PROVENANCE, units):
-        versions = [
-            version_of.get((u.unit.code, u.submission.file.sha256), "") for u in block if u.submission
-        ]
-        sheet.cached(
-            ctx.units_key(SHEET_PROVENANCE, "\x1d".join(versions), block),
-            lambda block=block: render(block),  # type: ignore[misc]
-        )
+        # The version label is among each unit's inputs (_Context).
+        sheet.cached(ctx.units_key(SHEET_PROVENANCE, "", block), lambda block=block: render(block))  # type: ignore[misc]
     _finish(ws, header, header + len(units), last_col, 3)
     return sheet

@@ -73,10 +73,9 @@ def text(style: Style, value: object) -> str:
     if value is None or value == "":
         return style.blank
     s = value if type(value) is str else str(value)
-    e = escape(s)
-    if s[0].isspace() or s[-1].isspace():
-        return style.text_kept + e + _TEXT_END
-    return style.text + e + _TEXT_END
+    if s.strip() is not s:  # leading or trailing whitespace (strip returns the same str otherwise)
+        return style.text_kept + escape(s) + _TEXT_END
+    return style.text + escape(s) + _TEXT_END
 
 
 def escaped_text(style: Style, escaped: str, kept: bool = False) -> str:
