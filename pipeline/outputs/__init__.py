@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import IO
 
+from pipeline.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.ledger import Ledger
 from pipeline.model import RunResult
 from pipeline.outputs.atomic import OutputError, check_replaceable, write_atomic, write_bytes_atomic
 from pipeline.outputs.consolidated import build_consolidated
@@ -107,7 +109,9 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
         check_replaceable(outbox / rel)  # all or none: refuse before replacing anything
 
     def consolidated_producer(fh: IO[bytes]) -> None:
-        build_consolidated(result, schema, fh)
+        # Blocks of rows cached in the ledger (table `pieces`): a rerun compresses only what changed.
+        with Ledger(outbox / LEDGER_FILE) as ledger:
+            build_consolidated(result, schema, fh, ledger, consolidated)
 
     def late_producer(fh: IO[bytes]) -> None:
         build_late_list(result, schema, fh)

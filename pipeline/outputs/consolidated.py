@@ -1,24 +1,55 @@
 """The consolidated workbook that leadership opens and prints.
 
 Sheets: Tổng hợp (summary), Số liệu (figures per unit with subtotals), Xếp loại (ranking),
-Nộp muộn (late list), Lỗi kiểm tra (validation issues), Nguồn (the inbox files).
+Chi tiết điểm, Thuyết minh, Kiến nghị, Nộp muộn (late list), Đề xuất kiểm tra (inspection
+list), Lỗi kiểm tra (validation issues), Nguồn (the inbox files), Nguồn số liệu (where each
+figure was read).
+
+xlsxwriter writes everything that does not grow with the number of units: the summary with its
+charts, titles, headers, column widths, formats, frozen panes, filters, print settings and
+conditional formats (over the real last row). The per-unit rows of the long sheets are XML
+(pipeline/outputs/rowxml.py) spliced into those sheets' <sheetData>, in blocks of units, each
+block deflated on its own and cached in the ledger under a key built from its inputs (unit,
+accepted file's sha256, status, days late, issues, schema and code fingerprints, style indexes,
+and the block's position-dependent numbers: STT, ranks). A rerun compresses only the blocks
+whose inputs changed and copies the others (pipeline/piecewise_zip.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+import hashlib
+import io
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache, partial
+from operator import is_not, itemgetter
+from pathlib import Path
 from typing import IO, Any
 
+from pipeline import parsecache
 from pipeline.catalogue import sort_key
 from pipeline.cellref import to_a1
-from pipeline.model import Located, RunResult, UnitResult, Value
-from pipeline.outputs import figures, layout
+from pipeline.model import RunResult, Submission, UnitResult, Value
+from pipeline.outputs import figures, layout, rowxml
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.inspection import write_inspection_sheet
 from pipeline.outputs.late_list import write_late_sheet
-from pipeline.schema import Field, Schema
-from pipeline.xlsx import Format, Styles, Workbook, Worksheet, new_workbook
+from pipeline.outputs.rowxml import Style, number, repeated_number, row, text
+from pipeline.piecewise_zip import LEVEL, Deflater, Entry, PartBuilder, PieceStore, write_zip
+from pipeline.schema import Schema
+from pipeline.xlsx import (
+    Format,
+    Workbook,
+    Worksheet,
+    close_to_parts,
+    merge_only,
+    new_workbook,
+    reserve_rows,
+    xf_index,
+)
+from pipeline.xlsx import Styles as XlsxStyles
 
 TITLE = "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
 
@@ -31,48 +62,242 @@ SHEET_PROPOSALS = "Kiến nghị"
 SHEET_ISSUES = "Lỗi kiểm tra"
 SHEET_SOURCES = "Nguồn"
 SHEET_PROVENANCE = "Nguồn số liệu"
+SHEET_LATE = "Nộp muộn"
+SHEET_INSPECTION = "Đề xuất kiểm tra"
+
+PROVENANCE_NOTE = "Mỗi ô ghi trang tính!ô của tệp báo cáo nơi đọc số liệu ở cùng ô trên trang Số liệu"
 
 DEPARTMENTS_TOTAL = "Cộng sở, ban, ngành"
 DISTRICTS_TOTAL = "Cộng huyện, thị xã, thành phố"
 GRAND_TOTAL = "Tổng cộng"
 
+# Mean number of units (or files) per cached block, by sheet: blocks of ~40-100 KB of XML
+# compress well and a change rewrites one block.
+_BLOCK = {
+    SHEET_DATA: 64,
+    SHEET_RANKING: 64,
+    SHEET_CRITERIA: 16,
+    SHEET_NARRATIVES: 128,
+    SHEET_PROPOSALS: 128,
+    SHEET_ISSUES: 32,
+    SHEET_SOURCES: 128,
+    SHEET_PROVENANCE: 64,
+}
 
-def build_consolidated(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
+
+@dataclass
+class WorkbookStats:
+    """What a build did, per sheet part: pieces compressed now and pieces copied from the cache."""
+
+    compressed: dict[str, int] = field(default_factory=dict)
+    reused: dict[str, int] = field(default_factory=dict)
+
+
+class _Sheet:
+    """A long sheet's spliced rows, in order: cached blocks of units and fresh rows."""
+
+    def __init__(self, ctx: _Context, sheet: str, ws: Worksheet) -> None:
+        self.sheet = sheet
+        self.part = f"xl/worksheets/sheet{ws.index + 1}.xml"
+        self.store_name = f"{ctx.name}#{self.part}"
+        cached = ctx.store.load_pieces(self.store_name) if ctx.store is not None else {}
+        self.builder = PartBuilder(self.part, cached, ctx.deflater)
+
+    def fresh(self, xml: str) -> None:
+        self.builder.fresh(xml.encode("utf-8", "replace"))
+
+    def cached(self, key: bytes, render: Callable[[], tuple[str, bytes]]) -> bytes:
+        """Add the block stored under `key` (else rendered now); returns its meta."""
+
+        def encoded() -> tuple[bytes, bytes]:
+            xml, meta = render()
+            return xml.encode("utf-8", "replace"), meta
+
+        return self.builder.cached(key, encoded).meta
+
+
+def build_consolidated(
+    result: RunResult, schema: Schema, target: IO[bytes], store: PieceStore | None = None, name: str = ""
+) -> WorkbookStats:
+    """Write the workbook to `target`. With a `store`, blocks of rows are taken from and kept in
+    it under part names prefixed by `name` (the output's path): the bytes are the same."""
     tz = result.period.tz
-    wb = new_workbook(target, result.as_of.astimezone(tz), f"{TITLE} - {result.period.name_vi}")
-    styles = Styles(wb)
+    wb = new_workbook(
+        io.BytesIO(), result.as_of.astimezone(tz), f"{TITLE} - {result.period.name_vi}", in_memory=True
+    )
+    styles = XlsxStyles(wb)
     f = layout.Formats(styles)
-    _summary(wb, f, result, schema)
-    _data(wb, f, result, schema)
-    with _streamed(wb):
-        _ranking(wb, f, result, schema)
-        _criteria(wb, f, result, schema)
-        _narratives(wb, f, result, schema)
-        _proposals(wb, f, result, schema)
-    write_late_sheet(wb, styles, result, schema)
-    write_inspection_sheet(wb, styles, result, schema)
-    with _streamed(wb):
-        _issues(wb, f, result, schema)
-        _sources(wb, f, result, schema)
-        _provenance(wb, f, result, schema)
-    try:
-        wb.close()
-    finally:
-        for ws in wb.worksheets():
-            if ws.constant_memory:
-                ws._opt_close()  # what close() does itself in a workbook-wide constant_memory mode
+    s = _Styles(f, schema)  # style indexes first: they do not depend on what the sheets hold
+    ranked = ranking(result)
+    ctx = _Context(result, schema, s, store, name)
+    ctx.workbook = wb
+    _summary(wb, f, result, schema, sum(1 for rank, _u in ranked if rank is not None))
+    sheets = [
+        _data(wb, f, s, ctx),
+        _ranking(wb, f, s, ctx, ranked),
+        _criteria(wb, f, s, ctx, ranked),
+        _narratives(wb, f, s, ctx),
+        _proposals(wb, f, s, ctx),
+        _table(ctx, SHEET_LATE, write_late_sheet(wb, styles, result, schema, spliced=True)),
+        _table(ctx, SHEET_INSPECTION, write_inspection_sheet(wb, styles, result, schema, spliced=True)),
+        _issues(wb, f, s, ctx),
+        _sources(wb, f, s, ctx),
+        _provenance(wb, f, s, ctx),
+    ]
+    by_part = {sheet.part: sheet for sheet in sheets}
+    stats = WorkbookStats()
+    entries: list[Entry] = []
+    for part_name, xml in close_to_parts(wb):
+        sheet = by_part.get(part_name)
+        if sheet is None:
+            entries.append(Entry.of(part_name, xml))
+            continue
+        head, tail = _split_sheet(xml)
+        part = sheet.builder.finish(head, tail)
+        entries.append(Entry.of_part(part))
+        stats.compressed[sheet.sheet] = len(part.new)
+        stats.reused[sheet.sheet] = len(part.used) - len(part.new)
+        if store is not None:
+            store.save_pieces(sheet.store_name, part.new, sheet.builder.unused())
+    write_zip(target, entries)
+    return stats
 
 
-@contextlib.contextmanager
-def _streamed(wb: Workbook) -> Iterator[None]:
-    """Sheets added inside write each row to a temporary file as soon as the next row starts
-    (xlsxwriter's constant_memory, per sheet): the long per-unit sheets of a national run stay
-    out of memory. Only sheets written strictly row after row may be added inside."""
-    wb.constant_memory = True
-    try:
-        yield
-    finally:
-        wb.constant_memory = False
+def _split_sheet(xml: bytes) -> tuple[bytes, bytes]:
+    """A sheet part cut where the spliced rows go: before </sheetData>."""
+    at = xml.rfind(b"</sheetData>")
+    if at < 0:  # no row at all: <sheetData/>
+        at = xml.index(b"<sheetData/>")
+        return xml[:at] + b"<sheetData>", b"</sheetData>" + xml[at + len(b"<sheetData/>") :]
+    return xml[:at], xml[at:]
+
+
+class _Styles:
+    """Cell styles of the spliced rows, registered first so that their indexes are stable."""
+
+    def __init__(self, f: layout.Formats, schema: Schema) -> None:
+        def style(fmt: Format) -> Style:
+            return Style(xf_index(fmt))
+
+        self.cell = style(f.cell)
+        self.centre = style(f.cell_centre)
+        self.int = style(f.int)
+        self.num = style(f.num)
+        self.score = style(f.score)
+        self.change = style(f.change)
+        self.total_label = style(f.total_label)
+        self.total_int = style(f.total_int)
+        self.total_num = style(f.total_num)
+        self.grand_label = style(f.grand_label)
+        self.grand_int = style(f.grand_int)
+        self.grand_num = style(f.grand_num)
+        colours = [str(b.get("color", "")) for b in schema.rubric.get("bands", [])] + [""]
+        self.band = {c: style(f.band(c or None)) for c in colours}
+
+    def fingerprint(self) -> str:
+        return repr(sorted((k, getattr(v, "xf", None)) for k, v in vars(self).items() if k != "band")) + repr(
+            sorted((k, v.xf) for k, v in self.band.items())
+        )
+
+
+@cache
+def _code_fingerprint() -> str:
+    """sha256 over the package's Python sources: a change of code renders every block again."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+class _Context:
+    """What every cache key of this run starts with, and each unit's inputs as one string."""
+
+    def __init__(
+        self, result: RunResult, schema: Schema, styles: _Styles, store: PieceStore | None, name: str
+    ) -> None:
+        self.result = result
+        self.schema = schema
+        self.store = store
+        self.name = name
+        self.deflater = Deflater()
+        self.styles = styles
+        self.workbook: Workbook
+        self._versions: dict[tuple[str, str], str] | None = None
+        self.base = "\x1f".join(
+            (
+                _code_fingerprint(),
+                parsecache.fingerprint(schema),
+                result.period.id,
+                styles.fingerprint(),
+                str(LEVEL),
+                zlib.ZLIB_RUNTIME_VERSION,
+            )
+        )
+        # Each unit's inputs digested once, and the hash that decides where blocks are cut; by
+        # id() of the UnitResult (they live as long as the run), so that a lookup does not read
+        # the unit again.
+        self.unit_key: dict[int, bytes] = {}
+        self.unit_hash: dict[int, int] = {}
+        sha256 = hashlib.sha256
+        crc32 = zlib.crc32
+        for u in result.units:
+            unit, sub = u.unit, u.submission
+            if sub is None:
+                inputs = "\x1e".join((unit.code, unit.name, unit.kind, u.status))
+            else:
+                file = sub.file
+                sha = file.sha256
+                version = next((v.label for v in u.history if v.sha256 == sha), "")  # "Phiên bản"
+                inputs = "\x1e".join(
+                    (unit.code, unit.name, unit.kind, u.status, str(u.days_late), sha, file.name, version)
+                )
+                if sub.issues:
+                    inputs += "".join(
+                        f"\x1e{i.code}:{i.severity}:{i.key}:{i.sheet}:{i.cell}" for i in sub.issues
+                    )
+            self.unit_key[id(u)] = sha256(inputs.encode("utf-8", "surrogatepass")).digest()
+            self.unit_hash[id(u)] = crc32(unit.code.encode("utf-8", "surrogatepass"))
+        self._joined: dict[int, bytes] = {}
+        self._kept: list[object] = []  # blocks whose id() is a key of _joined
+
+    def key(self, sheet: str, *parts: str) -> bytes:
+        return rowxml.digest(self.base, sheet, *parts)
+
+    def units_key(self, sheet: str, extra: str, units: list[UnitResult]) -> bytes:
+        """The key of a block of units: the run's base, the sheet, `extra` (the block's numbers:
+        STT, ranks…) and every unit's inputs."""
+        joined = self._joined.get(id(units))
+        if joined is None:
+            keys = self.unit_key
+            joined = self._joined[id(units)] = b"".join([keys[id(u)] for u in units])
+        h = hashlib.sha256(rowxml.digest(self.base, sheet, extra))
+        h.update(joined)
+        return h.digest()
+
+    def version_labels(self) -> dict[tuple[str, str], str]:
+        """(unit code, sha256) → "k/n", the version's number among the unit's versions."""
+        if self._versions is None:
+            self._versions = {(u.unit.code, v.sha256): v.label for u in self.result.units for v in u.history}
+        return self._versions
+
+    def blocks_of(self, units: list[UnitResult]) -> list[UnitResult]:
+        """Keep a list of units made outside `blocks` alive for `units_key`."""
+        self._kept.append(units)
+        return units
+
+    def worksheet(self, name: str) -> Worksheet:
+        found = self.workbook.get_worksheet_by_name(name)
+        assert found is not None
+        return found
+
+    def blocks(self, sheet: str, units: Sequence[UnitResult]) -> list[list[UnitResult]]:
+        """Units cut into blocks (the lists stay alive with the context: `units_key` remembers
+        their joined keys by identity)."""
+        hashes = self.unit_hash
+        cut = rowxml.blocks(units, lambda u: hashes[id(u)], _BLOCK[sheet])
+        self._kept.append(cut)
+        return cut
 
 
 # ---------------------------------------------------------------- helpers
@@ -87,15 +312,6 @@ def _number(value: Value) -> int | float | None:
 def _sum(values: list[Value]) -> int | float:
     numbers = [n for n in (_number(v) for v in values) if n is not None]
     return sum(numbers) if numbers else 0
-
-
-def _value_format(f: layout.Formats, field: Field, kind: str = "cell") -> Format:
-    integer = field.type == "integer"
-    if kind == "total":
-        return f.total_int if integer else f.total_num
-    if kind == "grand":
-        return f.grand_int if integer else f.grand_num
-    return f.int if integer else f.num
 
 
 def _band_colours(schema: Schema) -> dict[str, str]:
@@ -121,6 +337,33 @@ def _simple_title(ws: Worksheet, f: layout.Formats, result: RunResult, last_col:
     )
 
 
+def _finish(ws: Worksheet, header: int, last_row: int, last_col: int, frozen_cols: int) -> None:
+    """The table's frame over its real last row (the rows themselves are spliced in later)."""
+    if last_row > header:
+        reserve_rows(ws, last_row, last_col)
+    layout.finish_table(ws, header, last_row, last_col, frozen_cols)
+
+
+def _chars(width: float) -> int:
+    """Characters of 12 pt text on one line of a column `width` wide (for `_fit_height`)."""
+    return int(width * 1.1)
+
+
+def _fit_height(texts: Sequence[tuple[str, int]]) -> float | None:
+    """Row height for the longest wrapped text: (text, `_chars` of its column)."""
+    lines = max(-(-len(text) // chars) for text, chars in texts)
+    return 15.5 * lines + 2 if lines > 1 else None
+
+
+def _text_height(text: str, chars_per_line: int) -> float:
+    """Row height (points) for wrapped 12 pt text: LibreOffice does not grow rows itself."""
+    if "\n" in text:
+        lines = sum(max(1, -(-len(part) // chars_per_line)) for part in text.split("\n"))
+    else:
+        lines = max(1, -(-len(text) // chars_per_line))
+    return min(409.0, 16.0 * lines + 2)
+
+
 # ---------------------------------------------------------------- Tổng hợp
 
 # Hidden helper column of the summary: short labels and values the charts plot.
@@ -128,7 +371,7 @@ _CHART_COL = 7
 RANKING_HEADER_ROW = 3  # the ranking sheet's table header (after the title lines)
 
 
-def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema, scored: int) -> None:
     """One printed A4 page: header, status, bands, the seven tasks, five units, charts."""
     ws = wb.add_worksheet(SHEET_SUMMARY)
     tz = result.period.tz
@@ -260,7 +503,6 @@ def _summary(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
         bars.set_legend({"none": True})
         bars.show_hidden_data()
         ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 0.7, "x_offset": 20, "object_position": 3})
-    scored = sum(1 for u in result.units if u.score is not None)
     if scored:
         scores = wb.add_chart({"type": "column"})
         first = RANKING_HEADER_ROW + 1
@@ -318,7 +560,31 @@ def data_rows(result: RunResult) -> tuple[list[UnitResult], list[UnitResult]]:
     )
 
 
-def _data(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+_NUMBERS = {int, float}
+
+
+def _column_sums(units: Sequence[UnitResult], keys: Sequence[str]) -> list[int | float]:
+    """Per indicator, the sum of the units' numbers in order (blanks, text and yes/no count as
+    nothing), as `_sum` gives; columns of plain numbers and blanks are summed without a loop."""
+    rows = [list(map(u.submission.values.get, keys)) for u in units if u.submission is not None]
+    sums: list[int | float] = []
+    for column in zip(*rows, strict=True) if rows else [() for _ in keys]:
+        kinds = set(map(type, column))
+        kinds.discard(type(None))
+        if kinds <= _NUMBERS:
+            sums.append(sum(filter(partial(is_not, None), column)))
+        else:
+            sums.append(_sum(list(column)))
+    return sums
+
+
+def _formula(style: Style, formula: str, cached: int | float) -> str:
+    """A formula with its cached value, as xlsxwriter writes one."""
+    return number(style, cached).replace("<v>", f"<f>{formula}</f><v>", 1)
+
+
+def _data(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
+    result, schema = ctx.result, ctx.schema
     ws = wb.add_worksheet(SHEET_DATA)
     indicators = schema.indicators
     first_value_col = 3
@@ -328,60 +594,94 @@ def _data(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         ws.set_column(col, col, width)
         ws.merge_range(header, col, header + 1, col, "", f.header)
         layout.write_text(ws, header, col, label, f.header)
-    for i, field in enumerate(indicators):
+    for i, fld in enumerate(indicators):
         col = first_value_col + i
         ws.set_column(col, col, 14)
-        layout.write_text(ws, header, col, field.label, f.header)
-        layout.write_text(ws, header + 1, col, field.unit, f.subheader)
+        layout.write_text(ws, header, col, fld.label, f.header)
+        layout.write_text(ws, header + 1, col, fld.unit, f.subheader)
     ws.set_row(header, 150)
 
-    row = header + 2
-    departments, districts = data_rows(result)
-    number = 0
+    sheet = _Sheet(ctx, SHEET_DATA, ws)
+    keys = [fld.key for fld in indicators]
+    integer = [fld.type == "integer" for fld in indicators]
+    cell_styles = [
+        (fld.key, s.int if whole else s.num) for fld, whole in zip(indicators, integer, strict=True)
+    ]
+
+    def render(units: list[UnitResult], start: int) -> tuple[str, bytes]:
+        # The block's column sums go with it: subtotals never read every unit's figures again.
+        return _data_block(s, cell_styles, units, start), json.dumps(_column_sums(units, keys)).encode()
+
+    row_at = header + 2
+    count = 0
     subtotal_rows: list[int] = []
-    all_units: list[UnitResult] = []
-    for units, label in ((departments, DEPARTMENTS_TOTAL), (districts, DISTRICTS_TOTAL)):
-        first = row
-        for unit in units:
-            number += 1
-            assert unit.submission is not None
-            values = unit.submission.values
-            ws.write_number(row, 0, number, f.cell_centre)
-            layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
-            layout.write_text(ws, row, 2, unit.unit.name, f.cell)
-            for i, field in enumerate(indicators):
-                layout.write_number(
-                    ws, row, first_value_col + i, values.get(field.key), _value_format(f, field)
-                )
-            row += 1
-        ws.write_blank(row, 0, None, f.total_label)
-        ws.write_blank(row, 1, None, f.total_label)
-        layout.write_text(ws, row, 2, label, f.total_label)
-        for i, field in enumerate(indicators):
+    subtotals: list[list[int | float]] = []
+    for units, label in zip(data_rows(result), (DEPARTMENTS_TOTAL, DISTRICTS_TOTAL), strict=True):
+        first = row_at
+        sums: list[int | float] = [0] * len(keys)
+        for block in ctx.blocks(SHEET_DATA, units):
+            start = count + 1  # STT numbers are in the key: a unit added above renumbers the blocks below
+            meta = sheet.cached(
+                ctx.units_key(SHEET_DATA, str(start), block),
+                lambda block=block, start=start: render(block, start),  # type: ignore[misc]
+            )
+            sums = [a + b for a, b in zip(sums, json.loads(meta), strict=True)]
+            count += len(block)
+        row_at += len(units)
+        cells = [s.total_label.blank, s.total_label.blank, text(s.total_label, label)]
+        for i, (cached, whole) in enumerate(zip(sums, integer, strict=True)):
+            style = s.total_int if whole else s.total_num
             col = first_value_col + i
-            cached = _sum([u.submission.values.get(field.key) for u in units if u.submission is not None])
-            fmt = _value_format(f, field, "total")
             if units:
-                formula = f"=SUM({to_a1(first, col)}:{to_a1(row - 1, col)})"
-                ws.write_formula(row, col, formula, fmt, cached)
+                cells.append(_formula(style, f"SUM({to_a1(first, col)}:{to_a1(row_at - 1, col)})", cached))
             else:
-                ws.write_number(row, col, 0, fmt)
-        subtotal_rows.append(row)
-        all_units.extend(units)
-        row += 1
+                cells.append(number(style, 0))
+        sheet.fresh(row("".join(cells)))
+        subtotal_rows.append(row_at)
+        subtotals.append(sums)
+        row_at += 1
 
-    ws.write_blank(row, 0, None, f.grand_label)
-    ws.write_blank(row, 1, None, f.grand_label)
-    layout.write_text(ws, row, 2, GRAND_TOTAL, f.grand_label)
-    for i, field in enumerate(indicators):
+    cells = [s.grand_label.blank, s.grand_label.blank, text(s.grand_label, GRAND_TOTAL)]
+    for i, whole in enumerate(integer):
         col = first_value_col + i
-        cached = _sum([u.submission.values.get(field.key) for u in all_units if u.submission is not None])
         refs = ",".join(to_a1(r, col) for r in subtotal_rows)
-        ws.write_formula(row, col, f"=SUM({refs})", _value_format(f, field, "grand"), cached)
-
+        grand = _sum([part[i] for part in subtotals])
+        cells.append(_formula(s.grand_int if whole else s.grand_num, f"SUM({refs})", grand))
+    sheet.fresh(row("".join(cells)))
+    reserve_rows(ws, row_at, last_col)
     ws.freeze_panes(header + 2, first_value_col)
-    ws.autofilter(header + 1, 0, row, last_col)
+    ws.autofilter(header + 1, 0, row_at, last_col)
     layout.page_setup(ws, landscape=True, header_rows=(header, header + 1))
+    return sheet
+
+
+def _data_block(s: _Styles, cell_styles: list[tuple[str, Style]], units: list[UnitResult], start: int) -> str:
+    out = []
+    centre, cell = s.centre, s.cell
+    styles = [style for _key, style in cell_styles]
+    keys = [key for key, _style in cell_styles]
+    for n, unit in enumerate(units, start):
+        assert unit.submission is not None
+        values = map(unit.submission.values.get, keys)
+        out.append(
+            "<row>"
+            + number(centre, n)
+            + text(centre, unit.unit.code)
+            + text(cell, unit.unit.name)
+            + "".join(
+                [
+                    style.number + str(v) + "</v></c>"  # the usual case: a whole number
+                    if type(v) is int and -_BIG < v < _BIG
+                    else number(style, v)
+                    for style, v in zip(styles, values, strict=True)
+                ]
+            )
+            + "</row>"
+        )
+    return "".join(out)
+
+
+_BIG = 1_000_000_000_000_000  # whole numbers below this are written as they are (as number() does)
 
 
 # ---------------------------------------------------------------- Xếp loại
@@ -389,26 +689,31 @@ def _data(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
 
 def ranking(result: RunResult) -> list[tuple[int | None, UnitResult]]:
     """Units by score, best first (ties share a rank: 1, 2, 2, 4), then unscored by status."""
-    order = {u.unit.code: i for i, u in enumerate(result.units)}
-    scored = [u for u in result.units if u.score is not None]
-    scored.sort(key=lambda u: (-round(u.score.total, 2) if u.score else 0.0, order[u.unit.code]))
-    unscored = [u for u in result.units if u.score is None]
-    unscored.sort(key=lambda u: (vi.STATUS_ORDER.get(u.status, 99), order[u.unit.code]))
+    scored = [(-round(u.score.total, 2), i, u) for i, u in enumerate(result.units) if u.score is not None]
+    scored.sort(key=itemgetter(0, 1))
+    unscored = [
+        (vi.STATUS_ORDER.get(u.status, 99), i, u) for i, u in enumerate(result.units) if u.score is None
+    ]
+    unscored.sort(key=itemgetter(0, 1))
     ranked: list[tuple[int | None, UnitResult]] = []
     previous: float | None = None
     rank = 0
-    for position, unit in enumerate(scored, start=1):
-        assert unit.score is not None
-        total = round(unit.score.total, 2)
+    for position, (total, _i, unit) in enumerate(scored, start=1):
         if total != previous:
             rank = position
             previous = total
         ranked.append((rank, unit))
-    ranked.extend((None, u) for u in unscored)
+    ranked.extend((None, u) for _o, _i, u in unscored)
     return ranked
 
 
-def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+W16, W28, W30, W32, W40, W45 = (_chars(w) for w in (16, 28, 30, 32, 40, 45))
+
+
+def _ranking(
+    wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context, ranked: list[tuple[int | None, UnitResult]]
+) -> _Sheet:
+    result, schema = ctx.result, ctx.schema
     ws = wb.add_worksheet(SHEET_RANKING)
     criteria: list[dict[str, Any]] = list(schema.rubric.get("criteria", []))
     columns: list[tuple[str, float]] = [
@@ -430,40 +735,58 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     _table_header(ws, f, header, columns)
     ws.set_row(header, 90)
     colours = _band_colours(schema)
-    row = header
-    for rank, unit in ranking(result):
-        row += 1
-        band = vi.band_of(unit, schema.rubric)
-        layout.write_number(ws, row, 0, rank, f.cell_centre)
-        layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
-        layout.write_text(ws, row, 2, unit.unit.name, f.cell)
-        score = unit.score
-        layout.write_number(ws, row, 3, score.total if score else None, f.score)
-        layout.write_text(ws, row, 4, band, f.band(colours.get(band)))
-        awarded = {c.key: c.points for c in score.criteria} if score else {}
-        for i, criterion in enumerate(criteria):
-            layout.write_number(ws, row, 5 + i, awarded.get(str(criterion["key"])), f.score)
-        col = 5 + len(criteria)
-        layout.write_number(ws, row, col, score.self_score if score else None, f.score)
-        layout.write_number(ws, row, col + 1, score.difference if score else None, f.score)
-        col += 2
+    criterion_keys = [str(c["key"]) for c in criteria]
+    rubric = schema.rubric
+
+    def before(unit: UnitResult) -> float | None:
+        past = previous.get(unit.unit.code)
+        return past.score if past is not None else None
+
+    def render(block: list[tuple[int | None, UnitResult]]) -> tuple[str, bytes]:
+        out = []
+        for rank, unit in block:
+            band = vi.band_of(unit, rubric)
+            score = unit.score
+            awarded = {c.key: c.points for c in score.criteria} if score else {}
+            note = score.band_rule if score else vi.unit_status_vi(unit.status)
+            cells = [
+                number(s.centre, rank),
+                text(s.centre, unit.unit.code),
+                text(s.cell, unit.unit.name),
+                number(s.score, score.total if score else None),
+                text(s.band[colours.get(band) or ""], band),
+                *[repeated_number(s.score, awarded.get(k)) for k in criterion_keys],
+                number(s.score, score.self_score if score else None),
+                number(s.score, score.difference if score else None),
+            ]
+            if previous:
+                then = before(unit)
+                change = round(score.total - then, 2) if score and then is not None else None
+                cells += [number(s.score, then), number(s.change, change)]
+            cells.append(text(s.cell, note))
+            out.append(row("".join(cells), _fit_height(((unit.unit.name, W32), (note, W40), (band, W16)))))
+        return "".join(out), b""
+
+    sheet = _Sheet(ctx, SHEET_RANKING, ws)
+    hashes = ctx.unit_hash
+    for block in rowxml.blocks(ranked, lambda ranked_unit: hashes[id(ranked_unit[1])], _BLOCK[SHEET_RANKING]):
+        # Ranks (and previous scores) are in the key: a unit moving up or down renders again the
+        # blocks whose ranks it shifts.
         if previous:
-            before = previous.get(unit.unit.code)
-            before_score = before.score if before is not None else None
-            layout.write_number(ws, row, col, before_score, f.score)
-            change = round(score.total - before_score, 2) if score and before_score is not None else None
-            layout.write_number(ws, row, col + 1, change, f.change)
-            col += 2
-        note = score.band_rule if score else vi.unit_status_vi(unit.status)
-        layout.write_text(ws, row, col, note, f.cell)
-        _fit_row(ws, row, ((unit.unit.name, 32), (note, 40), (band, 16)))
+            numbers = [f"{rank}:{before(u)}" for rank, u in block]
+        else:
+            numbers = [str(rank) for rank, _u in block]
+        units = ctx.blocks_of([u for _r, u in block])
+        key = ctx.units_key(SHEET_RANKING, "\x1d".join([previous_name, *numbers]), units)
+        sheet.cached(key, lambda block=block: render(block))  # type: ignore[misc]
+    last_row = header + len(ranked)
     bands = list(schema.rubric.get("bands", []))
-    if row > header and len(bands) >= 3:
+    if last_row > header and len(bands) >= 3:
         # Traffic lights on the total: green from the top band, amber from the third band.
         ws.conditional_format(
             header + 1,
             3,
-            row,
+            last_row,
             3,
             {
                 "type": "icon_set",
@@ -474,13 +797,204 @@ def _ranking(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
                 ],
             },
         )
-    layout.finish_table(ws, header, row, last_col, 3)
+    _finish(ws, header, last_row, last_col, 3)
+    return sheet
+
+
+# ---------------------------------------------------------------- Chi tiết điểm
+
+
+def _criteria(
+    wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context, ranked: list[tuple[int | None, UnitResult]]
+) -> _Sheet:
+    """Every criterion's points for every scored unit, with the rule and figures behind them."""
+    ws = wb.add_worksheet(SHEET_CRITERIA)
+    columns = [
+        ("Mã", 10),
+        ("Đơn vị", 28),
+        ("Tiêu chí", 30),
+        ("Điểm đạt", 8),
+        ("Điểm tối đa", 8),
+        ("Quy tắc cho điểm", 45),
+        ("Số liệu sử dụng", 40),
+    ]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, ctx.result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
+    _table_header(ws, f, header, columns)
+    scored = [u for rank, u in ranked if rank is not None]
+    # A criterion's label, points and rule repeat on many rows: their cells and the lines they
+    # wrap to are worked out once.
+    repeated: dict[tuple[str, float, float, str], tuple[str, str, int]] = {}
+
+    def criterion(label: str, points: float, most: float, rule: str) -> tuple[str, str, int]:
+        found = repeated.get((label, points, most, rule))
+        if found is None:
+            before = text(s.cell, label) + repeated_number(s.score, points) + repeated_number(s.score, most)
+            lines = max(-(-len(label) // W30), -(-len(rule) // W45))
+            found = repeated[(label, points, most, rule)] = (before, text(s.cell, rule), lines)
+        return found
+
+    total_label = text(s.total_label, "Tổng điểm")
+
+    def render(units: list[UnitResult]) -> tuple[str, bytes]:
+        out = []
+        for unit in units:
+            score = unit.score
+            assert score is not None
+            named = text(s.centre, unit.unit.code) + text(s.cell, unit.unit.name)
+            for c in score.criteria:
+                before, rule, lines = criterion(c.label, c.points, c.max_points, c.rule)
+                figures = c.figures
+                lines = max(lines, -(-len(figures) // W40))
+                out.append(
+                    row(
+                        named + before + rule + text(s.cell, figures), 15.5 * lines + 2 if lines > 1 else None
+                    )
+                )
+            cells = (
+                text(s.total_label, unit.unit.code)
+                + text(s.total_label, unit.unit.name)
+                + total_label
+                + number(s.total_num, score.total)
+                + number(s.total_num, sum(c.max_points for c in score.criteria))
+                + text(s.total_label, score.band_rule)
+                + s.total_label.blank
+            )
+            out.append(row(cells, _fit_height(((unit.unit.name, W28), (score.band_rule, W45)))))
+        return "".join(out), str(len(out)).encode()
+
+    sheet = _Sheet(ctx, SHEET_CRITERIA, ws)
+    rows = 0
+    for block in ctx.blocks(SHEET_CRITERIA, scored):
+        key = ctx.units_key(SHEET_CRITERIA, "", block)
+        rows += int(sheet.cached(key, lambda block=block: render(block)))  # type: ignore[misc]
+    _finish(ws, header, header + rows, last_col, 2)
+    return sheet
+
+
+# ---------------------------------------------------------------- Thuyết minh, Kiến nghị
+
+
+def _has_text(value: Value) -> bool:
+    if type(value) is str:
+        return bool(value) and not value.isspace()
+    return value is not None and str(value).strip() != ""
+
+
+def _texts(
+    s: _Styles, units: list[UnitResult], keys: Sequence[str], chars_per_line: int
+) -> dict[str, tuple[str, bytes]]:
+    """Per key, the rows of the units that wrote something under it, and how many rows that is
+    (each unit read once for all keys)."""
+    out: dict[str, list[str]] = {key: [] for key in keys}
+    for unit in units:
+        assert unit.submission is not None
+        found = [(key, value) for key, value in zip(keys, map(unit.submission.values.get, keys), strict=True)]
+        named = ""
+        for key, value in found:
+            if not _has_text(value):
+                continue
+            if not named:
+                named = text(s.centre, unit.unit.code) + text(s.cell, unit.unit.name)
+            shown = str(value)
+            out[key].append(row(named + text(s.cell, shown), _text_height(shown, chars_per_line)))
+    return {key: ("".join(rows), str(len(rows)).encode()) for key, rows in out.items()}
+
+
+def _narratives(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
+    """For each task (then limitations, causes, directions) every unit's text, together.
+
+    Blocks are cut over every reported unit, so whether a unit wrote a text is decided only when
+    its block is rendered; the block's row count is kept with it."""
+    result, schema = ctx.result, ctx.schema
+    ws = wb.add_worksheet(SHEET_NARRATIVES)
+    columns = [("Mã", 10), ("Đơn vị", 26), ("Nội dung", 115)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
+    _table_header(ws, f, header, columns)
+    blocks = ctx.blocks(SHEET_NARRATIVES, [u for u in result.units if u.submission is not None])
+    sheet = _Sheet(ctx, SHEET_NARRATIVES, ws)
+    fields = [fld for fld in schema.narratives if fld.key != "n_proposals"]  # proposals: own sheet
+    keys = [fld.key for fld in fields]
+    rendered: dict[int, dict[str, tuple[str, bytes]]] = {}  # block → every field's rows
+
+    def render(index: int, key: str) -> tuple[str, bytes]:
+        if index not in rendered:
+            rendered[index] = _texts(s, blocks[index], keys, 120)
+        return rendered[index][key]
+
+    row_at = header
+    for fld in fields:
+        row_at += 1
+        merge_only(ws, row_at, 0, row_at, last_col)
+        sheet.fresh(row(text(s.total_label, fld.label) + s.total_label.blank * last_col))
+        for index, block in enumerate(blocks):
+            meta = sheet.cached(
+                ctx.units_key(SHEET_NARRATIVES, fld.key, block),
+                lambda index=index, key=fld.key: render(index, key),  # type: ignore[misc]
+            )
+            row_at += int(meta)
+    _finish(ws, header, row_at, last_col, 0)
+    return sheet
+
+
+def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
+    """Every unit's proposals (kiến nghị, đề xuất), registry order."""
+    out: list[tuple[UnitResult, str]] = []
+    for unit in result.units:
+        if unit.submission is None:
+            continue
+        text = unit.submission.values.get("n_proposals")
+        if _has_text(text):
+            out.append((unit, str(text)))
+    return out
+
+
+def _proposals(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
+    ws = wb.add_worksheet(SHEET_PROPOSALS)
+    columns = [("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 105)]
+    last_col = len(columns) - 1
+    header = _simple_title(ws, f, ctx.result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
+    _table_header(ws, f, header, columns)
+    sheet = _Sheet(ctx, SHEET_PROPOSALS, ws)
+    rows = 0
+    for block in ctx.blocks(SHEET_PROPOSALS, [u for u in ctx.result.units if u.submission is not None]):
+        meta = sheet.cached(
+            ctx.units_key(SHEET_PROPOSALS, "", block),
+            lambda block=block: _texts(s, block, ["n_proposals"], 110)["n_proposals"],  # type: ignore[misc]
+        )
+        rows += int(meta)
+    _finish(ws, header, header + rows, last_col, 0)
+    return sheet
+
+
+# ---------------------------------------------------------------- Nộp muộn, Đề xuất kiểm tra
+
+
+def _table(ctx: _Context, name: str, rows: list[layout.TableRow]) -> _Sheet:
+    """Rows of a sheet whose writer lives in its own module (late list, inspection list):
+    rendered and compressed on every run (they are a few hundred rows, not one per unit)."""
+    ws = ctx.worksheet(name)
+    sheet = _Sheet(ctx, name, ws)
+    styles: dict[int, Style] = {}
+    out = []
+    for table_row in rows:
+        cells = []
+        for value, fmt, numeric in table_row.cells:
+            style = styles.get(id(fmt))
+            if style is None:
+                style = styles[id(fmt)] = Style(xf_index(fmt))
+            cells.append(number(style, value) if numeric else text(style, value))
+        out.append(row("".join(cells), table_row.height))
+    sheet.fresh("".join(out))
+    return sheet
 
 
 # ---------------------------------------------------------------- Lỗi kiểm tra, Nguồn
 
 
-def _issues(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+def _issues(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
+    result, schema = ctx.result, ctx.schema
     ws = wb.add_worksheet(SHEET_ISSUES)
     columns = [
         ("Tệp", 30),
@@ -494,22 +1008,51 @@ def _issues(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) 
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "CÁC LỖI PHÁT HIỆN KHI KIỂM TRA BÁO CÁO")
     _table_header(ws, f, header, columns)
-    row = header
-    for submission in result.files:
-        for issue in sorted(submission.issues, key=sort_key):
-            row += 1
-            unit = issue.unit or submission.unit
-            layout.write_text(ws, row, 0, issue.file or submission.file.name, f.cell)
-            layout.write_text(ws, row, 1, _unit_name(schema, unit), f.cell)
-            layout.write_text(ws, row, 2, issue.sheet, f.cell)
-            layout.write_text(ws, row, 3, issue.cell, f.cell_centre)
-            layout.write_text(ws, row, 4, issue.code, f.cell)
-            layout.write_text(ws, row, 5, vi.severity_vi(issue.severity), f.cell_centre)
-            layout.write_text(ws, row, 6, issue.message, f.cell)
-    layout.finish_table(ws, header, row, last_col, 0)
+    with_issues = [sub for sub in result.files if sub.issues]
+
+    def unit_of(sub_unit: str | None, issue_unit: str) -> str:
+        return _unit_name(schema, issue_unit or sub_unit)
+
+    def render(subs: list[Submission]) -> tuple[str, bytes]:
+        out = []
+        for sub in subs:
+            for issue in sorted(sub.issues, key=sort_key):
+                out.append(
+                    "<row>"
+                    + text(s.cell, issue.file or sub.file.name)
+                    + text(s.cell, unit_of(sub.unit, issue.unit))
+                    + text(s.cell, issue.sheet)
+                    + text(s.centre, issue.cell)
+                    + text(s.cell, issue.code)
+                    + text(s.centre, vi.severity_vi(issue.severity))
+                    + text(s.cell, issue.message)
+                    + "</row>"
+                )
+        return "".join(out), b""
+
+    sheet = _Sheet(ctx, SHEET_ISSUES, ws)
+    for block in rowxml.blocks(
+        with_issues, lambda sub: rowxml.code_hash(sub.file.name), _BLOCK[SHEET_ISSUES]
+    ):
+        parts = [
+            "\x1e".join(
+                [sub.file.name]
+                + [
+                    "\x1d".join(
+                        (i.file, unit_of(sub.unit, i.unit), i.sheet, i.cell, i.code, i.severity, i.message)
+                    )
+                    for i in sub.issues
+                ]
+            )
+            for sub in block
+        ]
+        sheet.cached(ctx.key(SHEET_ISSUES, *parts), lambda block=block: render(block))  # type: ignore[misc]
+    _finish(ws, header, header + sum(len(sub.issues) for sub in with_issues), last_col, 0)
+    return sheet
 
 
-def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
+def _sources(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
+    result, schema = ctx.result, ctx.schema
     ws = wb.add_worksheet(SHEET_SOURCES)
     columns = [
         ("Tệp", 36),
@@ -522,179 +1065,129 @@ def _sources(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema)
     ]
     last_col = len(columns) - 1
     header = _simple_title(ws, f, result, last_col, "CÁC TỆP BÁO CÁO ĐÃ NHẬN")
-    version_of = {(u.unit.code, v.sha256): v.label for u in result.units for v in u.history}
     _table_header(ws, f, header, columns)
     tz = result.period.tz
-    row = header
-    for submission in result.files:
-        row += 1
-        file = submission.file
-        layout.write_text(ws, row, 0, file.name, f.cell)
-        layout.write_text(ws, row, 1, file.sha256, f.cell)
-        layout.write_text(ws, row, 2, vi.fmt_datetime(file.received_at, tz), f.cell_centre)
-        layout.write_text(ws, row, 3, vi.received_source_vi(file.received_source), f.cell)
-        layout.write_text(ws, row, 4, _unit_name(schema, submission.unit), f.cell)
-        layout.write_text(ws, row, 5, vi.file_status_vi(submission.status), f.cell)
-        label = version_of.get((submission.unit or "", file.sha256), "")
-        layout.write_text(ws, row, 6, label, f.cell_centre)
-    layout.finish_table(ws, header, row, last_col, 0)
+    version_of = ctx.version_labels()
 
+    def render(subs: list[Submission]) -> tuple[str, bytes]:
+        out = []
+        for sub in subs:
+            file = sub.file
+            out.append(
+                "<row>"
+                + text(s.cell, file.name)
+                + text(s.cell, file.sha256)
+                + text(s.centre, vi.fmt_datetime(file.received_at, tz))
+                + text(s.cell, vi.received_source_vi(file.received_source))
+                + text(s.cell, _unit_name(schema, sub.unit))
+                + text(s.cell, vi.file_status_vi(sub.status))
+                + text(s.centre, version_of.get((sub.unit or "", file.sha256), ""))
+                + "</row>"
+            )
+        return "".join(out), b""
 
-# ---------------------------------------------------------------- Chi tiết điểm
-
-
-def _criteria(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
-    """Every criterion's points for every scored unit, with the rule and figures behind them."""
-    ws = wb.add_worksheet(SHEET_CRITERIA)
-    columns = [
-        ("Mã", 10),
-        ("Đơn vị", 28),
-        ("Tiêu chí", 30),
-        ("Điểm đạt", 8),
-        ("Điểm tối đa", 8),
-        ("Quy tắc cho điểm", 45),
-        ("Số liệu sử dụng", 40),
-    ]
-    last_col = len(columns) - 1
-    header = _simple_title(ws, f, result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
-    _table_header(ws, f, header, columns)
-    row = header
-    for _rank, unit in ranking(result):
-        if unit.score is None:
-            continue
-        for c in unit.score.criteria:
-            row += 1
-            layout.write_text(ws, row, 0, unit.unit.code, f.cell_centre)
-            layout.write_text(ws, row, 1, unit.unit.name, f.cell)
-            layout.write_text(ws, row, 2, c.label, f.cell)
-            ws.write_number(row, 3, c.points, f.score)
-            ws.write_number(row, 4, c.max_points, f.score)
-            layout.write_text(ws, row, 5, c.rule, f.cell)
-            layout.write_text(ws, row, 6, c.figures, f.cell)
-            _fit_row(ws, row, ((c.label, 30), (c.rule, 45), (c.figures, 40)))
-        row += 1
-        layout.write_text(ws, row, 0, unit.unit.code, f.total_label)
-        layout.write_text(ws, row, 1, unit.unit.name, f.total_label)
-        layout.write_text(ws, row, 2, "Tổng điểm", f.total_label)
-        ws.write_number(row, 3, unit.score.total, f.total_num)
-        ws.write_number(row, 4, sum(c.max_points for c in unit.score.criteria), f.total_num)
-        layout.write_text(ws, row, 5, unit.score.band_rule, f.total_label)
-        ws.write_blank(row, 6, None, f.total_label)
-        _fit_row(ws, row, ((unit.unit.name, 28), (unit.score.band_rule, 45)))
-    layout.finish_table(ws, header, row, last_col, 2)
-
-
-# ---------------------------------------------------------------- Thuyết minh, Kiến nghị
-
-
-def _narratives(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
-    """For each task (then limitations, causes, directions) every unit's text, together."""
-    ws = wb.add_worksheet(SHEET_NARRATIVES)
-    columns = [("STT", 5), ("Mã", 10), ("Đơn vị", 26), ("Nội dung", 110)]
-    last_col = len(columns) - 1
-    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
-    _table_header(ws, f, header, columns)
-    reported = [u for u in result.units if u.submission is not None]
-    row = header
-    for field in schema.narratives:
-        if field.key == "n_proposals":
-            continue  # on its own sheet
-        row += 1
-        ws.merge_range(row, 0, row, last_col, "", f.total_label)
-        layout.write_text(ws, row, 0, field.label, f.total_label)
-        number = 0
-        for unit in reported:
-            assert unit.submission is not None
-            text = unit.submission.values.get(field.key)
-            if text is None or str(text).strip() == "":
-                continue
-            number += 1
-            row += 1
-            ws.write_number(row, 0, number, f.cell_centre)
-            layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
-            layout.write_text(ws, row, 2, unit.unit.name, f.cell)
-            layout.write_text(ws, row, 3, text, f.cell)
-            ws.set_row(row, _text_height(str(text), 115))
-    layout.finish_table(ws, header, row, last_col, 0)
-
-
-def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
-    """Every unit's proposals (kiến nghị, đề xuất), registry order."""
-    out: list[tuple[UnitResult, str]] = []
-    for unit in result.units:
-        if unit.submission is None:
-            continue
-        text = unit.submission.values.get("n_proposals")
-        if text is not None and str(text).strip():
-            out.append((unit, str(text)))
-    return out
-
-
-def _proposals(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
-    ws = wb.add_worksheet(SHEET_PROPOSALS)
-    columns = [("STT", 5), ("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 100)]
-    last_col = len(columns) - 1
-    header = _simple_title(ws, f, result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
-    _table_header(ws, f, header, columns)
-    row = header
-    for number, (unit, text) in enumerate(proposals(result), start=1):
-        row += 1
-        ws.write_number(row, 0, number, f.cell_centre)
-        layout.write_text(ws, row, 1, unit.unit.code, f.cell_centre)
-        layout.write_text(ws, row, 2, unit.unit.name, f.cell)
-        layout.write_text(ws, row, 3, text, f.cell)
-        ws.set_row(row, _text_height(text, 105))
-    layout.finish_table(ws, header, row, last_col, 0)
-
-
-def _fit_row(ws: Worksheet, row: int, texts: Sequence[tuple[str, float]]) -> None:
-    """Row height for the longest wrapped text: (text, column width in characters)."""
-    lines = max(max(1, -(-len(text) // int(width * 1.1))) for text, width in texts)
-    if lines > 1:
-        ws.set_row(row, 15.5 * lines + 2)
-
-
-def _text_height(text: str, chars_per_line: int) -> float:
-    """Row height (points) for wrapped 12 pt text: LibreOffice does not grow rows itself."""
-    lines = sum(max(1, -(-len(part) // chars_per_line)) for part in text.split("\n"))
-    return min(409.0, 16.0 * lines + 2)
+    sheet = _Sheet(ctx, SHEET_SOURCES, ws)
+    for block in rowxml.blocks(
+        result.files, lambda sub: rowxml.code_hash(sub.file.name), _BLOCK[SHEET_SOURCES]
+    ):
+        parts = [
+            "\x1d".join(
+                (
+                    sub.file.name,
+                    sub.file.sha256,
+                    repr(sub.file.received_at.timestamp()) if sub.file.received_at else "",
+                    sub.file.received_source,
+                    sub.unit or "",
+                    sub.status,
+                    version_of.get((sub.unit or "", sub.file.sha256), ""),
+                )
+            )
+            for sub in block
+        ]
+        sheet.cached(ctx.key(SHEET_SOURCES, *parts), lambda block=block: render(block))  # type: ignore[misc]
+    _finish(ws, header, header + len(result.files), last_col, 0)
+    return sheet
 
 
 # ---------------------------------------------------------------- Nguồn số liệu
 
 
-def _provenance(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) -> None:
-    """Where every figure of the data sheet came from: unit, indicator, file, sheet, cell."""
+def _provenance(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _Sheet:
+    """Where every figure of the data sheet came from: one row per unit, in the order of the data
+    sheet, each figure in its data-sheet column (D onwards) as "sheet!cell" of the unit's file;
+    the file and its version beside."""
+    result, schema = ctx.result, ctx.schema
     ws = wb.add_worksheet(SHEET_PROVENANCE)
-    columns = [
-        ("Mã", 10),
-        ("Đơn vị", 26),
-        ("Mã chỉ tiêu", 24),
-        ("Chỉ tiêu", 50),
-        ("Giá trị", 12),
-        ("Tệp", 34),
-        ("Trang tính", 12),
-        ("Ô", 7),
-    ]
-    last_col = len(columns) - 1
-    header = _simple_title(ws, f, result, last_col, "NGUỒN CỦA TỪNG SỐ LIỆU")
+    indicators = schema.indicators
+    first_value_col = 3
+    last_col = first_value_col + len(indicators)
+    header = layout.title_rows(
+        ws,
+        f,
+        0,
+        last_col,
+        [
+            ("NGUỒN CỦA TỪNG SỐ LIỆU", f.title),
+            (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
+            (PROVENANCE_NOTE, f.subtitle),
+        ],
+    )
+    columns = [("Mã", 10), ("Đơn vị", 26), ("Tệp", 34)]
+    columns += [(fld.label, 14) for fld in indicators]
+    columns += [("Phiên bản", 10)]
     _table_header(ws, f, header, columns)
-    row = header
-    for unit in result.units:
-        sub = unit.submission
-        if sub is None:
-            continue
-        for field in schema.indicators:
-            if not field.applies(unit.unit, result.period.period.code):
-                continue
-            row += 1
-            where = sub.location(field.key, Located(field.sheet, field.cell))
-            layout.write_text(ws, row, 0, unit.unit.code, f.cell_centre)
-            layout.write_text(ws, row, 1, unit.unit.name, f.cell)
-            layout.write_text(ws, row, 2, field.key, f.cell)
-            layout.write_text(ws, row, 3, field.label, f.cell)
-            layout.write_number(ws, row, 4, sub.values.get(field.key), _value_format(f, field))
-            layout.write_text(ws, row, 5, sub.file.name, f.cell)
-            layout.write_text(ws, row, 6, where.sheet, f.cell)
-            layout.write_text(ws, row, 7, where.cell, f.cell_centre)
-    layout.finish_table(ws, header, row, last_col, 2)
+    ws.set_row(header, 150)
+    period = result.period.period.code
+    # Per unit kind, for each indicator: key, the template's sheet and cell and that cell as XML,
+    # or None where the indicator does not apply to that kind of unit.
+    by_kind: dict[str, list[tuple[str, str, str, str] | None]] = {}
+    located: dict[tuple[str, str], str] = {}  # (sheet, cell) → the cell's XML
+    version_of = ctx.version_labels()
+
+    def where(sheet: str, cell: str) -> str:
+        found = located.get((sheet, cell))
+        if found is None:
+            found = located[(sheet, cell)] = text(s.centre, f"{sheet}!{cell}")
+        return found
+
+    def render(units: list[UnitResult]) -> tuple[str, bytes]:
+        out = []
+        blank = s.cell.blank
+        for unit in units:
+            sub = unit.submission
+            assert sub is not None
+            kind = by_kind.get(unit.unit.kind)
+            if kind is None:
+                kind = by_kind[unit.unit.kind] = [
+                    (fld.key, fld.sheet, fld.cell, where(fld.sheet, fld.cell))
+                    if fld.applies(unit.unit, period)
+                    else None
+                    for fld in indicators
+                ]
+            cells = sub.cells
+            row_cells = [
+                text(s.centre, unit.unit.code),
+                text(s.cell, unit.unit.name),
+                text(s.cell, sub.file.name),
+            ]
+            for known in kind:
+                if known is None:
+                    row_cells.append(blank)
+                    continue
+                key, sheet, cell, default = known
+                at = cells.get(key)
+                if at is None or (at.cell == cell and at.sheet == sheet):
+                    row_cells.append(default)
+                else:
+                    row_cells.append(where(at.sheet, at.cell))
+            row_cells.append(text(s.centre, version_of.get((unit.unit.code, sub.file.sha256), "")))
+            out.append("<row>" + "".join(row_cells) + "</row>")
+        return "".join(out), b""
+
+    sheet = _Sheet(ctx, SHEET_PROVENANCE, ws)
+    units = [u for group in data_rows(result) for u in group]
+    for block in ctx.blocks(SHEET_PROVENANCE, units):
+        # The version label is among each unit's inputs (_Context).
+        sheet.cached(ctx.units_key(SHEET_PROVENANCE, "", block), lambda block=block: render(block))  # type: ignore[misc]
+    _finish(ws, header, header + len(units), last_col, 3)
+    return sheet

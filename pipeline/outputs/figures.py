@@ -204,9 +204,12 @@ def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[
     weak_bands = {str(b["name"]) for b in schema.rubric.get("bands", [])[-2:]}
     names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
     names[result.period.id] = result.period.name_vi
+    past_of: dict[str, list[PastResult]] = {}  # one pass: a scan per unit is quadratic at national scale
+    for p in result.past:
+        past_of.setdefault(p.unit, []).append(p)
     out: list[Suggestion] = []
     for u in result.units:
-        past = [p for p in result.past if p.unit == u.unit.code]
+        past = past_of.get(u.unit.code, [])
         late = [p.period_id for p in past if p.status in ("late", "missing")]
         if u.status in ("late", "missing"):
             late.append(result.period.id)

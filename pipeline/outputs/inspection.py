@@ -13,7 +13,7 @@ from pipeline.model import RunResult
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
 from pipeline.schema import Schema
-from pipeline.xlsx import Styles, Workbook, new_workbook
+from pipeline.xlsx import Styles, Workbook, new_workbook, reserve_rows
 
 SHEET = "Đề xuất kiểm tra"
 TITLE = "DANH SÁCH ĐƠN VỊ ĐỀ XUẤT KIỂM TRA CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
@@ -30,8 +30,16 @@ COLUMNS: tuple[tuple[str, float], ...] = (
 
 
 def write_inspection_sheet(
-    wb: Workbook, styles: Styles, result: RunResult, schema: Schema, *, name: str = SHEET
-) -> None:
+    wb: Workbook,
+    styles: Styles,
+    result: RunResult,
+    schema: Schema,
+    *,
+    name: str = SHEET,
+    spliced: bool = False,
+) -> list[layout.TableRow]:
+    """Write the inspection list as sheet `name` of `wb`; its rows are returned, and only
+    returned when `spliced` (the consolidated workbook writes them as XML)."""
     f = layout.Formats(styles)
     ws = wb.add_worksheet(name)
     last_col = len(COLUMNS) - 1
@@ -53,24 +61,30 @@ def write_inspection_sheet(
         layout.write_text(ws, header, col, label, f.header)
     ws.set_row(header, 48)
     suggestions = figures.inspection_list(result, schema)
-    for i, s in enumerate(suggestions, start=1):
-        r = header + i
-        unit = s.unit
-        ws.write_number(r, 0, i, f.cell_centre)
-        layout.write_text(ws, r, 1, unit.unit.code, f.cell_centre)
-        layout.write_text(ws, r, 2, unit.unit.name, f.cell)
-        layout.write_number(ws, r, 3, unit.score.total if unit.score else None, f.score)
-        layout.write_text(ws, r, 4, vi.band_of(unit, schema.rubric), f.cell_centre)
-        ws.write_number(r, 5, len(s.late_periods), f.int)
-        ws.write_number(r, 6, len(s.error_periods), f.int)
-        text = "\n".join(f"- {reason}" for reason in s.reasons)
-        layout.write_text(ws, r, 7, text, f.cell)
-        ws.set_row(r, 16.0 * sum(max(1, -(-len(x) // 75)) for x in s.reasons) + 2)
+    rows: list[layout.TableRow] = []
+    for i, sug in enumerate(suggestions, start=1):
+        unit = sug.unit
+        cells = (
+            (i, f.cell_centre, True),
+            (unit.unit.code, f.cell_centre, False),
+            (unit.unit.name, f.cell, False),
+            (unit.score.total if unit.score else None, f.score, True),
+            (vi.band_of(unit, schema.rubric), f.cell_centre, False),
+            (len(sug.late_periods), f.int, True),
+            (len(sug.error_periods), f.int, True),
+            ("\n".join(f"- {reason}" for reason in sug.reasons), f.cell, False),
+        )
+        rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 75)) for x in sug.reasons) + 2))
+    if spliced:
+        reserve_rows(ws, header + len(rows), last_col)
+    else:
+        layout.write_rows(ws, header + 1, rows)
     last_row = header + max(len(suggestions), 1)
     if not suggestions:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
         layout.write_text(ws, header + 1, 0, "Không có đơn vị cần đề xuất kiểm tra.", f.cell_centre)
     layout.finish_table(ws, header, last_row, last_col, 3)
+    return rows
 
 
 def build_inspection(result: RunResult, schema: Schema, target: IO[bytes]) -> None:

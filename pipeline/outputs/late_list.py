@@ -13,7 +13,7 @@ from pipeline.model import RunResult, Submission, UnitResult
 from pipeline.outputs import layout
 from pipeline.outputs import vocabulary as vi
 from pipeline.schema import Schema
-from pipeline.xlsx import Styles, Workbook, new_workbook
+from pipeline.xlsx import Styles, Workbook, new_workbook, reserve_rows
 
 SHEET = "Nộp muộn"
 TITLE = "DANH SÁCH ĐƠN VỊ NỘP BÁO CÁO MUỘN, CHƯA NỘP HOẶC BỊ TRẢ LẠI"
@@ -62,9 +62,16 @@ def note(unit: UnitResult) -> str:
 
 
 def write_late_sheet(
-    wb: Workbook, styles: Styles, result: RunResult, schema: Schema, *, name: str = SHEET
-) -> None:
-    """Write the late list as sheet `name` of `wb`."""
+    wb: Workbook,
+    styles: Styles,
+    result: RunResult,
+    schema: Schema,
+    *,
+    name: str = SHEET,
+    spliced: bool = False,
+) -> list[layout.TableRow]:
+    """Write the late list as sheet `name` of `wb`; its rows are returned, and only returned
+    when `spliced` (the consolidated workbook writes them as XML)."""
     f = layout.Formats(styles)
     ws = wb.add_worksheet(name)
     tz = result.period.tz
@@ -92,26 +99,30 @@ def write_late_sheet(
     ws.set_row(header, 32)
     units = late_units(result)
     deadline = vi.fmt_date(result.period.deadline)
+    rows: list[layout.TableRow] = []
     for i, unit in enumerate(units, start=1):
-        r = header + i
-        ws.write_number(r, 0, i, f.cell_centre)
-        layout.write_text(ws, r, 1, unit.unit.code, f.cell_centre)
-        layout.write_text(ws, r, 2, unit.unit.name, f.cell)
-        layout.write_text(ws, r, 3, vi.unit_status_vi(unit.status), f.cell_centre)
-        layout.write_text(ws, r, 4, deadline, f.cell_centre)
-        layout.write_text(ws, r, 5, vi.fmt_datetime(received_at(unit), tz), f.cell_centre)
-        if unit.status == "late":
-            ws.write_number(r, 6, unit.days_late, f.int)
-        else:
-            ws.write_blank(r, 6, None, f.int)
         text = note(unit)
-        layout.write_text(ws, r, 7, text, f.cell)
-        ws.set_row(r, 16.0 * max(1, -(-len(text) // 55)) + 2)
+        cells = (
+            (i, f.cell_centre, True),
+            (unit.unit.code, f.cell_centre, False),
+            (unit.unit.name, f.cell, False),
+            (vi.unit_status_vi(unit.status), f.cell_centre, False),
+            (deadline, f.cell_centre, False),
+            (vi.fmt_datetime(received_at(unit), tz), f.cell_centre, False),
+            (unit.days_late if unit.status == "late" else None, f.int, True),
+            (text, f.cell, False),
+        )
+        rows.append(layout.TableRow(cells, 16.0 * max(1, -(-len(text) // 55)) + 2))
+    if spliced:
+        reserve_rows(ws, header + len(rows), last_col)
+    else:
+        layout.write_rows(ws, header + 1, rows)
     last_row = header + max(len(units), 1)
     if not units:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
         layout.write_text(ws, header + 1, 0, "Tất cả đơn vị đã nộp báo cáo đúng hạn.", f.cell_centre)
     layout.finish_table(ws, header, last_row, last_col, 3)
+    return rows
 
 
 def build_late_list(result: RunResult, schema: Schema, target: IO[bytes]) -> None:

@@ -6,6 +6,7 @@ the footer, header rows repeated, the formal header block at the top of a docume
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -154,3 +155,24 @@ def write_number(ws: Worksheet, row: int, col: int, value: object, fmt: Format) 
         ws.write_number(row, col, value, fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a table as data, from column A: (value, format, numeric) per cell, and the
+    row height in points (None: default). Written by xlsxwriter (`write_rows`) in small
+    workbooks, or as spliced XML in the consolidated workbook."""
+
+    cells: tuple[tuple[object, Format, bool], ...]
+    height: float | None = None
+
+
+def write_rows(ws: Worksheet, first_row: int, rows: list[TableRow]) -> None:
+    for r, table_row in enumerate(rows, start=first_row):
+        for col, (value, fmt, numeric) in enumerate(table_row.cells):
+            if numeric:
+                write_number(ws, r, col, value, fmt)
+            else:
+                write_text(ws, r, col, value, fmt)
+        if table_row.height is not None:
+            ws.set_row(r, table_row.height)
