@@ -17,17 +17,26 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline import annotate, feedback, fill, history, merge, run, score
-from pipeline import schema as schema_mod
-from pipeline.benchmark import AS_OF, PERIOD
-from pipeline.deadlines import parse_period
-from pipeline.ledger import FILE_NAME as LEDGER_FILE
-from pipeline.ledger import Ledger
-from pipeline.model import RunResult
+if TYPE_CHECKING:  # imported in the functions: a spawned worker re-imports this module, and
+    # should load no more than it does under `python -m pipeline` (pipeline/__main__.py)
+    from pipeline.feedback import Producer
+    from pipeline.model import RunResult
+    from pipeline.schema import Schema
+
+PERIOD = "2023-Q1"
+AS_OF = "2023-04-10T09:00:00+07:00"  # as pipeline.benchmark
 
 
-def _result(bench: Path, work: Path) -> tuple[RunResult, schema_mod.Schema]:
+def _result(bench: Path, work: Path) -> tuple[RunResult, Schema]:
+    from pipeline import history, merge, run, score
+    from pipeline import schema as schema_mod
+    from pipeline.deadlines import parse_period
+    from pipeline.ledger import FILE_NAME as LEDGER_FILE
+    from pipeline.ledger import Ledger
+    from pipeline.model import RunResult
+
     schema = schema_mod.load(bench / "schemas")
     period = parse_period(PERIOD, schema.calendar)
     as_of = datetime.fromisoformat(AS_OF)
@@ -49,7 +58,9 @@ def _cpu() -> tuple[float, float]:
     ).ru_stime
 
 
-def _stage(plan: dict[str, feedback.Producer], out: Path) -> dict[str, float]:
+def _stage(plan: dict[str, Producer], out: Path) -> dict[str, float]:
+    from pipeline import feedback
+
     wall, (own, children) = time.perf_counter(), _cpu()
     feedback.write_planned(plan, out, PERIOD)
     own2, children2 = _cpu()
@@ -66,6 +77,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "feedback-bench")
     ap.add_argument("--openpyxl-sample", type=int, default=40, help="workbooks timed through openpyxl")
     args = ap.parse_args()
+    from pipeline import annotate, feedback, fill
+
     t = time.perf_counter()
     result, schema = _result(args.bench, args.work)
     print(f"run result: {len(result.files)} files in {time.perf_counter() - t:.1f} s")
@@ -73,7 +86,9 @@ def main() -> None:
     t = time.process_time()
     plan = feedback.plan_run_feedback(result, schema)
     jobs = [job for p in plan.values() if (job := feedback._job(p)) is not None]
-    print(f"plan: {len(jobs)} workbooks, {len(plan) - len(jobs)} e-mail texts, {time.process_time() - t:.3f} s CPU")
+    print(
+        f"plan: {len(jobs)} workbooks, {len(plan) - len(jobs)} e-mail texts, {time.process_time() - t:.3f} s CPU"
+    )
 
     xml, unsupported = [], 0
     for job in jobs:

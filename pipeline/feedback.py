@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +28,13 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from pipeline import annotate, cellref, fill
+from pipeline import cellref, fill
 from pipeline.catalogue import SEVERITY_ORDER, Issue, has_errors
 from pipeline.deadlines import ReportingPeriod
+from pipeline.feedback_workbook import FORMAT as FORMAT
+from pipeline.feedback_workbook import WorkbookJob as WorkbookJob
+from pipeline.feedback_workbook import build_chunk
+from pipeline.feedback_workbook import build_workbook as build_workbook
 from pipeline.model import RunResult, Submission, UnitResult
 from pipeline.outputs.atomic import AtomicBatch, OutputError, write_bytes_atomic
 from pipeline.outputs.vocabulary import fmt_date, fmt_datetime, severity_vi
@@ -157,35 +162,6 @@ def check_report(
     return fill.CheckReport(TITLE, tuple(header), rows, footer)
 
 
-@dataclass(frozen=True)
-class WorkbookJob:
-    """Everything one feedback workbook is made of, small enough to send to a worker process."""
-
-    source: Path | None  # the unit's .xlsx when it can be annotated
-    sha256: str  # of the unit's file: with the rest, what the workbook's bytes depend on
-    notes: tuple[fill.CellNote, ...]
-    annotated: fill.CheckReport  # the report sheet of an annotated copy
-    alone: fill.CheckReport  # the report sheet of a workbook that holds nothing else
-    modified: datetime
-
-    def key(self) -> str:
-        """A hash of the inputs (not the path: attachments live in a new temporary folder each run)."""
-        parts = (
-            FORMAT,
-            self.source is not None,
-            self.sha256,
-            self.notes,
-            self.annotated,
-            self.alone,
-            self.modified,
-        )
-        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
-
-
-# Bumped when the bytes of a feedback workbook change for the same inputs (reruns rebuild them).
-FORMAT = "feedback-2"
-
-
 def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
     modified = as_of.astimezone(period.tz).replace(tzinfo=None, microsecond=0)
     notes = tuple(
@@ -201,21 +177,6 @@ def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of
         alone=check_report(schema, sub, period, as_of, annotated=False),
         modified=modified,
     )
-
-
-def build_workbook(job: WorkbookJob) -> bytes:
-    """The unit's own workbook annotated at the XML level (pipeline.annotate); through openpyxl
-    when that path does not handle the file; the report sheet alone when neither can."""
-    if job.source is not None:
-        try:
-            return annotate.annotated_xlsx(job.source, job.notes, job.annotated, modified=job.modified)
-        except annotate.Unsupported:
-            pass  # openpyxl, below
-        try:
-            return fill.annotate_workbook(job.source, job.notes, job.annotated, modified=job.modified)
-        except fill.AnnotateError:
-            pass  # the report sheet alone, below
-    return fill.report_workbook(job.alone, modified=job.modified)
 
 
 def feedback_workbook(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> bytes:
@@ -404,12 +365,10 @@ def _still_there(path: Path, entry: object, key: str) -> list[object] | None:
     return None
 
 
-PARALLEL_MIN = 64  # feedback workbooks from which a worker process builds some of them
+# Feedback workbooks from which a spawned worker builds some of them: below, this process alone
+# is done (~0.5 s) before a worker would have started (~0.25 s) and earned its start-up.
+PARALLEL_MIN = 200
 CHUNK = 8  # workbooks sent to the worker at a time (~25 ms of work)
-
-
-def _build_chunk(jobs: list[WorkbookJob]) -> list[bytes]:
-    return [build_workbook(job) for job in jobs]
 
 
 def _build_all(jobs: dict[str, WorkbookJob], emit: Callable[[str, bytes], None]) -> None:
@@ -420,7 +379,7 @@ def _build_all(jobs: dict[str, WorkbookJob], emit: Callable[[str, bytes], None])
     emitted here, between chunks. A worker that fails leaves its chunks to this process.
     """
     items = list(jobs.items())
-    if len(items) < PARALLEL_MIN:
+    if len(items) < PARALLEL_MIN or (os.cpu_count() or 1) < 2:
         for rel, job in items:
             emit(rel, build_workbook(job))
         return
@@ -443,7 +402,7 @@ def _build_all(jobs: dict[str, WorkbookJob], emit: Callable[[str, bytes], None])
         try:
             while True:
                 while len(sent) < 2 and (chunk := take()) is not None:
-                    sent.append((chunk, pool.submit(_build_chunk, [job for _, job in chunk])))
+                    sent.append((chunk, pool.submit(build_chunk, [job for _, job in chunk])))
                 if not sent:
                     return
                 chunk, future = sent[0]

@@ -305,3 +305,46 @@ def test_report_text_is_escaped(filled_xlsx: Path, tmp_path: Path) -> None:
     out = _annotated(filled_xlsx, notes, tmp_path)
     rows = list(openpyxl.load_workbook(out)[FEEDBACK_SHEET].iter_rows(values_only=True))
     assert any(r[3] == '<b>&"x"</b> =HYPERLINK("a") \ufffd ' for r in rows)
+
+
+def test_rich_workbook_keeps_what_openpyxl_would_drop(tmp_path: Path) -> None:
+    """Charts, a chart sheet, a table, validations, the unit's own comments and sheet-local
+    names all stay; openpyxl would have dropped the charts."""
+    from pipeline.xlsx import new_workbook
+
+    source = tmp_path / "rich.xlsx"
+    wb = new_workbook(source, datetime(2023, 1, 1))
+    ws = wb.add_worksheet("Số liệu")
+    ws.write_string("A1", "Tiêu đề")
+    ws.write_number("D7", 5)
+    ws.write_number("D8", 6)
+    ws.write_comment("D8", "Ghi chú của đơn vị", {"author": "Nguyễn Văn A"})
+    ws.write_comment("A1", "Chú thích khác")
+    ws.data_validation("D7:D20", {"validate": "integer", "criteria": ">=", "value": 0})
+    ws.add_table("F1:G4", {"columns": [{"header": "a"}, {"header": "b"}]})
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({"values": "='Số liệu'!$D$7:$D$8"})
+    ws.insert_chart("I2", chart)
+    other = wb.add_worksheet("Khác")
+    other.write_string("A1", "x")
+    other.write_comment("B2", "c2")
+    sheet_chart = wb.add_chart({"type": "line"})
+    sheet_chart.add_series({"values": "='Số liệu'!$D$7:$D$8"})
+    wb.add_chartsheet("Biểu đồ").set_chart(sheet_chart)
+    wb.define_name("'Số liệu'!rieng", "='Số liệu'!$A$1")
+    wb.close()
+    notes = [
+        CellNote("Số liệu", "D7", "error", "Lỗi D7"),
+        CellNote("Số liệu", "D8", "warning", "Xem lại D8"),
+        CellNote("Khác", "C5", "error", "Lỗi C5"),
+    ]
+    out = _annotated(source, notes, tmp_path)
+    got = _check_notes(out, notes)
+    assert got.sheetnames == [FEEDBACK_SHEET, "Số liệu", "Khác", "Biểu đồ"]
+    assert got["Số liệu"]["D8"].comment.text == "Xem lại D8\n\n---\nGhi chú của đơn vị"
+    assert got["Số liệu"]["A1"].comment.text == "Chú thích khác"
+    assert got["Khác"]["B2"].comment.text == "c2"
+    assert list(got["Số liệu"].defined_names) == ["rieng"]
+    with zipfile.ZipFile(source) as before, zipfile.ZipFile(out) as after:
+        kept = [n for n in before.namelist() if n.startswith(("xl/charts/", "xl/tables/", "xl/chartsheets/"))]
+        assert len(kept) == 5 and all(before.read(n) == after.read(n) for n in kept)

@@ -458,7 +458,7 @@ def test_parallel_build_gives_the_serial_bytes(
 
     def slow_build(job: feedback.WorkbookJob) -> bytes:  # this process only: the worker takes chunks too
         here.append(job.annotated.header[0][1])
-        time.sleep(0.05)
+        time.sleep(0.01)
         return serial[f"{int(job.annotated.header[0][1][1:])}.xlsx"]
 
     monkeypatch.setattr(feedback, "build_workbook", slow_build)
