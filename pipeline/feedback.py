@@ -18,6 +18,7 @@ wrote. The openpyxl work itself is in pipeline.fill.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -84,7 +85,8 @@ def verdict(sub: Submission) -> Verdict:
 
 
 def needs_feedback(sub: Submission) -> bool:
-    return sub.status != "ignored" and bool(feedback_issues(sub))
+    # asked of every file and unit of a national run: no sorting here
+    return sub.status != "ignored" and any(i.severity in ("error", "warning") for i in sub.issues)
 
 
 def resubmit_by(schema: Schema, period: ReportingPeriod, as_of: datetime) -> date:
@@ -144,22 +146,28 @@ def check_report(
         fill.ReportRow(i.sheet, i.cell, i.message, i.severity, severity_vi(i.severity), i.code)
         for i in feedback_issues(sub)
     )
-    where = (
-        "Các ô có lỗi được tô màu đỏ, ô cần xem lại tô màu cam; đưa chuột vào ô để đọc ghi chú. "
-        'Bấm vào địa chỉ ở cột "Ô" để đến ô đó.'
-        if annotated
-        else "Tệp đã gửi không ghi chú trực tiếp được (không phải tệp .xlsx): đề nghị mở tệp gốc "
-        "của đơn vị và sửa theo địa chỉ trang tính, ô nêu trên."
-    )
     footer = (
         "Cách sửa và gửi lại:",
-        f"1. {where}",
+        check_report_where(annotated=annotated),
         "2. Sửa trên tệp báo cáo của đơn vị (mẫu báo cáo của Sở Nội vụ), lưu lại bằng Excel, "
         "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
         f"3. Gửi lại tệp đã sửa cho Sở Nội vụ trước hết ngày {deadline}, theo đường đã gửi báo cáo "
         '(thư điện tử hoặc hệ thống quản lý văn bản), ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
     )
     return fill.CheckReport(TITLE, tuple(header), rows, footer)
+
+
+def check_report_where(*, annotated: bool) -> str:
+    """The footer's first step: where to look (the flagged cells, or the addresses listed)."""
+    if annotated:
+        return (
+            "1. Các ô có lỗi được tô màu đỏ, ô cần xem lại tô màu cam; đưa chuột vào ô để đọc ghi chú. "
+            'Bấm vào địa chỉ ở cột "Ô" để đến ô đó.'
+        )
+    return (
+        "1. Tệp đã gửi không ghi chú trực tiếp được (không phải tệp .xlsx): đề nghị mở tệp gốc "
+        "của đơn vị và sửa theo địa chỉ trang tính, ô nêu trên."
+    )
 
 
 def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
@@ -169,12 +177,15 @@ def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of
         for i in feedback_issues(sub)
         if i.sheet and i.cell
     )
+    annotated = check_report(schema, sub, period, as_of, annotated=True)
+    where = check_report_where(annotated=False)
+    alone = dataclasses.replace(annotated, footer=(annotated.footer[0], where, *annotated.footer[2:]))
     return WorkbookJob(
         source=sub.file.path if annotatable(sub) else None,
         sha256=sub.file.sha256,
         notes=notes,
-        annotated=check_report(schema, sub, period, as_of, annotated=True),
-        alone=check_report(schema, sub, period, as_of, annotated=False),
+        annotated=annotated,
+        alone=alone,
         modified=modified,
     )
 
@@ -329,8 +340,8 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Producer]:
 
 
 def make_folders(plan: dict[str, Producer], outbox: Path) -> None:
-    for folder in sorted({(Path(outbox) / rel).parent for rel in plan}):
-        _mkdir(folder)
+    for folder in sorted({rel.rpartition("/")[0] for rel in plan}):  # plan keys are "/"-separated
+        _mkdir(Path(outbox) / folder)
 
 
 def _job(p: Producer) -> WorkbookJob | None:
@@ -349,24 +360,22 @@ def _load_index(path: Path) -> dict[str, list[object]]:
     return index if isinstance(index, dict) else {}
 
 
-def _still_there(path: Path, entry: object, key: str) -> list[object] | None:
+def _still_there(path: str, entry: object, key: str) -> list[object] | None:
     """The index entry [input key, sha256, size, mtime_ns] when the file written for `key` is
     still there unchanged: by size and time, or else by content."""
     if not (isinstance(entry, list) and len(entry) == 4 and entry[0] == key):
         return None
     try:
-        stat = path.stat()
+        stat = os.stat(path)
         if stat.st_size == entry[2] and stat.st_mtime_ns == entry[3]:
             return entry
-        if stat.st_size == entry[2] and hashlib.sha256(path.read_bytes()).hexdigest() == entry[1]:
+        if stat.st_size == entry[2] and hashlib.sha256(Path(path).read_bytes()).hexdigest() == entry[1]:
             return [key, entry[1], stat.st_size, stat.st_mtime_ns]
     except OSError:
         pass
     return None
 
 
-# Feedback workbooks from which a spawned worker builds some of them: below, this process alone
-# is done (~0.5 s) before a worker would have started (~0.25 s) and earned its start-up.
 PARALLEL_MIN = 200
 CHUNK = 8  # workbooks sent to the worker at a time (~25 ms of work)
 
@@ -471,7 +480,7 @@ def write_planned(
             job = _job(produce)
             data = produce() if job is None else b""
             keys[rel] = job.key() if job is not None else hashlib.sha256(data).hexdigest()
-            kept = _still_there(outbox / rel, previous.get(rel), keys[rel])
+            kept = _still_there(os.path.join(outbox, rel), previous.get(rel), keys[rel])
             if kept is not None:  # same inputs, same bytes already there: not built again
                 index[rel] = kept
                 done()
@@ -484,14 +493,14 @@ def write_planned(
     for rel, entry in index.items():
         if len(entry) == 2:  # written by this run: record size and time for the next one
             with contextlib.suppress(OSError):
-                stat = (outbox / rel).stat()
+                stat = os.stat(os.path.join(outbox, rel))
                 entry += [stat.st_size, stat.st_mtime_ns]
-    record = json.dumps(dict(sorted(index.items())), ensure_ascii=False, indent=1).encode()
+    record = json.dumps(dict(sorted(index.items())), ensure_ascii=False, separators=(",", ":")).encode()
     if record != _read_bytes(index_path):
         with contextlib.suppress(OSError, OutputError):
             index_path.parent.mkdir(exist_ok=True)
             write_bytes_atomic(index_path, record)
-    names = {Path(rel).name for rel in plan}
+    names = {rel.rpartition("/")[2] for rel in plan}
     _clean_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME)
     _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
     return list(plan)
