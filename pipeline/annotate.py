@@ -258,20 +258,19 @@ class _ContentTypes:
     def __init__(self, pkg: Package) -> None:
         self.root = _parse(pkg.read("[Content_Types].xml"))
         self.changed = False
-
-    def _overrides(self) -> Iterator[Any]:
-        return self.root.iterfind(_q("Override", CT))  # type: ignore[no-any-return]
+        self._overrides = {
+            str(el.get("PartName", "")).casefold(): el for el in self.root.iterfind(_q("Override", CT))
+        }
+        self._defaults = {
+            str(el.get("Extension", "")).casefold(): str(el.get("ContentType", ""))
+            for el in self.root.iterfind(_q("Default", CT))
+        }
 
     def type_of(self, part: str) -> str:
-        wanted = "/" + part.casefold()
-        for el in self._overrides():
-            if el.get("PartName", "").casefold() == wanted:
-                return str(el.get("ContentType", ""))
-        ext = posixpath.basename(part).rpartition(".")[2].casefold()
-        for el in self.root.iterfind(_q("Default", CT)):
-            if el.get("Extension", "").casefold() == ext:
-                return str(el.get("ContentType", ""))
-        return ""
+        found = self._overrides.get("/" + part.casefold())
+        if found is not None:
+            return str(found.get("ContentType", ""))
+        return self._defaults.get(posixpath.basename(part).rpartition(".")[2].casefold(), "")
 
     def override(self, part: str, content_type: str) -> None:
         if self.type_of(part) == content_type:
@@ -280,14 +279,14 @@ class _ContentTypes:
         el = etree.SubElement(self.root, _q("Override", CT))
         el.set("PartName", "/" + part)
         el.set("ContentType", content_type)
+        self._overrides["/" + part.casefold()] = el
         self.changed = True
 
     def remove(self, part: str) -> None:
-        wanted = "/" + part.casefold()
-        for el in list(self._overrides()):
-            if el.get("PartName", "").casefold() == wanted:
-                self.root.remove(el)
-                self.changed = True
+        el = self._overrides.pop("/" + part.casefold(), None)
+        if el is not None:
+            self.root.remove(el)
+            self.changed = True
 
     def save(self, pkg: Package) -> None:
         if self.changed:
@@ -317,8 +316,18 @@ _FILL = '<fill><patternFill patternType="solid"><fgColor rgb="{rgb}"/><bgColor i
 _WRAP = '<alignment vertical="top" wrapText="1"/>'
 
 
-def _fragment(xml: str) -> Any:
-    return etree.fromstring(f'<x xmlns="{MAIN}">{xml}</x>', _PARSER)[0]
+def _extend(parent: Any, tag: str, xml: str) -> int:
+    """Append the elements of `xml` to `parent` (one parse), update its count; the index of the first."""
+    start = len(parent.findall(_q(tag)))
+    added = list(etree.fromstring(f'<x xmlns="{MAIN}">{xml}</x>', _PARSER))
+    parent.extend(added)
+    parent.set("count", str(start + len(added)))
+    return start
+
+
+_FONT_NAMES = ("plain", "bold", "title", "link")
+_FILLS = "".join(_FILL.format(rgb=rgb) for rgb in (*HIGHLIGHT.values(), _HEAD_FILL))
+_FILL_NAMES = (*HIGHLIGHT, "head")
 
 
 class _Styles:
@@ -330,53 +339,44 @@ class _Styles:
         fonts, fills, xfs = (root.find(_q(t)) for t in ("fonts", "fills", "cellXfs"))
         if fonts is None or fills is None or xfs is None or not len(xfs.findall(_q("xf"))):
             raise Unsupported("styles.xml without fonts, fills or cell formats")
-        self._fonts, self._fills, self._xfs = fonts, fills, xfs
-        self._own = len(xfs.findall(_q("xf")))  # the unit's formats, before ours
-        font = {
-            name: self._append(fonts, "font", xml)
-            for name, xml in zip(("plain", "bold", "title", "link"), _FONTS, strict=True)
-        }
-        fill = {sev: self._append(fills, "fill", _FILL.format(rgb=rgb)) for sev, rgb in HIGHLIGHT.items()}
-        self.fill = fill
-        head = self._append(fills, "fill", _FILL.format(rgb=_HEAD_FILL))
-        style_xf = ' xfId="0"' if len(root.findall(f"{_q('cellStyleXfs')}/{_q('xf')}")) else ""
+        self._xfs = xfs
+        self._own = xfs.findall(_q("xf"))  # the unit's formats, before ours
+        first_font = _extend(fonts, "font", "".join(_FONTS))
+        font = {name: first_font + n for n, name in enumerate(_FONT_NAMES)}
+        first_fill = _extend(fills, "fill", _FILLS)
+        self.fill = {name: first_fill + n for n, name in enumerate(_FILL_NAMES)}
+        style_xf = ' xfId="0"' if root.find(f"{_q('cellStyleXfs')}/{_q('xf')}") is not None else ""
 
-        def xf(font_id: int, fill_id: int = 0, wrap: bool = False) -> int:
+        def xf(font_id: int, fill_id: int = 0, wrap: bool = False) -> str:
             attrs = f'numFmtId="0" fontId="{font_id}" fillId="{fill_id}" borderId="0"{style_xf} applyFont="1"'
             attrs += ' applyFill="1"' if fill_id else ""
-            body = f' applyAlignment="1">{_WRAP}</xf>' if wrap else "/>"
-            return self._append(xfs, "xf", f"<xf {attrs}{body}")
+            return f"<xf {attrs}" + (f' applyAlignment="1">{_WRAP}</xf>' if wrap else "/>")
 
-        self.report = {
+        formats = {
             "title": xf(font["title"]),
             "label": xf(font["bold"]),
             "value": xf(font["plain"], wrap=True),
-            "head": xf(font["bold"], head),
+            "head": xf(font["bold"], self.fill["head"]),
             "link": xf(font["link"], wrap=True),
-            **{f"sev-{sev}": xf(font["plain"], fill[sev], wrap=True) for sev in HIGHLIGHT},
+            **{f"sev-{sev}": xf(font["plain"], self.fill[sev], wrap=True) for sev in HIGHLIGHT},
         }
+        first_xf = _extend(xfs, "xf", "".join(formats.values()))
+        self.report = {name: first_xf + n for n, name in enumerate(formats)}
+        self._count = first_xf + len(formats)
         self._clones: dict[tuple[int, str], int] = {}
-
-    @staticmethod
-    def _append(parent: Any, tag: str, xml: str) -> int:
-        index = len(parent.findall(_q(tag)))
-        parent.append(_fragment(xml))
-        parent.set("count", str(index + 1))
-        return index
 
     def highlighted(self, xf_index: int, severity: str) -> int:
         """The index of the unit's format `xf_index` with the fill of `severity`."""
         key = (xf_index, severity)
         if key not in self._clones:
-            own = self._xfs.findall(_q("xf"))[: self._own]
-            base = own[xf_index] if 0 <= xf_index < len(own) else own[0]
+            base = self._own[xf_index] if 0 <= xf_index < len(self._own) else self._own[0]
             clone = copy.deepcopy(base)
             clone.set("fillId", str(self.fill.get(severity, self.fill["error"])))
             clone.set("applyFill", "1")
-            index = len(self._xfs.findall(_q("xf")))
             self._xfs.append(clone)
-            self._xfs.set("count", str(index + 1))
-            self._clones[key] = index
+            self._clones[key] = self._count
+            self._count += 1
+            self._xfs.set("count", str(self._count))
         return self._clones[key]
 
 
