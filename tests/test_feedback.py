@@ -466,3 +466,31 @@ def test_parallel_build_gives_the_serial_bytes(
     feedback._build_all(jobs, built.__setitem__)
     assert built == serial
     assert 0 < len(here) < len(jobs)
+
+
+class _Unpicklable(str):
+    """Text that cannot be sent to a worker process: the worker "fails" on every chunk."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("not for a worker")
+
+
+def test_failed_worker_leaves_its_workbooks_to_the_run(template: Path, tmp_path: Path) -> None:
+    from pipeline import feedback
+    from pipeline.fill import CellNote, CheckReport, ReportRow
+
+    source = tmp_path / "don-vi.xlsx"
+    shutil.copy(template, source)
+    jobs = {}
+    for n in range(feedback.PARALLEL_MIN + 5):
+        note = CellNote("Số liệu", "D7", "error", _Unpicklable(f"Lỗi số {n}"))
+        report = CheckReport("KẾT QUẢ", (), (ReportRow("Số liệu", "D7", note.text, "error", "Lỗi", "x"),), ())
+        jobs[f"{n}.xlsx"] = feedback.WorkbookJob(
+            source, "0" * 64, (note,), report, report, datetime(2023, 4, 10)
+        )
+    built: dict[str, bytes] = {}
+    feedback._build_all(jobs, built.__setitem__)
+    assert set(built) == set(jobs)
+    assert all(
+        built[rel] == feedback.build_workbook(job) for rel, job in list(jobs.items())[:: feedback.CHUNK]
+    )
