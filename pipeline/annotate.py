@@ -505,7 +505,8 @@ def _plain(text_el: Any) -> str:
 def _set_text(comment: Any, text: str) -> None:
     for old in comment.findall(_q("text")):
         comment.remove(old)
-    body = etree.SubElement(comment, _q("text"))
+    body = etree.Element(_q("text"))
+    comment.insert(0, body)  # CT_Comment: <text> before an optional <commentPr>
     t = etree.SubElement(body, _q("t"))
     t.text = _ILLEGAL.sub("\ufffd", text)
     if text != text.strip() or "\n" in text:
