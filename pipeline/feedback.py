@@ -18,8 +18,10 @@ wrote. The openpyxl work itself is in pipeline.fill.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +32,12 @@ from pathlib import Path
 from pipeline import cellref, fill
 from pipeline.catalogue import SEVERITY_ORDER, Issue, has_errors
 from pipeline.deadlines import ReportingPeriod
+from pipeline.feedback_workbook import FORMAT as FORMAT
+from pipeline.feedback_workbook import WorkbookJob as WorkbookJob
+from pipeline.feedback_workbook import build_chunk
+from pipeline.feedback_workbook import build_workbook as build_workbook
 from pipeline.model import RunResult, Submission, UnitResult
-from pipeline.outputs.atomic import OutputError, write_bytes_atomic
+from pipeline.outputs.atomic import AtomicBatch, OutputError, write_bytes_atomic
 from pipeline.outputs.vocabulary import fmt_date, fmt_datetime, severity_vi
 from pipeline.schema import Schema
 
@@ -79,7 +85,8 @@ def verdict(sub: Submission) -> Verdict:
 
 
 def needs_feedback(sub: Submission) -> bool:
-    return sub.status != "ignored" and bool(feedback_issues(sub))
+    # asked of every file and unit of a national run: no sorting here
+    return sub.status != "ignored" and any(i.severity in ("error", "warning") for i in sub.issues)
 
 
 def resubmit_by(schema: Schema, period: ReportingPeriod, as_of: datetime) -> date:
@@ -139,16 +146,9 @@ def check_report(
         fill.ReportRow(i.sheet, i.cell, i.message, i.severity, severity_vi(i.severity), i.code)
         for i in feedback_issues(sub)
     )
-    where = (
-        "Các ô có lỗi được tô màu đỏ, ô cần xem lại tô màu cam; đưa chuột vào ô để đọc ghi chú. "
-        'Bấm vào địa chỉ ở cột "Ô" để đến ô đó.'
-        if annotated
-        else "Tệp đã gửi không ghi chú trực tiếp được (không phải tệp .xlsx): đề nghị mở tệp gốc "
-        "của đơn vị và sửa theo địa chỉ trang tính, ô nêu trên."
-    )
     footer = (
         "Cách sửa và gửi lại:",
-        f"1. {where}",
+        check_report_where(annotated=annotated),
         "2. Sửa trên tệp báo cáo của đơn vị (mẫu báo cáo của Sở Nội vụ), lưu lại bằng Excel, "
         "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
         f"3. Gửi lại tệp đã sửa cho Sở Nội vụ trước hết ngày {deadline}, theo đường đã gửi báo cáo "
@@ -157,22 +157,42 @@ def check_report(
     return fill.CheckReport(TITLE, tuple(header), rows, footer)
 
 
-def feedback_workbook(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> bytes:
-    """The bytes of the feedback workbook of one submission (deterministic for the same inputs)."""
+def check_report_where(*, annotated: bool) -> str:
+    """The footer's first step: where to look (the flagged cells, or the addresses listed)."""
+    if annotated:
+        return (
+            "1. Các ô có lỗi được tô màu đỏ, ô cần xem lại tô màu cam; đưa chuột vào ô để đọc ghi chú. "
+            'Bấm vào địa chỉ ở cột "Ô" để đến ô đó.'
+        )
+    return (
+        "1. Tệp đã gửi không ghi chú trực tiếp được (không phải tệp .xlsx): đề nghị mở tệp gốc "
+        "của đơn vị và sửa theo địa chỉ trang tính, ô nêu trên."
+    )
+
+
+def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
     modified = as_of.astimezone(period.tz).replace(tzinfo=None, microsecond=0)
-    notes = [
+    notes = tuple(
         fill.CellNote(i.sheet, i.cell, i.severity, f"[{severity_vi(i.severity)} – {i.code}] {i.message}")
         for i in feedback_issues(sub)
         if i.sheet and i.cell
-    ]
-    if annotatable(sub):
-        try:
-            report = check_report(schema, sub, period, as_of, annotated=True)
-            return fill.annotate_workbook(sub.file.path, notes, report, modified=modified)
-        except fill.AnnotateError:
-            pass  # the report sheet alone, below
-    report = check_report(schema, sub, period, as_of, annotated=False)
-    return fill.report_workbook(report, modified=modified)
+    )
+    annotated = check_report(schema, sub, period, as_of, annotated=True)
+    where = check_report_where(annotated=False)
+    alone = dataclasses.replace(annotated, footer=(annotated.footer[0], where, *annotated.footer[2:]))
+    return WorkbookJob(
+        source=sub.file.path if annotatable(sub) else None,
+        sha256=sub.file.sha256,
+        notes=notes,
+        annotated=annotated,
+        alone=alone,
+        modified=modified,
+    )
+
+
+def feedback_workbook(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> bytes:
+    """The bytes of the feedback workbook of one submission (deterministic for the same inputs)."""
+    return build_workbook(workbook_job(schema, sub, period, as_of))
 
 
 def write_feedback_file(
@@ -306,7 +326,7 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Producer]:
             name = feedback_name(sub)
             workbooks[sub.file.sha256] = name
             plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = partial(
-                feedback_workbook, schema, sub, period, as_of
+                build_workbook, workbook_job(schema, sub, period, as_of)
             )
     for unit in result.units:
         latest = unit.versions[-1] if unit.versions else None
@@ -320,119 +340,178 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Producer]:
 
 
 def make_folders(plan: dict[str, Producer], outbox: Path) -> None:
-    for folder in sorted({(Path(outbox) / rel).parent for rel in plan}):
-        _mkdir(folder)
+    for folder in sorted({rel.rpartition("/")[0] for rel in plan}):  # plan keys are "/"-separated
+        _mkdir(Path(outbox) / folder)
 
 
-def _is_workbook(p: Producer) -> bool:
-    return isinstance(p, partial) and p.func is feedback_workbook
+def _job(p: Producer) -> WorkbookJob | None:
+    if isinstance(p, partial) and p.func is build_workbook:
+        job = p.args[0]
+        assert isinstance(job, WorkbookJob)
+        return job
+    return None
 
 
-def _input_key(p: Producer) -> str:
-    """A hash of everything a feedback workbook is made of: schema, submission, period, as-of."""
-    from pipeline import parsecache
-
-    assert isinstance(p, partial)
-    schema, sub, period, as_of = p.args
-    parts = [
-        parsecache.fingerprint(schema),
-        parsecache.dump(sub),
-        sub.status,
-        sub.file.sha256,
-        sub.file.name,
-        sub.file.kind,
-        period.id,
-        as_of.isoformat(),
-    ]
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
-
-
-def _unchanged(outbox: Path, keys: dict[str, str], index_path: Path) -> dict[str, list[str]]:
-    """Feedback workbooks whose inputs have not changed since the last run and whose file is
-    still the one written then (by sha256): rel → [input key, file sha256]."""
+def _load_index(path: Path) -> dict[str, list[object]]:
     try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
+        index = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    found: dict[str, list[str]] = {}
-    for rel, key in keys.items():
-        entry = index.get(rel) if isinstance(index, dict) else None
-        if not (isinstance(entry, list) and len(entry) == 2 and entry[0] == key):
-            continue
-        try:
-            data = (outbox / rel).read_bytes()
-        except OSError:
-            continue
-        if hashlib.sha256(data).hexdigest() == entry[1]:
-            found[rel] = [str(entry[0]), str(entry[1])]
-    return found
+    return index if isinstance(index, dict) else {}
 
 
-PARALLEL_MIN = 24  # feedback workbooks from which they are built in worker processes
-_worker_schema: Schema | None = None
+def _still_there(path: str, entry: object, key: str) -> list[object] | None:
+    """The index entry [input key, sha256, size, mtime_ns] when the file written for `key` is
+    still there unchanged: by size and time, or else by content."""
+    if not (isinstance(entry, list) and len(entry) == 4 and entry[0] == key):
+        return None
+    try:
+        stat = os.stat(path)
+        if stat.st_size == entry[2] and stat.st_mtime_ns == entry[3]:
+            return entry
+        if stat.st_size == entry[2] and hashlib.sha256(Path(path).read_bytes()).hexdigest() == entry[1]:
+            return [key, entry[1], stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        pass
+    return None
 
 
-def _init_worker(schema: Schema) -> None:
-    global _worker_schema
-    _worker_schema = schema
+# Feedback workbooks from which a spawned worker builds some of them: below, this process alone
+# is done (~0.5 s) before a worker would have started (~0.15 s) and earned its start-up.
+PARALLEL_MIN = 200
+CHUNK = 8  # workbooks sent to the worker at a time (~25 ms of work)
 
 
-def _worker_feedback(task: tuple[Submission, ReportingPeriod, datetime]) -> bytes:
-    assert _worker_schema is not None
-    return feedback_workbook(_worker_schema, *task)
+def _build_all(jobs: dict[str, WorkbookJob], emit: Callable[[str, bytes], None]) -> None:
+    """Build the workbooks (~3 ms each), calling emit(rel, bytes) as each is ready.
 
-
-def _build_in_parallel(plan: dict[str, Producer]) -> dict[str, bytes]:
-    """The feedback workbooks of a big run (openpyxl, ~150 ms each), built on every core.
-
-    Built in the plan's order and returned by path; the files are written by the caller, in
-    order, as for a small run (whose workbooks are built here, in this process).
+    From PARALLEL_MIN on, this process and one spawned worker take chunks from the same list
+    (the worker's start-up, ~0.2 s, overlaps this process's work); the worker's results are
+    emitted here, between chunks. A worker that fails leaves its chunks to this process.
     """
-    tasks = {
-        rel: (p.args[1], p.args[2], p.args[3])
-        for rel, p in plan.items()
-        if isinstance(p, partial) and p.func is feedback_workbook
-    }
-    if len(tasks) < PARALLEL_MIN:
-        return {}
+    items = list(jobs.items())
+    if len(items) < PARALLEL_MIN or (os.cpu_count() or 1) < 2:
+        for rel, job in items:
+            emit(rel, build_workbook(job))
+        return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    import queue
+    import threading
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
 
-    from pipeline.workers import PROCESSES
+    chunks = deque(items[i : i + CHUNK] for i in range(0, len(items), CHUNK))
+    lock = threading.Lock()
+    ready: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
 
-    schema = next(p.args[0] for p in plan.values() if isinstance(p, partial) and p.func is feedback_workbook)
+    def take() -> list[tuple[str, WorkbookJob]] | None:
+        with lock:
+            return chunks.popleft() if chunks else None
+
+    def feed(pool: ProcessPoolExecutor) -> None:
+        sent: deque[tuple[list[tuple[str, WorkbookJob]], Future[list[bytes]] | None]] = deque()
+        try:
+            while True:
+                while len(sent) < 2 and (chunk := take()) is not None:
+                    sent.append((chunk, None))  # held here until the worker has built it
+                    sent[-1] = (chunk, pool.submit(build_chunk, [job for _, job in chunk]))
+                if not sent:
+                    return
+                chunk, future = sent[0]
+                assert future is not None
+                for (rel, _), data in zip(chunk, future.result(), strict=True):
+                    ready.put((rel, data))
+                sent.popleft()
+        except Exception:  # a broken worker: its chunks go back to this process
+            with lock:
+                chunks.extendleft(reversed([chunk for chunk, _ in sent]))
+
+    def drain() -> None:
+        while True:
+            try:
+                rel, data = ready.get_nowait()
+            except queue.Empty:
+                return
+            emit(rel, data)
+
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(PROCESSES, mp_context=ctx, initializer=_init_worker, initargs=(schema,)) as pool:
-        return dict(zip(tasks, pool.map(_worker_feedback, tasks.values(), chunksize=4), strict=True))
+    with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        feeder = threading.Thread(target=feed, args=(pool,), name="feedback-feeder", daemon=True)
+        feeder.start()
+        while True:
+            chunk = take()
+            if chunk is None:
+                feeder.join()
+                chunk = take()  # what a failed worker gave back
+                if chunk is None:
+                    break
+            for rel, job in chunk:
+                emit(rel, build_workbook(job))
+            drain()
+    drain()
 
 
 def write_planned(
     plan: dict[str, Producer], outbox: Path, period_id: str, on_done: Callable[[], None] | None = None
 ) -> list[str]:
-    """Write the planned files atomically and remove this module's files of earlier runs."""
-    base = Path(outbox) / period_id
+    """Write the planned files atomically and remove this module's files of earlier runs.
+
+    A file whose inputs (workbooks) or bytes (e-mail texts) are those recorded for it by the
+    last run, and which is still there unchanged, is not written again; the record is
+    outbox/.logs/feedback-<period>.json.
+    """
+    outbox = Path(outbox)
+    base = outbox / period_id
     make_folders(plan, outbox)
-    index_path = Path(outbox) / ".logs" / f"feedback-{period_id}.json"
-    keys = {rel: _input_key(p) for rel, p in plan.items() if _is_workbook(p)}
-    unchanged = _unchanged(Path(outbox), keys, index_path)
-    built = _build_in_parallel({rel: p for rel, p in plan.items() if rel not in unchanged})
-    index: dict[str, list[str]] = {}
-    for rel, produce in plan.items():
-        if rel in unchanged:  # same inputs, same bytes already there: not built again
-            index[rel] = unchanged[rel]
-        else:
-            data = built[rel] if rel in built else produce()
-            write_bytes_atomic(Path(outbox) / rel, data)
-            if rel in keys:
-                index[rel] = [keys[rel], hashlib.sha256(data).hexdigest()]
+    index_path = outbox / ".logs" / f"feedback-{period_id}.json"
+    previous = _load_index(index_path)
+    index: dict[str, list[object]] = {}
+    jobs: dict[str, WorkbookJob] = {}
+    keys: dict[str, str] = {}
+
+    def done() -> None:
         if on_done is not None:
             on_done()
-    with contextlib.suppress(OSError, OutputError):
-        index_path.parent.mkdir(exist_ok=True)
-        write_bytes_atomic(
-            index_path, json.dumps(index, ensure_ascii=False, indent=1, sort_keys=True).encode()
-        )
-    names = {Path(rel).name for rel in plan}
+
+    with AtomicBatch() as batch:
+
+        def emit(rel: str, data: bytes) -> None:
+            batch.add(outbox / rel, data)
+            index[rel] = [keys[rel], hashlib.sha256(data).hexdigest()]
+            done()
+
+        for rel, produce in plan.items():
+            job = _job(produce)
+            data = produce() if job is None else b""
+            keys[rel] = job.key() if job is not None else hashlib.sha256(data).hexdigest()
+            kept = _still_there(os.path.join(outbox, rel), previous.get(rel), keys[rel])
+            if kept is not None:  # same inputs, same bytes already there: not built again
+                index[rel] = kept
+                done()
+            elif job is not None:
+                jobs[rel] = job
+            else:
+                emit(rel, data)
+        _build_all(jobs, emit)
+        batch.commit()
+    for rel, entry in index.items():
+        if len(entry) == 2:  # written by this run: record size and time for the next one
+            with contextlib.suppress(OSError):
+                stat = os.stat(os.path.join(outbox, rel))
+                entry += [stat.st_size, stat.st_mtime_ns]
+    record = json.dumps(dict(sorted(index.items())), ensure_ascii=False, separators=(",", ":")).encode()
+    if record != _read_bytes(index_path):
+        with contextlib.suppress(OSError, OutputError):
+            index_path.parent.mkdir(exist_ok=True)
+            write_bytes_atomic(index_path, record)
+    names = {rel.rpartition("/")[2] for rel in plan}
     _clean_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME)
     _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
     return list(plan)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""

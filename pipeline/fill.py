@@ -1,5 +1,8 @@
 """The openpyxl boundary for editing a unit's workbook (the only module that writes with it).
 
+openpyxl is imported on first use (0.15 s with numpy): a run whose feedback workbooks are all
+annotated at the XML level (pipeline.annotate) never loads it.
+
 Inputs are found through the workbook's defined names (key → cell), never by address, and
 the file is saved deterministically: fixed document dates and fixed zip entry times, so the
 same template and values always give the same bytes.
@@ -12,15 +15,19 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-from openpyxl.writer.excel import ExcelWriter
-
 from pipeline import cellref
+from pipeline.annotate import COMMENT_AUTHOR as COMMENT_AUTHOR
+from pipeline.annotate import FEEDBACK_SHEET as FEEDBACK_SHEET
+from pipeline.annotate import HIGHLIGHT as HIGHLIGHT
+from pipeline.annotate import MAX_UNZIPPED_BYTES as MAX_UNZIPPED_BYTES
+from pipeline.annotate import CellNote as CellNote
+from pipeline.annotate import CheckReport as CheckReport
+from pipeline.annotate import ReportRow as ReportRow
+from pipeline.annotate import comment_size, lines
 from pipeline.vietnamese import nfc
 from pipeline.zipdates import fixed_dates
 
@@ -62,6 +69,8 @@ def fill_workbook(
     Unknown keys raise KeyError (a programming error, not bad input). Text is always written
     as text, even when it starts with "=" (a narrative never becomes a formula).
     """
+    import openpyxl
+
     wb = openpyxl.load_workbook(template, keep_vba=False)
     for key, raw in values.items():
         value = _check_value(key, raw)
@@ -75,6 +84,8 @@ def fill_workbook(
 
 def workbook_bytes(wb: Any, *, modified: datetime = MODIFIED) -> bytes:
     """The .xlsx bytes of an openpyxl workbook, with fixed dates."""
+    from openpyxl.writer.excel import ExcelWriter
+
     stamp = modified.replace(tzinfo=None, microsecond=0)
     props = wb.properties
     if props.created is None:
@@ -103,44 +114,7 @@ def save_workbook(wb: Any, target: Path, *, modified: datetime = MODIFIED) -> No
         tmp.unlink(missing_ok=True)
 
 
-# --- feedback workbooks ------------------------------------------------------------------------
-
-FEEDBACK_SHEET = "Kết quả kiểm tra"
-COMMENT_AUTHOR = "Sở Nội vụ tỉnh Bình Định"
-# Fill of an offending cell by severity (the template's input cells are pale yellow FFFFCC).
-HIGHLIGHT = {"error": "FFFF9999", "warning": "FFFFC000", "info": "FFBDD7EE"}
-# A unit's file larger than this once unzipped is not loaded with openpyxl (zip bomb guard).
-MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class CellNote:
-    """One issue at one cell of the unit's workbook: highlighted, with a comment."""
-
-    sheet: str
-    cell: str
-    severity: str  # error | warning | info
-    text: str
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    sheet: str
-    cell: str
-    text: str
-    severity: str  # error | warning | info
-    severity_vi: str
-    code: str
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """The first sheet of a feedback workbook: who, what, until when, and each thing to fix."""
-
-    title: str
-    header: tuple[tuple[str, str], ...]  # (label, value) lines under the title
-    rows: tuple[ReportRow, ...]
-    footer: tuple[str, ...]  # how to resend
+# --- feedback workbooks (the fallback of pipeline.annotate, and the report sheet alone) --------
 
 
 class AnnotateError(Exception):
@@ -199,7 +173,7 @@ def _write_report(wb: Any, report: CheckReport, index: int) -> Any:
             ws.cell(row, col).font = plain
             ws.cell(row, col).alignment = wrap
         # openpyxl does not size rows: give wrapped text its lines (about 75 characters each)
-        ws.row_dimensions[row].height = 16 * _lines(item.text, 75)
+        ws.row_dimensions[row].height = 16 * lines(item.text, 75)
     row += 1
     for line in report.footer:
         row += 1
@@ -207,16 +181,12 @@ def _write_report(wb: Any, report: CheckReport, index: int) -> Any:
         _as_text(ws.cell(row, 1), line)
         ws.cell(row, 1).font = plain
         ws.cell(row, 1).alignment = wrap
-        ws.row_dimensions[row].height = 16 * _lines(line, 120)
+        ws.row_dimensions[row].height = 16 * lines(line, 120)
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     return ws
-
-
-def _lines(text: str, width: int) -> int:
-    return sum(max(1, -(-len(part) // width)) for part in text.split("\n"))
 
 
 def _make_first(wb: Any, ws: Any) -> None:
@@ -251,6 +221,7 @@ def annotate_workbook(
     """The unit's own workbook with each noted cell filled by severity and commented, and the
     report as a new first sheet. `source` is only read. AnnotateError when it cannot be loaded.
     """
+    import openpyxl
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
 
@@ -280,8 +251,8 @@ def annotate_workbook(
         text = "\n\n".join(n.text for n in items)
         if cell.comment is not None and cell.comment.author != COMMENT_AUTHOR:
             text += "\n\n---\n" + str(cell.comment.text)
-        lines = sum(len(t) // 45 + 1 for t in text.split("\n"))
-        cell.comment = Comment(text, COMMENT_AUTHOR, height=min(600, 20 * lines + 20), width=320)
+        width, height = comment_size(text)
+        cell.comment = Comment(text, COMMENT_AUTHOR, height=height, width=width)
     ws = _write_report(wb, report, 0)
     _make_first(wb, ws)
     return workbook_bytes(wb, modified=modified)
@@ -297,6 +268,8 @@ def _valid_ref(ref: str) -> bool:
 
 def report_workbook(report: CheckReport, *, modified: datetime = MODIFIED) -> bytes:
     """A workbook with the report sheet alone (for a file that cannot be annotated)."""
+    import openpyxl
+
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     wb.properties.created = modified.replace(tzinfo=None, microsecond=0)

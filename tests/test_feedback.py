@@ -6,6 +6,8 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from pipeline.fill import COMMENT_AUTHOR, FEEDBACK_SHEET, HIGHLIGHT, fill_workbo
 from pipeline.sample import SampleManifest
 from pipeline.schema import Schema
 from tests.conftest import AS_OF, run_cli, soffice
+from tests.test_annotate import package_problems
 
 PERIOD = "2023-Q1"
 
@@ -106,7 +109,14 @@ def test_feedback_workbook_for_each_file_with_issues(
     assert {Path(rel).name for rel in listed} == expected_names
     assert {p.name for p in folder.iterdir()} == expected_names
     for f in with_issues:
-        _assert_annotated(folder / f"{f['unit']}-{f['sha256'][:12]}.xlsx", _issues_with_cells(f))
+        path = folder / f"{f['unit']}-{f['sha256'][:12]}.xlsx"
+        _assert_annotated(path, _issues_with_cells(f))
+        assert package_problems(path.read_bytes()) == []
+        with zipfile.ZipFile(path) as zf:  # annotated at the XML level, not rewritten by openpyxl
+            assert "xl/comments/comment1.xml" not in zf.namelist()
+            assert zf.read("xl/theme/theme1.xml") == zipfile.ZipFile(sample.out_dir / f["path"]).read(
+                "xl/theme/theme1.xml"
+            )
     # the inbox is never modified
     assert {p.name: _sha(p) for p in sample.out_dir.iterdir() if p.is_file()} == before
 
@@ -135,6 +145,30 @@ def test_feedback_bytes_are_deterministic(
     ]
     for rel in feedback:
         assert (outbox / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
+
+
+def test_rerun_reuses_feedback_and_gives_the_bytes_of_a_cold_run(
+    demo: tuple[Path, dict[str, Any], dict[str, str]], sample: SampleManifest, schema: Schema, tmp_path: Path
+) -> None:
+    """A rerun on the same outbox writes no feedback file again (same inputs) and its files are
+    byte for byte those of a cold run into a fresh outbox; a changed input is rebuilt."""
+    outbox, report, _ = demo
+    rels = [rel for rel in report["outputs"] if f"/{FEEDBACK_DIR}/" in rel or f"/{EMAIL_DIR}/" in rel]
+    assert any(rel.endswith(".xlsx") for rel in rels) and any(rel.endswith(".txt") for rel in rels)
+    before = {rel: (outbox / rel).stat() for rel in rels}
+    _consolidate(schema, sample.out_dir, outbox)
+    for rel in rels:
+        now = (outbox / rel).stat()
+        assert (now.st_ino, now.st_mtime_ns) == (before[rel].st_ino, before[rel].st_mtime_ns), rel
+    cold = tmp_path / "cold"
+    _consolidate(schema, sample.out_dir, cold)
+    for rel in rels:
+        assert (outbox / rel).read_bytes() == (cold / rel).read_bytes(), rel
+    # a feedback file changed by hand is written again, with the bytes of the cold run
+    changed = next(rel for rel in rels if rel.endswith(".xlsx"))
+    (outbox / changed).write_bytes(b"not ours")
+    _consolidate(schema, sample.out_dir, outbox)
+    assert (outbox / changed).read_bytes() == (cold / changed).read_bytes()
 
 
 def test_email_texts(demo: tuple[Path, dict[str, Any], dict[str, str]], schema: Schema) -> None:
@@ -396,3 +430,67 @@ def test_refused_file_is_never_opened_for_annotation(schema: Schema, tmp_path: P
     assert entry["issues"][0]["code"].startswith("file-")
     (path,) = (tmp_path / "outbox" / PERIOD / FEEDBACK_DIR).iterdir()
     assert openpyxl.load_workbook(path).sheetnames == [FEEDBACK_SHEET]
+
+
+def test_parallel_build_gives_the_serial_bytes(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From PARALLEL_MIN workbooks on, a spawned worker builds some: the bytes do not change."""
+    from pipeline import feedback
+    from pipeline.fill import CellNote, CheckReport, ReportRow
+
+    source = tmp_path / "don-vi.xlsx"
+    shutil.copy(template, source)
+    jobs = {}
+    for n in range(feedback.PARALLEL_MIN + 3):
+        note = CellNote("Số liệu", f"D{7 + n % 30}", "error", f"Lỗi số {n}")
+        report = CheckReport(
+            "KẾT QUẢ",
+            (("Đơn vị", f"U{n:05d}"),),
+            (ReportRow("Số liệu", note.cell, note.text, "error", "Lỗi", "x"),),
+            (),
+        )
+        jobs[f"{n}.xlsx"] = feedback.WorkbookJob(
+            source, "0" * 64, (note,), report, report, datetime(2023, 4, 10)
+        )
+    serial = {rel: feedback.build_workbook(job) for rel, job in jobs.items()}
+    here: list[str] = []
+
+    def slow_build(job: feedback.WorkbookJob) -> bytes:  # this process only: the worker takes chunks too
+        here.append(job.annotated.header[0][1])
+        time.sleep(0.01)
+        return serial[f"{int(job.annotated.header[0][1][1:])}.xlsx"]
+
+    monkeypatch.setattr(feedback, "build_workbook", slow_build)
+    built: dict[str, bytes] = {}
+    feedback._build_all(jobs, built.__setitem__)
+    assert built == serial
+    assert 0 < len(here) < len(jobs)
+
+
+class _Unpicklable(str):
+    """Text that cannot be sent to a worker process: the worker "fails" on every chunk."""
+
+    def __reduce__(self) -> Any:
+        raise TypeError("not for a worker")
+
+
+def test_failed_worker_leaves_its_workbooks_to_the_run(template: Path, tmp_path: Path) -> None:
+    from pipeline import feedback
+    from pipeline.fill import CellNote, CheckReport, ReportRow
+
+    source = tmp_path / "don-vi.xlsx"
+    shutil.copy(template, source)
+    jobs = {}
+    for n in range(feedback.PARALLEL_MIN + 5):
+        note = CellNote("Số liệu", "D7", "error", _Unpicklable(f"Lỗi số {n}"))
+        report = CheckReport("KẾT QUẢ", (), (ReportRow("Số liệu", "D7", note.text, "error", "Lỗi", "x"),), ())
+        jobs[f"{n}.xlsx"] = feedback.WorkbookJob(
+            source, "0" * 64, (note,), report, report, datetime(2023, 4, 10)
+        )
+    built: dict[str, bytes] = {}
+    feedback._build_all(jobs, built.__setitem__)
+    assert set(built) == set(jobs)
+    assert all(
+        built[rel] == feedback.build_workbook(job) for rel, job in list(jobs.items())[:: feedback.CHUNK]
+    )
