@@ -13,16 +13,9 @@ import struct
 import zipfile
 import zlib
 
-from pipeline.zipdates import ZIP_DATE_TIME
+from pipeline.piecewise_zip import Entry, write_zip
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
-_CENTRAL = struct.Struct("<4s6H3I5H2I")
-_END = struct.Struct("<4s4H2IH")
-_DOS_TIME = (ZIP_DATE_TIME[3] << 11) | (ZIP_DATE_TIME[4] << 5) | (ZIP_DATE_TIME[5] // 2)
-_DOS_DATE = ((ZIP_DATE_TIME[0] - 1980) << 9) | (ZIP_DATE_TIME[1] << 5) | ZIP_DATE_TIME[2]
-_UTF8_NAME = 0x800
-_MODE = 0o100644 << 16  # a regular file, rw-r--r--, as zipdates.fixed_dates writes it
-_LIMIT = 0xFFFFFFFF
 
 
 class PackageError(Exception):
@@ -120,56 +113,23 @@ class Package:
             self._changed.pop(member, None)
 
     def save(self, level: int = 1) -> bytes:
-        out: list[bytes] = []
-        central: list[bytes] = []
-        offset = 0
+        entries: list[Entry] = []
         for member in self.order:
             if member in self._removed:
                 continue
-            raw_name = member.encode("utf-8")
-            flags = 0 if raw_name.isascii() else _UTF8_NAME
             if member in self._changed:
-                content = self._changed[member]
-                packer = zlib.compressobj(level, zlib.DEFLATED, -15)
-                body = packer.compress(content) + packer.flush()
-                method, crc, size = zipfile.ZIP_DEFLATED, zlib.crc32(content), len(content)
+                entries.append(Entry.of(member, self._changed[member], level))
             else:
                 info = self._infos[member]
-                body = self._stored_bytes(info)
-                method, crc, size = info.compress_type, info.CRC, info.file_size
-            if offset > _LIMIT or len(body) > _LIMIT or size > _LIMIT:
-                raise PackageError("zip64 is not written")
-            head = _LOCAL.pack(
-                b"PK\x03\x04", 20, flags, method, _DOS_TIME, _DOS_DATE, crc, len(body), size, len(raw_name), 0
-            )
-            central.append(
-                _CENTRAL.pack(
-                    b"PK\x01\x02",
-                    (3 << 8) | 20,
-                    20,
-                    flags,
-                    method,
-                    _DOS_TIME,
-                    _DOS_DATE,
-                    crc,
-                    len(body),
-                    size,
-                    len(raw_name),
-                    0,
-                    0,
-                    0,
-                    0,
-                    _MODE,
-                    offset,
+                entries.append(
+                    Entry(member, self._stored_bytes(info), info.CRC, info.file_size, info.compress_type)
                 )
-                + raw_name
-            )
-            out += (head, raw_name, body)
-            offset += len(head) + len(raw_name) + len(body)
-        directory = b"".join(central)
-        count = len(central)
-        end = _END.pack(b"PK\x05\x06", 0, 0, count, count, len(directory), offset, 0)
-        return b"".join(out) + directory + end
+        out = io.BytesIO()
+        try:
+            write_zip(out, entries)
+        except ValueError as exc:
+            raise PackageError(str(exc)) from exc
+        return out.getvalue()
 
     def _stored_bytes(self, info: zipfile.ZipInfo) -> bytes:
         """The member's compressed bytes as stored, found through its local header."""

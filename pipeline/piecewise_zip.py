@@ -185,12 +185,14 @@ def deflate_whole(data: bytes, level: int = LEVEL) -> bytes:
 
 @dataclass(frozen=True)
 class Entry:
-    """A zip entry ready to write: deflated bytes with the CRC and size of the original."""
+    """A zip entry ready to write: its bytes as stored (deflated unless `method` is 0, stored),
+    with the CRC and size of the original."""
 
     name: str
     data: bytes
     crc: int
     size: int
+    method: int = 8  # zipfile.ZIP_DEFLATED
 
     @staticmethod
     def of(name: str, content: bytes, level: int = LEVEL) -> Entry:
@@ -202,7 +204,7 @@ class Entry:
 
 
 def write_zip(target: IO[bytes], entries: Iterable[Entry]) -> None:
-    """A plain zip (deflate, fixed dates, no data descriptors) written front to back."""
+    """A plain zip (fixed dates, no data descriptors, no zip64) written front to back."""
     central: list[bytes] = []
     offset = 0
     count = 0
@@ -212,11 +214,11 @@ def write_zip(target: IO[bytes], entries: Iterable[Entry]) -> None:
         if len(e.data) > _MAX or e.size > _MAX or offset > _MAX:
             raise ValueError(f"{e.name}: a zip entry over 4 GiB is not supported")
         header = _LOCAL.pack(
-            0x04034B50, 20, flags, 8, _DOS_TIME, _DOS_DATE, e.crc, len(e.data), e.size, len(name), 0
+            0x04034B50, 20, flags, e.method, _DOS_TIME, _DOS_DATE, e.crc, len(e.data), e.size, len(name), 0
         )
         target.write(header + name)
         target.write(e.data)
-        entry = (0x02014B50, 20, 20, flags, 8, _DOS_TIME, _DOS_DATE, e.crc, len(e.data), e.size)
+        entry = (0x02014B50, 20, 20, flags, e.method, _DOS_TIME, _DOS_DATE, e.crc, len(e.data), e.size)
         central.append(_CENTRAL.pack(*entry, len(name), 0, 0, 0, 0, 0o644 << 16, offset) + name)
         offset += len(header) + len(name) + len(e.data)
         count += 1
