@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pipeline.piecewise_zip import Piece
+
 FILE_NAME = "ledger.sqlite"
 
 _SCHEMA = """
@@ -60,6 +62,19 @@ CREATE TABLE IF NOT EXISTS parsed (
     data TEXT NOT NULL,
     PRIMARY KEY (sha256, file_name, fingerprint, period_id)
 );
+-- Deflated pieces of big output parts (pipeline/piecewise_zip.py): raw deflate ending
+-- with a full flush, under a key built from the piece's inputs; CRC-32, length and length
+-- operator of the XML it holds; the writer's note about it (meta: e.g. its row count).
+CREATE TABLE IF NOT EXISTS pieces (
+    part TEXT NOT NULL,
+    key BLOB NOT NULL,
+    data BLOB NOT NULL,
+    crc INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    operator INTEGER NOT NULL,
+    meta BLOB NOT NULL,
+    PRIMARY KEY (part, key)
+) WITHOUT ROWID;
 """
 
 # A row of period_scores, in column order.
@@ -188,6 +203,28 @@ class Ledger:
                 "INSERT OR REPLACE INTO parsed (sha256, file_name, fingerprint, period_id, kind, data)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(sha, name, fingerprint, period_id, kind, data) for sha, name, kind, data in rows],
+            )
+
+    # --- pieces of output parts (issue 5) ------------------------------------------------
+
+    def load_pieces(self, part: str) -> dict[bytes, Piece]:
+        """Every cached piece of one output part (e.g. a workbook's sheet), by key."""
+        rows = self._db.execute(
+            "SELECT key, data, crc, size, operator, meta FROM pieces WHERE part = ?", (part,)
+        ).fetchall()
+        return {r[0]: Piece(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def save_pieces(self, part: str, new: dict[bytes, Piece], unused: list[bytes]) -> None:
+        """Store this run's new pieces of `part` and drop those it did not use, in one transaction."""
+        if not new and not unused:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("DELETE FROM pieces WHERE part = ? AND key = ?", [(part, k) for k in unused])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO pieces (part, key, data, crc, size, operator, meta)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(part, k, p.data, p.crc, p.size, p.operator, p.meta) for k, p in new.items()],
             )
 
     # --- unit results per period (issue 4) ----------------------------------------------

@@ -10,10 +10,10 @@ python-docx: its members are copied already compressed.
 The body is WordprocessingML written here from texts, element for element what python-docx
 writes for the same calls: python-docx costs about 1 ms a paragraph, a national report has
 20,000 paragraphs and table rows. Long lists (one item per unit) go through `Paper.repeated`:
-they are cut into chunks at item boundaries that depend only on the items, each chunk is
-compressed on its own as raw deflate ending in a sync flush (such pieces concatenate into one
-valid deflate stream, and their CRCs combine), and a `PieceCache` keeps each compressed chunk by
-its inputs, so a rerun compresses only the chunks whose units changed.
+they are cut into chunks where the items say so (a hash of the unit code), and each chunk is a
+piece of word/document.xml compressed on its own (pipeline/piecewise_zip.py), kept in a piece
+store (the ledger) under a digest of its items and of the code that renders it, so a rerun
+compresses only the chunks whose units changed.
 
 Saving is deterministic: fixed core properties (the run's as-of) and fixed zip entry dates, so
 the same inputs give byte-identical files, whether chunks come from the cache or not.
@@ -30,13 +30,12 @@ import struct
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
-from typing import NamedTuple
 
+from pipeline.piecewise_zip import LEVEL, Deflater, Entry, PartBuilder, PieceStore, write_zip
 from pipeline.zipdates import ZIP_DATE_TIME, fixed_dates
 
 FONT = "Times New Roman"
@@ -44,9 +43,18 @@ BODY_SIZE = 14
 SKELETON = Path(__file__).resolve().parent.parent / "templates" / "word" / "khung-van-ban.docx"
 DOCUMENT = "word/document.xml"
 CORE = "docProps/core.xml"
-LEVEL = 6  # zlib's default, as zipfile uses
 
-__all__ = ["Paper", "PieceCache", "Run", "build_skeleton", "code_fingerprint", "paragraph_xml", "run_xml"]
+__all__ = [
+    "Item",
+    "Paper",
+    "Run",
+    "build_skeleton",
+    "bullet_xml",
+    "package",
+    "paragraph_xml",
+    "row_renderer",
+    "run_xml",
+]
 
 
 # ------------------------------------------------------------------ units
@@ -230,165 +238,20 @@ TABLE_END = "</w:tbl>"
 PAGE_BREAK = '<w:p><w:r><w:br w:type="page"/></w:r></w:p>'
 
 
-# ------------------------------------------------------------------ compressed pieces
-
-
-class Piece(NamedTuple):
-    """Part of a zip member: raw deflate ending in a sync flush (not the final block)."""
-
-    crc: int  # CRC-32 of the uncompressed bytes
-    size: int  # uncompressed bytes
-    shift: int  # x^(8·size) mod the CRC polynomial: combines this CRC after an earlier one
-    data: bytes
-
-
-class Member(NamedTuple):
-    """A zip member's compressed data (a complete raw deflate stream) with its CRC and size."""
-
-    crc: int
-    size: int
-    data: bytes
-
-
-def deflate_piece(raw: bytes) -> Piece:
-    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    data = packer.compress(raw) + packer.flush(zlib.Z_SYNC_FLUSH)
-    return Piece(zlib.crc32(raw), len(raw), _x8n(len(raw)), data)
-
-
-def deflate_member(raw: bytes) -> Member:
-    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
-    return Member(zlib.crc32(raw), len(raw), packer.compress(raw) + packer.flush())
-
-
-_FINAL_EMPTY_BLOCK = b"\x03\x00"  # a final fixed-Huffman block holding only end-of-block
-
-
-def join_pieces(pieces: Iterable[Piece]) -> Member:
-    """One member from pieces in order: data concatenated and closed, CRCs combined."""
-    crc, size, datas = 0, 0, []
-    for piece in pieces:
-        crc = _multmodp(piece.shift, crc) ^ piece.crc
-        size += piece.size
-        datas.append(piece.data)
-    datas.append(_FINAL_EMPTY_BLOCK)
-    return Member(crc, size, b"".join(datas))
-
-
-# CRC-32 combination as zlib's crc32_combine does it (Python's zlib does not expose it):
-# crc(A‖B) = crc(A)·x^(8·len B) mod P  ⊕  crc(B), in the reflected bit order of CRC-32.
-_POLY = 0xEDB88320
-
-
-def _multmodp(a: int, b: int) -> int:
-    """a·b modulo the CRC-32 polynomial (reflected)."""
-    m, p = 1 << 31, 0
-    while True:
-        if a & m:
-            p ^= b
-            if not a & (m - 1):
-                return p
-        m >>= 1
-        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
-
-
-def _powers() -> tuple[int, ...]:
-    """x^(2^n) mod P for n = 0..31."""
-    p = 1 << 30  # x^1
-    table = [p]
-    for _ in range(31):
-        p = _multmodp(p, p)
-        table.append(p)
-    return tuple(table)
-
-
-_X2N = _powers()
-
-
-def _x8n(n: int) -> int:
-    """x^(8·n) mod P: the shift of a CRC over n more bytes."""
-    p, k = 1 << 31, 3  # x^0; 8·n = n·2^3
-    while n:
-        if n & 1:
-            p = _multmodp(_X2N[k & 31], p)
-        n >>= 1
-        k += 1
-    return p
-
-
-# ------------------------------------------------------------------ the zip package
-
-
-def _zip(members: Sequence[tuple[str, Member]]) -> bytes:
-    """A zip of already deflated members, every entry dated ZIP_DATE_TIME, mode 0644.
-
-    Written here because zipfile cannot take compressed data; kept to this one function so
-    that it can give way to a shared writer of deflated pieces.
-    """
-    year, month, day, hour, minute, second = ZIP_DATE_TIME
-    dos_time = hour << 11 | minute << 5 | second // 2
-    dos_date = (year - 1980) << 9 | month << 5 | day
-    out: list[bytes] = []
-    central: list[bytes] = []
-    offset = 0
-    for name, m in members:
-        encoded = name.encode("ascii")
-        local = struct.pack(
-            "<IHHHHHIIIHH",
-            0x04034B50,
-            20,
-            0,
-            8,
-            dos_time,
-            dos_date,
-            m.crc,
-            len(m.data),
-            m.size,
-            len(encoded),
-            0,
-        )
-        central.append(
-            struct.pack(
-                "<IHHHHHHIIIHHHHHII",
-                0x02014B50,
-                3 << 8 | 20,  # made by: Unix, zip 2.0
-                20,
-                0,
-                8,
-                dos_time,
-                dos_date,
-                m.crc,
-                len(m.data),
-                m.size,
-                len(encoded),
-                0,
-                0,
-                0,
-                0,
-                0o644 << 16,
-                offset,
-            )
-            + encoded
-        )
-        out += (local, encoded, m.data)
-        offset += len(local) + len(encoded) + len(m.data)
-    directory = b"".join(central)
-    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(directory), offset, 0)
-    return b"".join([*out, directory, end])
+# ------------------------------------------------------------------ the package
 
 
 @dataclass(frozen=True)
 class Skeleton:
-    """The package around a document's body: members as stored, the body's XML frame."""
+    """The package around a document's body: entries as stored, the body's XML frame."""
 
-    members: tuple[tuple[str, Member], ...]  # in package order; DOCUMENT and CORE are replaced
+    entries: tuple[Entry, ...]  # in package order; DOCUMENT and CORE are replaced
     before_body: str  # word/document.xml up to and with <w:body>
     after_body: str  # the section properties and the closing tags
-    digest: bytes
 
 
-def _raw_members(data: bytes) -> Iterator[tuple[str, Member]]:
-    """Each member's compressed bytes, read from its local header (no recompression)."""
+def _stored_entries(data: bytes) -> Iterator[Entry]:
+    """Each entry's compressed bytes, read from its local header (never compressed again)."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
             if info.compress_type != zipfile.ZIP_DEFLATED:
@@ -396,21 +259,20 @@ def _raw_members(data: bytes) -> Iterator[tuple[str, Member]]:
             start = info.header_offset
             name_len, extra_len = struct.unpack_from("<HH", data, start + 26)
             begin = start + 30 + name_len + extra_len
-            yield info.filename, Member(info.CRC, info.file_size, data[begin : begin + info.compress_size])
+            yield Entry(info.filename, data[begin : begin + info.compress_size], info.CRC, info.file_size)
 
 
 @functools.cache
 def skeleton() -> Skeleton:
     """The committed skeleton, read once a process (built in memory if the file is missing)."""
     data = SKELETON.read_bytes() if SKELETON.is_file() else build_skeleton()
-    members = tuple(_raw_members(data))
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         document = zf.read(DOCUMENT).decode("utf-8")
     head, found, tail = document.partition("<w:body>")
     section = tail.find("<w:sectPr")
     if not found or section < 0:
         raise ValueError(f"{SKELETON}: no body or section properties")
-    return Skeleton(members, head + found, tail[section:], hashlib.sha256(data).digest())
+    return Skeleton(tuple(_stored_entries(data)), head + found, tail[section:])
 
 
 _CORE_XML = (
@@ -426,20 +288,27 @@ _CORE_XML = (
 )
 
 
-def core_member(title: str, author: str, stamp: datetime) -> Member:
+def core_entry(title: str, author: str, stamp: datetime) -> Entry:
     """docProps/core.xml: title, author, and every date the given moment (W3CDTF, UTC)."""
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(UTC)
     text = _CORE_XML.format(
         title=xml_text(title), author=xml_text(author), stamp=stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
-    return deflate_member(text.encode("utf-8"))
+    return Entry.of(CORE, encode(text))
 
 
-def package(document: Member, core: Member) -> bytes:
-    """The .docx bytes: the skeleton's members with this document's body and properties."""
+def document_entry(xml: str) -> Entry:
+    """word/document.xml of a short document, compressed whole."""
+    return Entry.of(DOCUMENT, encode(xml))
+
+
+def package(document: Entry, core: Entry) -> bytes:
+    """The .docx bytes: the skeleton's entries with this document's body and properties."""
     own = {DOCUMENT: document, CORE: core}
-    return _zip([(name, own.get(name, member)) for name, member in skeleton().members])
+    out = io.BytesIO()
+    write_zip(out, [own.get(entry.name, entry) for entry in skeleton().entries])
+    return out.getvalue()
 
 
 def encode(xml: str) -> bytes:
@@ -447,89 +316,17 @@ def encode(xml: str) -> bytes:
     return xml.encode("utf-8", "replace")
 
 
-# ------------------------------------------------------------------ the piece cache
-
-
-def code_fingerprint(*modules: ModuleType) -> bytes:
-    """What compressed chunks depend on besides their inputs: the code that renders them
-    (these modules' source), the skeleton, the zlib build and level."""
-    h = hashlib.sha256(f"pieces/1 zlib {zlib.ZLIB_RUNTIME_VERSION} level {LEVEL}".encode())
-    h.update(skeleton().digest)
-    for module in (*modules, sys.modules[__name__]):
-        source = getattr(module, "__file__", None)
-        h.update(Path(source).read_bytes() if source else module.__name__.encode())
+@functools.cache
+def code_digest(module_name: str) -> bytes:
+    """What a cached chunk or a written letter depends on besides its texts: the source of the
+    module that renders it, of this module and of the zip writer, the skeleton, the zlib build
+    and level."""
+    h = hashlib.sha256(f"{zlib.ZLIB_RUNTIME_VERSION} {LEVEL}".encode())
+    h.update(SKELETON.read_bytes() if SKELETON.is_file() else b"")
+    for name in (module_name, __name__, Entry.__module__):  # the renderer, this module, the zip writer
+        source = getattr(sys.modules.get(name), "__file__", None)
+        h.update(Path(source).read_bytes() if source else name.encode())
     return h.digest()
-
-
-_MAGIC = b"DVCQ-PIECES-1\n"
-_RECORD = struct.Struct("<16sIIII")  # key, crc, size, shift, length of data
-
-
-class PieceCache:
-    """Compressed chunks of earlier runs by key (a digest of their inputs), in one file.
-
-    The file holds the fingerprint of the code that rendered them; another fingerprint, a
-    damaged or foreign file means an empty cache (everything is compressed again). Only the
-    chunks used by the latest run are kept.
-    """
-
-    def __init__(self, path: Path | None, fingerprint: bytes) -> None:
-        self.path, self.fingerprint = path, fingerprint
-        self._old: dict[bytes, Piece] = self._read() if path is not None else {}
-        self._used: dict[bytes, Piece] = {}
-        self.reused = 0
-
-    def _read(self) -> dict[bytes, Piece]:
-        assert self.path is not None
-        try:
-            data = self.path.read_bytes()
-        except OSError:
-            return {}
-        head = len(_MAGIC) + 32 + 8
-        if len(data) < head or not data.startswith(_MAGIC):
-            return {}
-        fingerprint = data[len(_MAGIC) : len(_MAGIC) + 32]
-        count, check = struct.unpack_from("<II", data, len(_MAGIC) + 32)
-        if fingerprint != self.fingerprint or zlib.crc32(data[head:]) != check:
-            return {}
-        pieces: dict[bytes, Piece] = {}
-        pos = head
-        try:
-            for _ in range(count):
-                key, crc, size, shift, length = _RECORD.unpack_from(data, pos)
-                pos += _RECORD.size
-                if pos + length > len(data):
-                    return {}
-                pieces[key] = Piece(crc, size, shift, data[pos : pos + length])
-                pos += length
-        except struct.error:
-            return {}
-        return pieces if pos == len(data) else {}
-
-    def piece(self, key: bytes, make: Callable[[], bytes]) -> Piece:
-        """The compressed chunk of this key: from the cache, else made (rendered) and deflated."""
-        found = self._used.get(key) or self._old.get(key)
-        if found is not None:
-            self.reused += 1
-        else:
-            found = deflate_piece(make())
-        self._used[key] = found
-        return found
-
-    def to_bytes(self) -> bytes:
-        body = b"".join(
-            _RECORD.pack(key, p.crc, p.size, p.shift, len(p.data)) + p.data for key, p in self._used.items()
-        )
-        return _MAGIC + self.fingerprint + struct.pack("<II", len(self._used), zlib.crc32(body)) + body
-
-    def __len__(self) -> int:
-        """Chunks used by this run."""
-        return len(self._used)
-
-    @property
-    def changed(self) -> bool:
-        """Whether the file should be written again (new chunks, or chunks no longer used)."""
-        return self._used.keys() != self._old.keys()
 
 
 # ------------------------------------------------------------------ the document
@@ -565,14 +362,17 @@ class _Repeated:
                 start = end + 1
 
     def key(self, chunk: Sequence[Item]) -> bytes:
-        """A digest of the chunk's items. pickle writes every field (it is only read as a
-        digest here, never unpickled): equal keys mean equal items."""
+        """A digest of the code and the chunk's items. pickle writes every field (it is only
+        digested here, never read back): equal keys mean equal items."""
         data = pickle.dumps((self.name, chunk), protocol=5)
-        return hashlib.blake2b(data, digest_size=16).digest()
+        return hashlib.blake2b(code_digest(self.render.__module__) + data, digest_size=16).digest()
 
     def xml(self, chunk: Sequence[Item]) -> str:
         render = self.render
         return "".join([render(item) for item in chunk])
+
+    def encoded(self, chunk: Sequence[Item]) -> tuple[bytes, bytes]:
+        return encode(self.xml(chunk)), b""
 
 
 class Paper:
@@ -582,6 +382,7 @@ class Paper:
         self.title = title
         self.author = author
         self._parts: list[str | _Repeated] = []
+        self.compressed = self.reused = 0  # chunks of lists, after `to_bytes`
 
     # ------------------------------------------------------------ building blocks
 
@@ -623,9 +424,9 @@ class Paper:
     def repeated(self, name: str, items: Sequence[Item], render: Callable[[Item], str]) -> None:
         """One block of body XML per item (a unit's bullet or table row), in order.
 
-        `render(item)` must depend on the item alone (and on the code of the calling module,
-        which the cache's fingerprint covers): the item is the chunk's cache key. Its first
-        field names the item (a unit code) and decides where chunks end.
+        `render(item)` must depend on the item alone and on code (its module's source is part
+        of every chunk's key): the items are the key. The first field of an item names it (a
+        unit code) and decides where chunks end.
         """
         if items:
             self._parts.append(_Repeated(name, items, render))
@@ -684,7 +485,7 @@ class Paper:
     # ------------------------------------------------------------ saving
 
     def body_xml(self) -> str:
-        """word/document.xml in full (no cache)."""
+        """word/document.xml in full."""
         frame = skeleton()
         parts = [frame.before_body]
         for part in self._parts:
@@ -695,32 +496,33 @@ class Paper:
         parts.append(frame.after_body)
         return "".join(parts)
 
-    def document_member(self, cache: PieceCache | None = None) -> Member:
-        """word/document.xml compressed: text between lists in one piece each, each chunk of a
-        list a piece of its own (from `cache` when its items are unchanged)."""
+    def document_entry(self, store: PieceStore | None = None, part: str = "") -> Entry:
+        """word/document.xml in pieces: the text between lists in one piece each, each chunk of
+        a list a piece of its own, taken from `store` (under `part`) when its key is there;
+        the store then keeps this document's chunks only."""
         frame = skeleton()
-        cache = cache if cache is not None else PieceCache(None, b"")
-        pieces: list[Piece] = []
+        builder = PartBuilder(DOCUMENT, store.load_pieces(part) if store is not None else {}, Deflater())
         pending = [frame.before_body]
-        for part in self._parts:
-            if isinstance(part, str):
-                pending.append(part)
+        for block in self._parts:
+            if isinstance(block, str):
+                pending.append(block)
                 continue
-            pieces.append(deflate_piece(encode("".join(pending))))
+            builder.fresh(encode("".join(pending)))
             pending = []
-            for chunk in part.chunks():
-                pieces.append(cache.piece(part.key(chunk), functools.partial(_encoded, part, chunk)))
+            for chunk in block.chunks():
+                builder.cached(block.key(chunk), functools.partial(block.encoded, chunk))
         pending.append(frame.after_body)
-        pieces.append(deflate_piece(encode("".join(pending))))
-        return join_pieces(pieces)
+        builder.fresh(encode("".join(pending)))
+        document = builder.finish(b"", b"")
+        self.compressed = len(document.new)
+        self.reused = len(document.used) - len(document.new)
+        if store is not None:
+            store.save_pieces(part, document.new, builder.unused())
+        return Entry.of_part(document)
 
-    def to_bytes(self, stamp: datetime, cache: PieceCache | None = None) -> bytes:
+    def to_bytes(self, stamp: datetime, store: PieceStore | None = None, part: str = "") -> bytes:
         """The .docx bytes; core properties dated `stamp` (the run's as-of)."""
-        return package(self.document_member(cache), core_member(self.title, self.author, stamp))
-
-
-def _encoded(part: _Repeated, chunk: Sequence[Item]) -> bytes:
-    return encode(part.xml(chunk))
+        return package(self.document_entry(store, part), core_entry(self.title, self.author, stamp))
 
 
 # ------------------------------------------------------------------ the skeleton (python-docx)

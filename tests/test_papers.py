@@ -22,6 +22,7 @@ from test_outputs import EVIL, TZ, make_result
 from pipeline import schema as schema_mod
 from pipeline import word
 from pipeline.deadlines import parse_period
+from pipeline.ledger import Ledger
 from pipeline.model import RunResult
 from pipeline.outputs import figures, write_outputs
 from pipeline.outputs.papers import vi_int, vi_num, vi_pct
@@ -352,6 +353,7 @@ def test_letters_follow_the_units(tmp_path: Path, schema: schema_mod.Schema) -> 
 # ------------------------------------------------------------------ caches: a rerun equals a cold run
 
 STAMP = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
+PART = "thu.docx#word/document.xml"
 
 
 def _item_xml(item: word.Item) -> str:
@@ -359,12 +361,12 @@ def _item_xml(item: word.Item) -> str:
     return word.bullet_xml(f"{score} điểm", f"{name}: ")
 
 
-def _paper(items: list[word.Item], cache: word.PieceCache | None) -> bytes:
+def _paper(items: list[word.Item], store: Ledger | None, part: str = PART) -> tuple[bytes, word.Paper]:
     paper = word.Paper("Thử", "SỞ NỘI VỤ")
     paper.paragraph("Đầu")
     paper.repeated("units", items, _item_xml)
     paper.paragraph("Cuối")
-    return paper.to_bytes(STAMP, cache)
+    return paper.to_bytes(STAMP, store, part), paper
 
 
 def test_committed_skeleton_is_current() -> None:
@@ -377,32 +379,25 @@ def test_committed_skeleton_is_current() -> None:
 
 def test_cached_pieces_give_the_bytes_of_a_cold_build(tmp_path: Path) -> None:
     items: list[word.Item] = [(f"U{i:05d}", f"Đơn vị <{i}> & co", i / 4) for i in range(3000)]
-    path, fingerprint = tmp_path / "pieces", b"f" * 32
-    first = word.PieceCache(path, fingerprint)
-    cold = _paper(items, None)
-    assert _paper(items, first) == cold
-    assert first.reused == 0 and len(first) > 10  # thousands of items: many chunks
-    path.write_bytes(first.to_bytes())
-    # one unit changed, one gone, one new: only the chunks around them are compressed again
-    changed = list(items)
-    changed[1500] = ("U01500", "Đơn vị đổi tên", 99.0)
-    del changed[10]
-    changed.insert(2500, ("N00001", "Đơn vị mới", 1.0))
-    again = word.PieceCache(path, fingerprint)
-    data = _paper(changed, again)
-    assert data == _paper(changed, None)
-    assert again.reused >= len(again) - 5 and again.changed
+    cold, _ = _paper(items, None)
+    with Ledger(tmp_path / "ledger.sqlite") as store:
+        data, first = _paper(items, store)
+        assert data == cold
+        assert first.reused == 0 and first.compressed > 10  # thousands of items: many chunks
+        # one unit changed, one gone, one new: only the chunks around them are compressed again
+        changed = list(items)
+        changed[1500] = ("U01500", "Đơn vị đổi tên", 99.0)
+        del changed[10]
+        changed.insert(2500, ("N00001", "Đơn vị mới", 1.0))
+        data, again = _paper(changed, store)
+        assert data == _paper(changed, None)[0]
+        assert 0 < again.compressed <= 4 and again.reused >= first.compressed - 4
+        assert len(store.load_pieces(PART)) == again.compressed + again.reused  # unused chunks dropped
+        assert _paper(changed, store, "other.docx")[1].reused == 0  # pieces are kept per document
     # the package is whole: CRCs check out, python-docx reads every paragraph in order
     assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None
     texts = [p.text for p in docx.Document(io.BytesIO(data)).paragraphs]
     assert texts == ["Đầu", *(f"- {name}: {score} điểm" for _code, name, score in changed), "Cuối"]
-    # another code fingerprint or a damaged file: nothing reused, same bytes
-    assert word.PieceCache(path, b"g" * 32).reused == 0
-    damaged = bytearray(path.read_bytes())
-    damaged[-100] ^= 0xFF
-    path.write_bytes(bytes(damaged))
-    broken = word.PieceCache(path, fingerprint)
-    assert _paper(items, broken) == cold and broken.reused == 0
 
 
 def _change(result: RunResult) -> None:

@@ -123,7 +123,7 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
             write_atomic(outbox / late_list, late_producer)
             write_atomic(outbox / inspection, inspection_producer)
         with STAGES.step("write: report draft .docx"):
-            write_report(result, schema, outbox / draft, outbox / ".logs")
+            write_report(result, schema, outbox, draft)
         with STAGES.step("write: late list, inspection list, issues CSV"):
             write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
         bar.update(4)

@@ -14,19 +14,21 @@ import contextlib
 import hashlib
 import json
 import re
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from pipeline import word
+from pipeline.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.ledger import Ledger
 from pipeline.model import RunResult, UnitResult
 from pipeline.outputs import figures
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.atomic import OutputError, write_bytes_atomic
 from pipeline.outputs.consolidated import proposals, ranking
 from pipeline.outputs.late_list import late_units, received_at
+from pipeline.piecewise_zip import PieceStore
 from pipeline.schema import Schema
 from pipeline.word import Item, Paper, Run
 
@@ -108,8 +110,9 @@ def _appendix_xml(item: Item) -> str:
     return _appendix_row(["" if rank is None else str(rank), str(name), str(status), score, str(band)])
 
 
-def build_report(result: RunResult, schema: Schema, cache: word.PieceCache | None = None) -> bytes:
-    """The report draft; the chunks of its long lists come from `cache` when unchanged."""
+def build_report(result: RunResult, schema: Schema, store: PieceStore | None = None, part: str = "") -> bytes:
+    """The report draft; the chunks of its long lists come from `store` (under `part`) when
+    their units are unchanged."""
     rp = result.period
     today = result.as_of.astimezone(rp.tz).date()
     name = rp.period.name[:1].lower() + rp.period.name[1:]
@@ -239,25 +242,16 @@ def build_report(result: RunResult, schema: Schema, cache: word.PieceCache | Non
     ]
     paper.repeated("appendix", rows, _appendix_xml)
     paper.table_end()
-    return paper.to_bytes(result.as_of.astimezone(rp.tz), cache)
+    return paper.to_bytes(result.as_of.astimezone(rp.tz), store, part)
 
 
-def _fingerprint() -> bytes:
-    """What cached report chunks and letter keys depend on besides their inputs: this module's
-    code and word's (see word.code_fingerprint)."""
-    return word.code_fingerprint(sys.modules[__name__])
-
-
-def write_report(result: RunResult, schema: Schema, path: Path, logs: Path) -> None:
-    """Write the report draft, reusing the compressed chunks of the previous run
-    (logs/report-<period>.pieces); the file is left alone when its bytes are the same."""
-    cache = word.PieceCache(logs / f"report-{result.period.id}.pieces", _fingerprint())
-    data = build_report(result, schema, cache)
-    if _same_bytes(path, data):
-        return
-    write_bytes_atomic(path, data)
-    if cache.changed:
-        _write_log(logs, cache.path, cache.to_bytes())
+def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str) -> None:
+    """Write the report draft to outbox/rel, with the compressed chunks of the previous run
+    (the ledger's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
+    with Ledger(outbox / LEDGER_FILE) as ledger:
+        data = build_report(result, schema, ledger, f"{rel}#{word.DOCUMENT}")
+    if not _same_bytes(outbox / rel, data):
+        write_bytes_atomic(outbox / rel, data)
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -269,10 +263,8 @@ def _same_bytes(path: Path, data: bytes) -> bool:
         return False
 
 
-def _write_log(logs: Path, path: Path | None, data: bytes) -> None:
-    """A cache or manifest under outbox/.logs: losing it only costs time, never an output."""
-    if path is None:
-        return
+def _write_log(logs: Path, path: Path, data: bytes) -> None:
+    """A manifest under outbox/.logs: losing it only costs time, never an output."""
     with contextlib.suppress(OSError, OutputError):
         logs.mkdir(exist_ok=True)
         write_bytes_atomic(path, data)
@@ -303,10 +295,8 @@ class Letters:
     def __init__(self, result: RunResult, schema: Schema) -> None:
         self.result, self.schema = result, schema
         rp = result.period
-        self._core = word.core_member(
-            _letter_subject(result), vi.ISSUING_BODY, result.as_of.astimezone(rp.tz)
-        )
-        self._run_key = _fingerprint() + self._core.data
+        self._core = word.core_entry(_letter_subject(result), vi.ISSUING_BODY, result.as_of.astimezone(rp.tz))
+        self._run_key = word.code_digest(__name__) + self._core.data
         self._shapes: dict[tuple[str, int, bool], tuple[str, bytes]] = {}
 
     def _shape(self, unit: UnitResult, texts: dict[str, str]) -> tuple[str, bytes]:
@@ -331,8 +321,7 @@ class Letters:
     def build(self, unit: UnitResult) -> bytes:
         texts = _letter_texts(self.result, unit)
         xml, _digest = self._shape(unit, texts)
-        document = word.deflate_member(word.encode(_fill(xml, texts)))
-        return word.package(document, self._core)
+        return word.package(word.document_entry(_fill(xml, texts)), self._core)
 
 
 def write_letters(
