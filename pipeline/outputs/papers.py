@@ -2,10 +2,10 @@
 (công văn đôn đốc), in the Nghị định 30/2020 layout, left for the officer to edit and sign.
 
 Every figure comes from pipeline/outputs/figures.py, as in the workbook. Both are written as
-WordprocessingML through pipeline/word.py; the report's lists that grow with the number of units
-(the proposals, the ranking appendix) are cached by chunk under outbox/.logs, and a letter is
-rewritten only when its content or the file on disk changed, so a rerun after one more file
-costs milliseconds.
+WordprocessingML through pipeline/word.py. The report's lists that grow with the number of units
+(the proposals, the ranking appendix) are compressed by chunk and kept in the ledger's pieces; a
+letter is written again only when its content or the file on disk changed
+(outbox/.logs/letters-<period>.json). A rerun after one more file costs milliseconds here.
 """
 
 from __future__ import annotations
