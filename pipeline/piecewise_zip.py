@@ -25,7 +25,7 @@ from typing import IO, Protocol
 
 from pipeline.zipdates import ZIP_DATE_TIME
 
-LEVEL = 6  # zlib's default: level 1 makes the national workbook ~40 % larger for little gain
+LEVEL = 3  # deflate_fast: level 6 saves ~20 % of the size for ~15 % more time on a cold build
 _FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed Huffman, end-of-block only)
 _POLY = 0xEDB88320  # CRC-32, reflected
 
