@@ -3,11 +3,13 @@ the history of unit results and the LibreOffice rendering (one-page summary)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ import pytest
 from test_outputs import EVIL, TZ, make_result
 
 from pipeline import schema as schema_mod
+from pipeline import word
 from pipeline.deadlines import parse_period
+from pipeline.ledger import Ledger
 from pipeline.model import RunResult
 from pipeline.outputs import figures, write_outputs
 from pipeline.outputs.papers import vi_int, vi_num, vi_pct
@@ -358,3 +362,96 @@ def test_letters_follow_the_units(tmp_path: Path, schema: schema_mod.Schema) -> 
     assert "2023-Q1/cong-van-don-doc/STP.docx" in first and "2023-Q1/cong-van-don-doc/STP.docx" not in second
     report = json.loads((tmp_path / "2023-Q1" / "run.json").read_text("utf-8"))
     assert report["outputs"] == second
+
+
+# ------------------------------------------------------------------ caches: a rerun equals a cold run
+
+STAMP = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
+PART = "thu.docx#word/document.xml"
+
+
+def _item_xml(item: word.Item) -> str:
+    _code, name, score = item
+    return word.bullet_xml(f"{score} điểm", f"{name}: ")
+
+
+def _paper(items: list[word.Item], store: Ledger | None, part: str = PART) -> tuple[bytes, word.Paper]:
+    paper = word.Paper("Thử", "SỞ NỘI VỤ")
+    paper.paragraph("Đầu")
+    paper.repeated("units", items, _item_xml)
+    paper.paragraph("Cuối")
+    return paper.to_bytes(STAMP, store, part), paper
+
+
+def test_committed_skeleton_is_current() -> None:
+    fresh = zipfile.ZipFile(io.BytesIO(word.build_skeleton()))
+    committed = zipfile.ZipFile(word.SKELETON)
+    assert committed.namelist() == fresh.namelist()
+    for name in fresh.namelist():
+        assert committed.read(name) == fresh.read(name), f"{name} is stale: run `python -m pipeline.word`"
+
+
+def test_cached_pieces_give_the_bytes_of_a_cold_build(tmp_path: Path) -> None:
+    items: list[word.Item] = [(f"U{i:05d}", f"Đơn vị <{i}> & co", i / 4) for i in range(3000)]
+    cold, _ = _paper(items, None)
+    with Ledger(tmp_path / "ledger.sqlite") as store:
+        data, first = _paper(items, store)
+        assert data == cold
+        assert first.reused == 0 and first.compressed > 10  # thousands of items: many chunks
+        # one unit changed, one gone, one new: only the chunks around them are compressed again
+        changed = list(items)
+        changed[1500] = ("U01500", "Đơn vị đổi tên", 99.0)
+        del changed[10]
+        changed.insert(2500, ("N00001", "Đơn vị mới", 1.0))
+        data, again = _paper(changed, store)
+        assert data == _paper(changed, None)[0]
+        assert 0 < again.compressed <= 4 and again.reused >= first.compressed - 4
+        assert len(store.load_pieces(PART)) == again.compressed + again.reused  # unused chunks dropped
+        assert _paper(changed, store, "other.docx")[1].reused == 0  # pieces are kept per document
+    # the package is whole: CRCs check out, python-docx reads every paragraph in order
+    assert zipfile.ZipFile(io.BytesIO(data)).testzip() is None
+    texts = [p.text for p in docx.Document(io.BytesIO(data)).paragraphs]
+    assert texts == ["Đầu", *(f"- {name}: {score} điểm" for _code, name, score in changed), "Cuối"]
+
+
+def _change(result: RunResult) -> None:
+    """One unit changed since the first run: STP's report is now 3 days late, new proposals."""
+    stp = next(u for u in result.units if u.unit.code == "STP")
+    stp.days_late = 3
+    assert stp.submission is not None
+    stp.submission.values["n_proposals"] = "Đề nghị mới <b>"
+
+
+def test_rerun_with_caches_equals_a_cold_run(tmp_path: Path, schema: schema_mod.Schema) -> None:
+    warm, cold = tmp_path / "warm", tmp_path / "cold"
+    result = make_result(schema)
+    write_outputs(result, schema, warm)
+    folder = warm / "2023-Q1" / "cong-van-don-doc"
+    report = warm / "2023-Q1" / "bao-cao-2023-Q1.docx"
+
+    def inodes() -> dict[str, int]:
+        return {p.name: p.stat().st_ino for p in [report, *folder.iterdir()]}
+
+    # nothing changed: no paper is written again
+    before = inodes()
+    write_outputs(result, schema, warm)
+    assert inodes() == before
+    # one unit changed, one letter deleted by hand: only those are written again
+    _change(result)
+    (folder / "542.docx").unlink()
+    write_outputs(result, schema, warm)
+    after = inodes()
+    assert after["SKHDT.docx"] == before["SKHDT.docx"]
+    assert after["STP.docx"] != before["STP.docx"] and after[report.name] != before[report.name]
+    # a letter edited by hand is written again
+    (folder / "SKHDT.docx").write_bytes(b"edited")
+    write_outputs(result, schema, warm)
+    fresh = make_result(schema)
+    _change(fresh)
+    outputs = write_outputs(fresh, schema, cold)
+    papers = [rel for rel in outputs if rel.endswith(".docx")]
+    assert len(papers) == 4
+    for rel in papers:
+        assert (warm / rel).read_bytes() == (cold / rel).read_bytes(), rel
+    assert "chậm 3 ngày" in _docx_text(cold / "2023-Q1" / "cong-van-don-doc" / "STP.docx")
+    assert "Đề nghị mới <b>" in _docx_text(cold / "2023-Q1" / "bao-cao-2023-Q1.docx")

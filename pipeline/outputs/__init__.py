@@ -20,7 +20,7 @@ from pipeline.outputs.consolidated import build_consolidated
 from pipeline.outputs.inspection import build_inspection
 from pipeline.outputs.issues_csv import build_issues_csv, csv_safe
 from pipeline.outputs.late_list import build_late_list, late_units
-from pipeline.outputs.papers import Letters, build_report, letter_units
+from pipeline.outputs.papers import letter_units, write_letters, write_report
 from pipeline.outputs.run_report import dump, run_report
 from pipeline.progress import STAGES, Progress
 from pipeline.schema import Schema
@@ -127,19 +127,16 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
             write_atomic(outbox / late_list, late_producer)
             write_atomic(outbox / inspection, inspection_producer)
         with STAGES.step("write: report draft .docx"):
-            write_bytes_atomic(outbox / draft, build_report(result, schema))
+            write_report(result, schema, outbox, draft)
         with STAGES.step("write: late list, inspection list, issues CSV"):
             write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
         bar.update(4)
-        stale = set(letter_folder.glob("*.docx")) if letter_folder.is_dir() else set()
-        letters_of_run = Letters(result, schema)
         with STAGES.step("write: reminder letters .docx"):
-            for rel, unit in letter_units_by_name.items():
-                write_bytes_atomic(outbox / rel, letters_of_run.build(unit))
-                stale.discard(outbox / rel)
-                bar.update()
-        for old in sorted(stale):  # a unit that has since reported gets no letter
-            old.unlink(missing_ok=True)
+            # only the letters whose content or file changed since the last run are written
+            write_letters(result, schema, outbox, letter_units_by_name, outbox / ".logs", on_done=bar.update)
+            stale = set(letter_folder.glob("*.docx")) if letter_folder.is_dir() else set()
+            for old in sorted(stale - {outbox / rel for rel in letter_units_by_name}):
+                old.unlink(missing_ok=True)  # a unit that has since reported gets no letter
         with STAGES.step("write: feedback workbooks + e-mail texts"):
             feedback.write_planned(planned, outbox, period_id, on_done=bar.update)
         result.outputs = [*files, report]

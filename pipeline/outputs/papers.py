@@ -1,24 +1,36 @@
 """The papers that follow the workbook: the draft report (báo cáo) and the reminder letters
 (công văn đôn đốc), in the Nghị định 30/2020 layout, left for the officer to edit and sign.
 
-Every figure comes from pipeline/outputs/figures.py, as in the workbook.
+Every figure comes from pipeline/outputs/figures.py, as in the workbook. Both are written as
+WordprocessingML through pipeline/word.py. The report's lists that grow with the number of units
+(the proposals, the ranking appendix) are compressed by chunk and kept in the ledger's pieces; a
+letter is written again only when its content or the file on disk changed
+(outbox/.logs/letters-<period>.json). A rerun after one more file costs milliseconds here.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
+import hashlib
+import json
 import re
-import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_UP, Decimal
-from xml.sax.saxutils import escape as xml_escape
+from pathlib import Path
 
+from pipeline import word
+from pipeline.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.ledger import Ledger
 from pipeline.model import RunResult, UnitResult
 from pipeline.outputs import figures
 from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.atomic import OutputError, write_bytes_atomic
 from pipeline.outputs.consolidated import proposals, ranking
 from pipeline.outputs.late_list import late_units, received_at
+from pipeline.piecewise_zip import PieceStore
 from pipeline.schema import Schema
-from pipeline.word import Paper
+from pipeline.word import Item, Paper, Run
 
 REPORT_NUMBER = "Số:        /BC-SNV"
 LETTER_NUMBER = "Số:        /SNV-XDCQ"
@@ -80,8 +92,27 @@ def status_sentence(result: RunResult) -> str:
 
 # ------------------------------------------------------------------ the report
 
+APPENDIX_HEADER = ["Hạng", "Đơn vị", "Tình trạng nộp", "Tổng điểm", "Xếp loại"]
+APPENDIX_WIDTHS = [14, 68, 27, 20, 36]
+_appendix_row = word.row_renderer(APPENDIX_WIDTHS, ["center", "left", "center", "center", "center"])
 
-def build_report(result: RunResult, schema: Schema) -> bytes:
+
+def _proposal_xml(item: Item) -> str:
+    """(code, unit name, proposals) → the bullet."""
+    _code, name, text = item
+    return word.bullet_xml(" ".join(str(text).split()), f"{name}: ")
+
+
+def _appendix_xml(item: Item) -> str:
+    """(code, rank, unit name, status, total score, band) → the ranking table's row."""
+    _code, rank, name, status, total, band = item
+    score = "" if total is None else vi_num(float(total))
+    return _appendix_row(["" if rank is None else str(rank), str(name), str(status), score, str(band)])
+
+
+def build_report(result: RunResult, schema: Schema, store: PieceStore | None = None, part: str = "") -> bytes:
+    """The report draft; the chunks of its long lists come from `store` (under `part`) when
+    their units are unchanged."""
     rp = result.period
     today = result.as_of.astimezone(rp.tz).date()
     name = rp.period.name[:1].lower() + rp.period.name[1:]
@@ -102,8 +133,9 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
     # I. Reporting
     paper.heading("I. TÌNH HÌNH THỰC HIỆN CHẾ ĐỘ BÁO CÁO")
     paper.paragraph(f"Hạn gửi báo cáo: ngày {vi.fmt_date(rp.deadline)}. {status_sentence(result)}")
+    chased = late_units(result)
     for status, label in (("late", "Nộp muộn"), ("missing", "Chưa nộp"), ("rejected", "Bị trả lại")):
-        units = [u for u in late_units(result) if u.status == status]
+        units = [u for u in chased if u.status == status]
         if not units:
             continue
         if status == "late":
@@ -116,7 +148,7 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
     paper.heading("II. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ")
     tasks: dict[str, str] = {str(k): str(v) for k, v in schema.template.get("tasks", {}).items()}
     by_task = {tf.task: tf for tf in figures.task_figures(result)}
-    scored_order = [u for _rank, u in ranking(result) if u.submission is not None]
+    ranked = ranking(result)
     for task in sorted(tasks):
         paper.heading(tasks[task].replace("Nhiệm vụ ", "", 1))
         tf = by_task.get(task)
@@ -133,8 +165,9 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
             paper.bullet(f"{field.label}: {vi_int(value)} {field.unit}.")
         key = f"n{task}_results"
         quoted = 0
-        for unit in scored_order:
-            assert unit.submission is not None
+        for _rank, unit in ranked:  # best scores first; stops at HIGHLIGHTS quotes
+            if unit.submission is None:
+                continue
             text = unit.submission.values.get(key)
             if text is None or not str(text).strip():
                 continue
@@ -152,7 +185,7 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
     previous_name, previous = figures.previous_period(result, schema)
     changes = [
         round(u.score.total - previous[u.unit.code].score, 2)  # type: ignore[operator]
-        for u in result.units
+        for u in (result.units if previous else ())
         if u.score is not None and u.unit.code in previous and previous[u.unit.code].score is not None
     ]
     if changes:
@@ -167,13 +200,12 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
     for unit, why in figures.attention(result, schema):
         paper.bullet(f"{why}.", bold_prefix=f"{unit.unit.name}: ")
 
-    # V. Proposals
+    # V. Proposals: one bullet per unit, a cached list
     paper.heading("V. KIẾN NGHỊ, ĐỀ XUẤT")
     props = proposals(result)
     if props:
         paper.paragraph(f"Có {len(props)} đơn vị có kiến nghị, đề xuất:")
-        for unit, text in props:
-            paper.bullet(" ".join(text.split()), bold_prefix=f"{unit.unit.name}: ")
+        paper.repeated("proposals", [(u.unit.code, u.unit.name, text) for u, text in props], _proposal_xml)
     else:
         paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
     paper.paragraph(
@@ -186,7 +218,7 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
         ["- UBND tỉnh (b/c);", "- Ban Dân vận Tỉnh ủy (b/c);", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], SIGNER
     )
 
-    # Appendix: the ranking table
+    # Appendix: the ranking table, one row per unit, a cached list
     paper.page_break()
     paper.paragraph("PHỤ LỤC", bold=True, align="center", space_after=0)
     paper.paragraph(
@@ -200,18 +232,42 @@ def build_report(result: RunResult, schema: Schema) -> bytes:
         italic=True,
         align="center",
     )
-    rows = [
-        [
-            "" if rank is None else str(rank),
-            u.unit.name,
-            vi.unit_status_vi(u.status),
-            "" if u.score is None else vi_num(u.score.total),
-            vi.band_of(u, schema.rubric),
-        ]
-        for rank, u in ranking(result)
+    paper.table_start(APPENDIX_HEADER, APPENDIX_WIDTHS)
+    rubric, status_vi = schema.rubric, vi.UNIT_STATUS_VI
+    rows: list[Item] = [  # as vi.unit_status_vi and vi.band_of, inline: one row per unit
+        (u.unit.code, rank, u.unit.name, status_vi.get(u.status, u.status), None, vi.band_of(u, rubric))
+        if u.score is None
+        else (u.unit.code, rank, u.unit.name, status_vi.get(u.status, u.status), u.score.total, u.score.band)
+        for rank, u in ranked
     ]
-    paper.table(["Hạng", "Đơn vị", "Tình trạng nộp", "Tổng điểm", "Xếp loại"], rows, [14, 68, 27, 20, 36])
-    return paper.to_bytes(result.as_of.astimezone(rp.tz))
+    paper.repeated("appendix", rows, _appendix_xml)
+    paper.table_end()
+    return paper.to_bytes(result.as_of.astimezone(rp.tz), store, part)
+
+
+def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str) -> None:
+    """Write the report draft to outbox/rel, with the compressed chunks of the previous run
+    (the ledger's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
+    with Ledger(outbox / LEDGER_FILE) as ledger:
+        data = build_report(result, schema, ledger, f"{rel}#{word.DOCUMENT}")
+    if not _same_bytes(outbox / rel, data):
+        write_bytes_atomic(outbox / rel, data)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _write_log(logs: Path, path: Path, data: bytes) -> None:
+    """A manifest under outbox/.logs: losing it only costs time, never an output."""
+    with contextlib.suppress(OSError, OutputError):
+        logs.mkdir(exist_ok=True)
+        write_bytes_atomic(path, data)
 
 
 # ------------------------------------------------------------------ the letters
@@ -223,42 +279,115 @@ def letter_units(result: RunResult) -> list[UnitResult]:
 
 
 MAX_ERRORS = 15  # errors listed in a letter; the rest are counted
+WRITERS = 8  # threads writing letters (waiting for the disk, not computing)
 _MARK = re.compile(r"QQDVCQ(\w+?)QQ")
 
 
 class Letters:
     """The reminder letters of one run.
 
-    python-docx costs tens of milliseconds a document; a national run has a thousand letters.
-    Each letter shape (status, number of errors listed) is rendered once through python-docx
-    with placeholders for the unit's own texts, which are then put into word/document.xml.
+    Each letter shape (status, number of errors listed) is written once with placeholders for
+    the unit's own texts, which are then put into word/document.xml; the package around it is
+    the skeleton's, already compressed. A letter's key is a digest of its shape and texts: the
+    same key means the same bytes.
     """
 
     def __init__(self, result: RunResult, schema: Schema) -> None:
         self.result, self.schema = result, schema
-        self._shapes: dict[tuple[str, int, bool], list[tuple[zipfile.ZipInfo, bytes]]] = {}
+        rp = result.period
+        self._core = word.core_entry(_letter_subject(result), vi.ISSUING_BODY, result.as_of.astimezone(rp.tz))
+        self._run_key = word.code_digest(__name__) + self._core.data
+        self._shapes: dict[tuple[str, int, bool], tuple[str, bytes]] = {}
 
-    def build(self, unit: UnitResult) -> bytes:
-        texts = _letter_texts(self.result, unit)
+    def _shape(self, unit: UnitResult, texts: dict[str, str]) -> tuple[str, bytes]:
         bullets = sum(1 for k in texts if k.startswith("bullet"))
         shape = (unit.status, bullets, "more" in texts)
         if shape not in self._shapes:
             marks = {k: f"QQDVCQ{k}QQ" for k in texts}
-            data = _render_letter(self.result, self.schema, unit.status, marks)
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                self._shapes[shape] = [(info, zf.read(info)) for info in zf.infolist()]
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as zf:
-            for info, member in self._shapes[shape]:
-                if info.filename == "word/document.xml":
-                    member = _fill(member.decode("utf-8"), texts).encode("utf-8")
-                zf.writestr(info, member)
-        return out.getvalue()
+            xml = _render_letter(self.result, self.schema, unit.status, marks).body_xml()
+            self._shapes[shape] = (
+                xml,
+                hashlib.blake2b(self._run_key + word.encode(xml), digest_size=16).digest(),
+            )
+        return self._shapes[shape]
+
+    def key(self, unit: UnitResult) -> str:
+        texts = _letter_texts(self.result, unit)
+        _xml, digest = self._shape(unit, texts)
+        return hashlib.blake2b(
+            digest + repr(sorted(texts.items())).encode("utf-8", "replace"), digest_size=16
+        ).hexdigest()
+
+    def build(self, unit: UnitResult) -> bytes:
+        texts = _letter_texts(self.result, unit)
+        xml, _digest = self._shape(unit, texts)
+        return word.package(word.document_entry(_fill(xml, texts)), self._core)
+
+
+def write_letters(
+    result: RunResult,
+    schema: Schema,
+    outbox: Path,
+    letters: dict[str, UnitResult],
+    logs: Path,
+    on_done: Callable[[], None] | None = None,
+) -> None:
+    """Write the letters (relative path → unit); a letter whose key and file (size, mtime) are
+    those of the previous run (logs/letters-<period>.json) is not written again."""
+    manifest_path = logs / f"letters-{result.period.id}.json"
+    previous = _read_manifest(manifest_path)
+    run = Letters(result, schema)
+    keys: dict[str, str] = {}
+    # Each file is written atomically and synced to disk: the waits for the disk overlap in a
+    # few threads (the letters are built here, in order; the bytes do not depend on the threads).
+    with ThreadPoolExecutor(WRITERS) as pool:
+        writes = []
+        for rel, unit in letters.items():
+            key = keys[rel] = run.key(unit)
+            old = previous.get(rel)
+            if old is None or old[0] != key or _stat(outbox / rel) != (old[1], old[2]):
+                writes.append(pool.submit(write_bytes_atomic, outbox / rel, run.build(unit)))
+            if on_done is not None:
+                on_done()
+        for done in writes:
+            done.result()  # an OutputError of any letter stops the run here
+    manifest: dict[str, list[str | int]] = {
+        rel: [key, *size_mtime]
+        for rel, key in keys.items()
+        if (size_mtime := _stat(outbox / rel)) is not None
+    }
+    if manifest != previous:
+        _write_log(logs, manifest_path, json.dumps(manifest, indent=0, sort_keys=True).encode("utf-8"))
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _read_manifest(path: Path) -> dict[str, list[str | int]]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        rel: entry
+        for rel, entry in data.items()
+        if isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[0], str)
+        and all(isinstance(n, int) for n in entry[1:])
+    }
 
 
 def _fill(xml: str, texts: dict[str, str]) -> str:
     xml = re.sub(r"<w:t>([^<]*QQDVCQ)", r'<w:t xml:space="preserve">\1', xml)
-    return _MARK.sub(lambda m: xml_escape(texts[m.group(1)]), xml)
+    return _MARK.sub(lambda m: word.xml_text(texts[m.group(1)]), xml)
 
 
 def _letter_texts(result: RunResult, unit: UnitResult) -> dict[str, str]:
@@ -278,8 +407,12 @@ def _letter_texts(result: RunResult, unit: UnitResult) -> dict[str, str]:
     return texts
 
 
-def _render_letter(result: RunResult, schema: Schema, status: str, t: dict[str, str]) -> bytes:
-    """One letter through python-docx; `t` holds the unit's texts (or their placeholders)."""
+def _letter_subject(result: RunResult) -> str:
+    return f"V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {result.period.name_vi}"
+
+
+def _render_letter(result: RunResult, schema: Schema, status: str, t: dict[str, str]) -> Paper:
+    """One letter; `t` holds the unit's texts (or their placeholders)."""
     rp = result.period
     tz = rp.tz
     today = result.as_of.astimezone(tz).date()
@@ -287,7 +420,7 @@ def _render_letter(result: RunResult, schema: Schema, status: str, t: dict[str, 
     from pipeline.feedback import resubmit_by  # imports pipeline.outputs: import it late
 
     by = resubmit_by(schema, rp, result.as_of)
-    subject = f"V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi}"
+    subject = _letter_subject(result)
     paper = Paper(subject, vi.ISSUING_BODY)
     paper.header_block(
         _agency(schema),
@@ -298,9 +431,7 @@ def _render_letter(result: RunResult, schema: Schema, status: str, t: dict[str, 
         vi.MOTTO,
         vi.place_and_date(today),
     )
-    p = paper.paragraph(align="center", space_after=12)
-    paper.run(p, "Kính gửi: ")
-    paper.run(p, f"{t['name']}.")
+    paper.paragraph([Run("Kính gửi: "), Run(f"{t['name']}.")], align="center", space_after=12)
     paper.paragraph(
         "Thực hiện Kế hoạch thực hiện công tác dân vận chính quyền năm "
         f"{rp.year} của UBND tỉnh, các cơ quan, đơn vị, địa phương báo cáo kết quả thực hiện "
@@ -340,4 +471,4 @@ def _render_letter(result: RunResult, schema: Schema, status: str, t: dict[str, 
         )
     paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
     paper.signature(["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], SIGNER)
-    return paper.to_bytes(result.as_of.astimezone(tz))
+    return paper
