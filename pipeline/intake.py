@@ -3,11 +3,11 @@
 The inbox is only ever read. Every file found is returned, either as a candidate report or
 with the reason it is ignored, so the outputs account for all of them.
 
-A rerun over 10,000 unchanged files must cost little: the folder is listed once with
-os.scandir; a file whose size, modification and change times and inode are those recorded in
-the ledger (file_stats) keeps its recorded sha256 without being opened; received times come
-from the ledger in a few statements (Ledger.first_sights). Files that must be hashed and
-screened are handed to an `Examine` function: in this process by default, in the worker
+A rerun over 10,000 unchanged files must cost little: the folder is listed once (one stat a
+file); a file whose size, modification and change times and inode are those recorded in the
+ledger (file_stats, per inbox folder) keeps its recorded sha256 without being opened; received
+times come from the ledger in a few statements (Ledger.first_sights). Files that must be hashed
+and screened are handed to an `Examine` function: in this process by default, in the worker
 processes for a run (pipeline.run.collect), which then read them in the same pass.
 """
 
@@ -146,7 +146,7 @@ def _is_container(item: Found) -> bool:
 def _expand(
     container: Found,
     receipts: dict[str, datetime],
-    ledger: FirstSights,
+    sights: FirstSights,
     tz: ZoneInfo,
     now: datetime,
     workdir: Path,
@@ -182,7 +182,7 @@ def _expand(
             child.received_at, child.received_source = receipts[member.name], "receipts"
         else:
             child.received_at, child.received_source = f.received_at, f.received_source
-            ledger.first_mtime(child.sha256, member.name, f.received_at or now, now)
+            sights.first_mtime(child.sha256, member.name, f.received_at or now, now)
         name_code = screen.name_code(member.name.rsplit("/", 1)[-1])
         if name_code:
             out.append(Found(child, ignore_code=name_code))
@@ -195,7 +195,10 @@ def examine_here(files: list[InboxFile]) -> list[screen.Screened | None]:
     """The default Examine: sha256 and screening in this process."""
     out: list[screen.Screened | None] = []
     for f in files:
-        f.sha256 = sha256_of(f.path)
+        try:
+            f.sha256 = sha256_of(f.path)
+        except OSError:
+            f.sha256 = ""  # gone or locked: screening says so (file-unreadable)
         screened = screen.screen(f.path, f.size)
         f.kind = screened.kind
         out.append(screened)
