@@ -87,9 +87,12 @@ def pack(sub: Submission) -> Packed:
     )
     values: tuple[Any, ...] = tuple(sub.values.values())
     dates: tuple[int, ...] = ()
-    if not _PLAIN.issuperset(map(type, values)):  # dates (rare): tagged, the rest as it is
-        values = tuple(_pack_value(v) for v in values)
-        dates = tuple(i for i, v in enumerate(values) if type(v) is tuple)
+    if not _PLAIN.issuperset(map(type, values)):  # dates (one or two): tagged, the rest as it is
+        dates = tuple(i for i, t in enumerate(map(type, values)) if t not in _PLAIN)
+        tagged = list(values)
+        for i in dates:
+            tagged[i] = _pack_value(tagged[i])
+        values = tuple(tagged)
     data: tuple[Any, ...] = (
         sub.status,
         sub.unit,

@@ -179,9 +179,16 @@ class Archive:
         self.zf = zipfile.ZipFile(io.BytesIO(data))
         self.infos = self.zf.infolist()
         self._inflated: dict[str, bytes] = {}
+        self._stored: dict[tuple[str, int], bytes | None] = {}
 
     def stored(self, info: zipfile.ZipInfo) -> bytes | None:
         """The member's bytes as stored (compressed), or None when they are not plainly there."""
+        key = (info.filename, info.header_offset)
+        if key not in self._stored:
+            self._stored[key] = self._find_stored(info)
+        return self._stored[key]
+
+    def _find_stored(self, info: zipfile.ZipInfo) -> bytes | None:
         data, off = self.data, info.header_offset
         if info.compress_type not in _INFLATABLE or info.flag_bits & ~_PLAIN_FLAGS:
             return None
