@@ -65,14 +65,18 @@ CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- Each file's read-and-validate result by content (pipeline/parsecache.py, issue 5).
-CREATE TABLE IF NOT EXISTS parsed (
+-- Each file's read-and-validate result by content (pipeline/parsecache.py, issue 5): packed
+-- with marshal; where the inputs were found (the same for every file of one template) is kept
+-- once in parse_layouts. (The first parse cache, JSON in a table "parsed", is dropped.)
+DROP TABLE IF EXISTS parsed;
+CREATE TABLE IF NOT EXISTS parse_cache (
     sha256 TEXT NOT NULL,
     file_name TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     period_id TEXT NOT NULL,
     kind TEXT NOT NULL,
-    data TEXT NOT NULL,
+    layout INTEGER NOT NULL,
+    data BLOB NOT NULL,
     PRIMARY KEY (sha256, file_name, fingerprint, period_id)
 );
 -- Deflated pieces of big output parts (pipeline/piecewise_zip.py): raw deflate ending
@@ -88,7 +92,29 @@ CREATE TABLE IF NOT EXISTS pieces (
     meta BLOB NOT NULL,
     PRIMARY KEY (part, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS parse_layouts (
+    id INTEGER PRIMARY KEY,
+    data BLOB NOT NULL UNIQUE
+);
+-- What each inbox file was when last hashed: an unchanged file is not even opened (issue 5).
+CREATE TABLE IF NOT EXISTS file_stats (
+    inbox TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (inbox, name)
+);
 """
+
+# A file's identity on disk (size, mtime_ns, ctime_ns, inode): the same four numbers are taken
+# to mean the same bytes. ctime changes with every write and cannot be set back by the tools
+# that keep modification times (unzip, cp -p, rsync -t), so those copies are hashed again.
+FileStat = tuple[int, int, int, int]
+FileRecord = tuple[int, int, int, int, str]  # a FileStat and the sha256 of the bytes it was taken of
+_CHUNK = 500  # values per IN (...) list: far below SQLite's limit on bound parameters
 
 # A row of period_scores, in column order.
 ScoreRow = tuple[str, int, int, str, str, float | None, str, int, int, str]
@@ -146,6 +172,34 @@ class Ledger:
             )
             row = self._db.execute("SELECT first_mtime FROM content WHERE sha256 = ?", (sha256,)).fetchone()
         return datetime.fromisoformat(row[0])
+
+    def first_sights(self) -> FirstSights:
+        """first_mtime for many files: looked up in bulk, new contents recorded by `flush()`."""
+        return FirstSights(self._db)
+
+    # --- file stats (issue 5) ------------------------------------------------------------
+
+    def file_stats(self, inbox: str) -> dict[str, FileRecord]:
+        """name → (size, mtime_ns, ctime_ns, inode, sha256) of every file of `inbox` recorded by
+        an earlier run."""
+        rows = self._db.execute(
+            "SELECT name, size, mtime_ns, ctime_ns, inode, sha256 FROM file_stats WHERE inbox = ?", (inbox,)
+        ).fetchall()
+        return {r[0]: r[1:] for r in rows}
+
+    def record_file_stats(self, inbox: str, changed: dict[str, FileRecord], gone: list[str]) -> None:
+        """Insert or replace the `changed` rows and drop the `gone` names, in one transaction."""
+        if not changed and not gone:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "DELETE FROM file_stats WHERE inbox = ? AND name = ?", [(inbox, n) for n in gone]
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(inbox, name, *record) for name, record in changed.items()],
+            )
 
     # --- versions (issue 3) -------------------------------------------------------------
 
@@ -218,32 +272,52 @@ class Ledger:
 
     # --- parse cache (issue 5) -----------------------------------------------------------
 
-    def parsed(self, fingerprint: str, period_id: str) -> dict[tuple[str, str], tuple[str, str]]:
-        """(sha256, file name) → (sniffed kind, stored read result), for this fingerprint and period."""
+    def parse_cache(
+        self, fingerprint: str, period_id: str
+    ) -> tuple[dict[tuple[str, str], tuple[str, int, bytes]], dict[int, bytes]]:
+        """(sha256, file name) → (sniffed kind, layout id, packed result) for this fingerprint and
+        period, and the layouts they use (id → packed layout)."""
         rows = self._db.execute(
-            "SELECT sha256, file_name, kind, data FROM parsed WHERE fingerprint = ? AND period_id = ?",
+            "SELECT sha256, file_name, kind, layout, data FROM parse_cache"
+            " WHERE fingerprint = ? AND period_id = ?",
             (fingerprint, period_id),
         ).fetchall()
-        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        layouts = dict(self._db.execute("SELECT id, data FROM parse_layouts").fetchall())
+        return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}, layouts
 
     def parsed_count(self, fingerprint: str, period_id: str) -> int:
         """How many read results are kept for this fingerprint and period (no data loaded)."""
         row = self._db.execute(
-            "SELECT COUNT(*) FROM parsed WHERE fingerprint = ? AND period_id = ?", (fingerprint, period_id)
+            "SELECT COUNT(*) FROM parse_cache WHERE fingerprint = ? AND period_id = ?",
+            (fingerprint, period_id),
         ).fetchone()
         return int(row[0])
 
-    def store_parsed(self, fingerprint: str, period_id: str, rows: list[tuple[str, str, str, str]]) -> None:
-        """(sha256, file name, kind, data) rows, in one transaction; other fingerprints are dropped."""
+    def store_parse_cache(
+        self, fingerprint: str, period_id: str, rows: list[tuple[str, str, str, bytes, bytes]]
+    ) -> None:
+        """(sha256, file name, kind, packed layout, packed result) rows, in one transaction;
+        rows of other fingerprints, and layouts no row uses any more, are dropped."""
         if not rows:
             return
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM parsed WHERE fingerprint <> ?", (fingerprint,))
+            self._db.execute("DELETE FROM parse_cache WHERE fingerprint <> ?", (fingerprint,))
+            ids: dict[bytes, int] = {}
+            for layout in {r[3] for r in rows}:
+                self._db.execute("INSERT OR IGNORE INTO parse_layouts (data) VALUES (?)", (layout,))
+                found = self._db.execute("SELECT id FROM parse_layouts WHERE data = ?", (layout,)).fetchone()
+                ids[layout] = found[0]
             self._db.executemany(
-                "INSERT OR REPLACE INTO parsed (sha256, file_name, fingerprint, period_id, kind, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(sha, name, fingerprint, period_id, kind, data) for sha, name, kind, data in rows],
+                "INSERT OR REPLACE INTO parse_cache (sha256, file_name, fingerprint, period_id, kind, layout,"
+                " data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (sha, name, fingerprint, period_id, kind, ids[layout], data)
+                    for sha, name, kind, layout, data in rows
+                ],
+            )
+            self._db.execute(
+                "DELETE FROM parse_layouts WHERE id NOT IN (SELECT DISTINCT layout FROM parse_cache)"
             )
 
     # --- score memo (issue 5) -------------------------------------------------------------
@@ -307,3 +381,48 @@ class Ledger:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM period_scores WHERE period_id = ?", (period_id,))
             self._db.executemany("INSERT INTO period_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+class FirstSights:
+    """Ledger.first_mtime for a whole inbox: the same answers, in a few statements.
+
+    Answers are given in call order, exactly as one first_mtime call each would give them (a
+    content seen twice in one run keeps the first call's time); the new contents are written
+    by flush() in one transaction.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._known: dict[str, datetime] = {}
+        self._new: dict[str, tuple[str, str, str]] = {}  # sha256 → (name, seen_at, mtime), ISO
+
+    def prefetch(self, shas: list[str]) -> None:
+        """Look up the recorded times of these contents at once (a few queries)."""
+        wanted = sorted({s for s in shas if s not in self._known})
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for sha, at in self._db.execute(
+                f"SELECT sha256, first_mtime FROM content WHERE sha256 IN ({marks})", chunk
+            ):
+                self._known[sha] = datetime.fromisoformat(at)
+
+    def first_mtime(self, sha256: str, name: str, mtime: datetime, seen_at: datetime) -> datetime:
+        if sha256 not in self._known:
+            self.prefetch([sha256])
+        if sha256 not in self._known:
+            self._known[sha256] = datetime.fromisoformat(mtime.isoformat())
+            self._new[sha256] = (name, seen_at.isoformat(), mtime.isoformat())
+        return self._known[sha256]
+
+    def flush(self) -> None:
+        if not self._new:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO content (sha256, first_name, first_seen_at, first_mtime)"
+                " VALUES (?, ?, ?, ?)",
+                [(sha, name, seen, mtime) for sha, (name, seen, mtime) in self._new.items()],
+            )
+        self._new.clear()

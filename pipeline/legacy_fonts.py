@@ -323,12 +323,22 @@ class Conversion:
 ENCODING_VI = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}
 
 
+def _may_convert(text: str) -> bool:
+    """Whether `detect` could name an encoding for this text under some font.
+
+    Without a character that Unicode Vietnamese never uses (TCVN3 or VNI) and without a VNI
+    mark after a vowel, `detect` says "" whatever the font: such text ("Quý I", typed in every
+    report) is not a candidate, and the workbook's fonts are not looked up for it.
+    """
+    if _UNICODE_VI.search(text) or not _LATIN1_HIGH.search(text):
+        return False
+    return any(c in _TCVN3_ONLY or c in _VNI_ONLY for c in text) or _VNI_STRONG.search(text) is not None
+
+
 def convert_read(path: Path, kind: str, read: WorkbookRead) -> list[Conversion]:
     """Replace legacy-encoded text in `read.cells` by Unicode; what was converted, and where."""
     candidates = {
-        key: c
-        for key, c in read.cells.items()
-        if isinstance(c.value, str) and _LATIN1_HIGH.search(c.value) and not _UNICODE_VI.search(c.value)
+        key: c for key, c in read.cells.items() if isinstance(c.value, str) and _may_convert(c.value)
     }
     if not candidates:
         return []

@@ -10,6 +10,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 MIN_FILES = 200  # fewer candidate files than this: no bar
@@ -42,22 +43,46 @@ class Progress:
         self.close()
 
 
+@dataclass
+class _Running:
+    name: str
+    since: float  # start of the stretch not yet counted
+
+
 class Timings:
-    """Seconds spent per stage of a run (written to outbox/.logs/ as a debug log, not an output)."""
+    """Seconds spent per stage of a run (written to outbox/.logs/ as a debug log, not an output).
+
+    A step inside another (reading in the workers while the inbox is scanned) is counted for
+    itself only: the outer step's clock stops meanwhile, so the stages add up to the run.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._running: list[_Running] = []  # innermost last
 
     def reset(self) -> None:
         self.seconds.clear()
+        self._running.clear()
+
+    def _count(self, step: _Running, now: float) -> None:
+        self.seconds[step.name] = self.seconds.get(step.name, 0.0) + now - step.since
+        step.since = now
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
+        if self._running:
+            self._count(self._running[-1], start)
+        mine = _Running(name, start)
+        self._running.append(mine)
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            now = time.perf_counter()
+            self._count(mine, now)
+            self._running = [r for r in self._running if r is not mine]
+            if self._running:
+                self._running[-1].since = now
 
 
 STAGES = Timings()  # the current run's stages (one run per process at a time)

@@ -2,21 +2,30 @@
 
 Inputs are found through the workbook's defined names (so inserted rows do not break
 reading); where a format keeps no names we can read, the schema's own cells are used.
+
+A worker reads thousands of files made from one template: what the template fixes
+(xl/workbook.xml with its defined names, the sheets' relationships) is parsed once per
+distinct content and kept for the worker's life, keyed by the member's stored bytes.
 """
 
 from __future__ import annotations
 
+import io
 import re
+import unicodedata
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from defusedxml import ElementTree
 
 from pipeline import cellref
 from pipeline.schema import Schema
+from pipeline.screen import Archive
 from pipeline.vietnamese import nfc
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -38,8 +47,9 @@ class ReadError(Exception):
         self.code = code  # the catalogue code: file-unreadable | file-encrypted
 
 
-@dataclass(frozen=True)
-class RawCell:
+class RawCell(NamedTuple):
+    """An input as found: where, and what (a named tuple: 50 of them per file, built cheaply)."""
+
     sheet: str
     cell: str
     value: CellValue
@@ -52,56 +62,173 @@ class WorkbookRead:
     cells: dict[str, RawCell]  # schema key → where and what
     missing: list[str] = field(default_factory=list)  # keys the file has no place for
     located_by: str = "names"  # "names" | "schema"
-    # keys whose cell holds a formula with no cached result (calamine reads those as empty)
+    # keys whose cell holds a formula with no cached result (calamine reads those as empty),
+    # among those asked through check_formulas
     formula_no_value: list[str] = field(default_factory=list)
+    # (sheet, "D8") cells → those holding a formula without a cached value (.xlsx only)
+    uncached: Callable[[set[tuple[str, str]]], set[tuple[str, str]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
+    def check_formulas(self, keys: Iterable[str]) -> list[str]:
+        """Those of `keys` whose cell is blank because it holds a formula with no cached value.
 
-class _XlsxPackage:
-    """One .xlsx opened once: the zip, xl/workbook.xml parsed once (safe parser), the sheets' members."""
-
-    def __init__(self, path: Path) -> None:
-        self.zf = zipfile.ZipFile(path)
+        The caller asks only for the inputs whose value is used (applicable to the unit and
+        period): the sheet XML is inflated and searched only then. ReadError when the
+        workbook's structure turns out to be broken.
+        """
+        if self.uncached is None:
+            return []
+        blank: dict[tuple[str, str], str] = {}
+        for key in keys:
+            c = self.cells.get(key)
+            if c is not None and c.value is None:
+                blank[(c.sheet, c.cell.replace("$", ""))] = key
+        if not blank:
+            return []
         try:
-            self.workbook = ElementTree.fromstring(self.zf.read("xl/workbook.xml"))
-        except BaseException:
-            self.zf.close()
-            raise
-        self._members: dict[str, str] | None = None
+            found = self.uncached(set(blank))
+        except Exception as exc:
+            raise _structure_error(exc) from exc
+        keys_found = sorted(blank[c] for c in found if c in blank)
+        self.formula_no_value = sorted({*self.formula_no_value, *keys_found})
+        return keys_found
 
-    def close(self) -> None:
-        self.zf.close()
 
-    def names(self) -> dict[str, str]:
-        names: dict[str, str] = {}
-        for node in self.workbook.iter(f"{_MAIN_NS}definedName"):
-            if node.get("localSheetId") is None and node.text:
-                names[node.get("name", "")] = node.text
-        return names
+# --- where the inputs are ------------------------------------------------------------------
 
-    def members(self) -> dict[str, str]:
-        """Sheet name (NFC) → zip member of its XML."""
-        if self._members is None:
-            rels = ElementTree.fromstring(self.zf.read("xl/_rels/workbook.xml.rels"))
-            targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
-            self._members = {}
-            for sheet in self.workbook.iter(f"{_MAIN_NS}sheet"):
-                target = targets.get(sheet.get(f"{_REL_NS}id"), "")
-                if target:
-                    member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-                    self._members.setdefault(nfc(sheet.get("name", "")), member)
-        return self._members
+
+@dataclass(frozen=True)
+class _Place:
+    key: str
+    sheet: str  # NFC
+    ref: str  # "D8" (no $), as the issues show it
+    row: int
+    col: int
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each input of the form is, for one set of defined names (or the schema's cells)."""
+
+    places: tuple[_Place, ...]
+    missing: tuple[str, ...]
+    fingerprint: tuple[_Place | None, _Place | None]  # template_id, template_version (names only)
+
+
+def _place(key: str, sheet: str, ref: str) -> _Place:
+    row, col = cellref.from_a1(ref)
+    return _Place(key, nfc(sheet), ref, row, col)
+
+
+def _layout(schema: Schema, names: dict[str, str] | None) -> _Layout:
+    places: list[_Place] = []
+    missing: list[str] = []
+    for f in schema.fields:
+        if names:
+            target = cellref.parse_sheet_ref(names[f.key]) if f.key in names else None
+            if target is None:
+                missing.append(f.key)
+                continue
+            places.append(_place(f.key, *target))
+        else:
+            places.append(_place(f.key, f.sheet, f.cell))
+    marks: list[_Place | None] = [None, None]
+    if names:
+        for n, key in enumerate(("template_id", "template_version")):
+            target = cellref.parse_sheet_ref(names.get(key, ""))
+            marks[n] = _place(key, *target) if target else None
+    return _Layout(tuple(places), tuple(missing), (marks[0], marks[1]))
+
+
+@cache
+def _schema_layout(schema: Schema) -> _Layout:
+    return _layout(schema, None)
+
+
+# --- .xlsx: workbook.xml and relationships, parsed once per distinct content ------------------
+
+
+@dataclass
+class _Book:
+    """xl/workbook.xml parsed (safe parser): its names, and where each schema finds its inputs."""
+
+    names: dict[str, str]
+    sheet_ids: list[tuple[str, str]]  # (sheet name NFC, relationship id), in workbook order
+    layouts: dict[int, _Layout] = field(default_factory=dict)  # id(schema) → layout
+
+    def layout(self, schema: Schema) -> _Layout:
+        found = self.layouts.get(id(schema))
+        if found is None:
+            found = self.layouts[id(schema)] = _layout(schema, self.names)
+        return found
+
+
+_BOOKS: dict[tuple[int, int, bytes], _Book] = {}
+_MEMBERS: dict[tuple[int, int, bytes, bytes], dict[str, str]] = {}
+_CACHE_MAX = 64  # distinct templates (and versions) a worker keeps
+_CACHED_SIZE = 1 << 20  # members larger than this are parsed every time, never kept
+
+
+def _stored_key(archive: Archive, name: str) -> tuple[int, int, bytes] | None:
+    info = archive.zf.getinfo(name)
+    stored = archive.stored(info) if info.compress_size <= _CACHED_SIZE else None
+    return None if stored is None else (info.compress_type, info.file_size, stored)
+
+
+def _parse_book(xml: bytes) -> _Book:
+    root = ElementTree.fromstring(xml)
+    names: dict[str, str] = {}
+    for node in root.iter(f"{_MAIN_NS}definedName"):
+        if node.get("localSheetId") is None and node.text:
+            names[node.get("name", "")] = node.text
+    sheets = [(nfc(s.get("name", "")), s.get(f"{_REL_NS}id", "")) for s in root.iter(f"{_MAIN_NS}sheet")]
+    return _Book(names, sheets)
+
+
+def _book(archive: Archive) -> _Book:
+    key = _stored_key(archive, "xl/workbook.xml")
+    if key is not None and key in _BOOKS:
+        return _BOOKS[key]
+    book = _parse_book(archive.read("xl/workbook.xml"))
+    if key is not None:
+        if len(_BOOKS) >= _CACHE_MAX:
+            _BOOKS.clear()
+        _BOOKS[key] = book
+    return book
+
+
+def _members(archive: Archive, book: _Book) -> dict[str, str]:
+    """Sheet name (NFC) → zip member of its XML."""
+    wb_key = _stored_key(archive, "xl/workbook.xml")
+    rels_key = _stored_key(archive, "xl/_rels/workbook.xml.rels")
+    key = None if wb_key is None or rels_key is None else (*wb_key, rels_key[2])
+    if key is not None and key in _MEMBERS:
+        return _MEMBERS[key]
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{_PKG_REL_NS}Relationship")}
+    members: dict[str, str] = {}
+    for sheet, rid in book.sheet_ids:
+        target = targets.get(rid, "")
+        if target:
+            members.setdefault(sheet, target.lstrip("/") if target.startswith("/") else f"xl/{target}")
+    if key is not None:
+        if len(_MEMBERS) >= _CACHE_MAX:
+            _MEMBERS.clear()
+        _MEMBERS[key] = members
+    return members
 
 
 def defined_names_xlsx(path: Path) -> dict[str, str]:
     """Workbook-scoped defined names of an .xlsx/.xlsm, from xl/workbook.xml (safe parser)."""
-    package = _XlsxPackage(path)
+    archive = Archive(path.read_bytes())
     try:
-        return package.names()
+        return dict(_book(archive).names)
     finally:
-        package.close()
+        archive.close()
 
 
-def _uncached_formulas(package: _XlsxPackage, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
+def _uncached_formulas(archive: Archive, book: _Book, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the given (sheet, "D8") cells hold a formula with no cached value.
 
     A file saved by Excel or LibreOffice always stores the result (<v>) next to the formula
@@ -112,15 +239,17 @@ def _uncached_formulas(package: _XlsxPackage, cells: set[tuple[str, str]]) -> se
     wanted: dict[str, list[str]] = {}
     for sheet, ref in cells:
         wanted.setdefault(sheet, []).append(ref)
-    for name, member in package.members().items():
+    for name, member in _members(archive, book).items():
         if name not in wanted:
             continue
         try:
-            data = package.zf.read(member)
+            data = archive.read(member)
         except KeyError:
             continue
-        if b"<f" not in data and b":f" not in data:
-            continue  # no formulas at all: the common case
+        # No formula element at all, the common case; a prefixed sheet (<x:worksheet>) is
+        # searched for ":f" too (slower: ":" is frequent in namespaced XML).
+        if b"<f" not in data and (b":worksheet" not in data[:1024] or b":f" not in data):
+            continue
         for ref in wanted[name]:
             cell = _cell_xml(data, ref)
             if cell is not None and _uncached(cell):
@@ -153,9 +282,9 @@ def _uncached(cell: bytes) -> bool:
     return has_formula and value is None and inline is None
 
 
-def defined_names_ods(path: Path) -> dict[str, str]:
+def defined_names_ods(data: bytes) -> dict[str, str]:
     """Named ranges of an .ods, as "'Sheet'!$D$8" targets."""
-    with zipfile.ZipFile(path) as zf:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
         root = ElementTree.fromstring(zf.read("content.xml"))
     names: dict[str, str] = {}
     for node in root.iter(f"{_ODS_TABLE_NS}named-range"):
@@ -168,85 +297,137 @@ def defined_names_ods(path: Path) -> dict[str, str]:
     return names
 
 
-def _open_xlsx(path: Path) -> _XlsxPackage:
-    try:
-        return _XlsxPackage(path)
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
-        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
-    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
-        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
+_BROKEN = (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError)
 
 
-def _defined_names(path: Path, kind: str, package: _XlsxPackage | None = None) -> dict[str, str] | None:
+def _structure_error(exc: Exception) -> ReadError:
+    if isinstance(exc, _BROKEN):
+        return ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}")
+    # defusedxml refuses entity declarations: a hostile file
+    return ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}")
+
+
+# Grids of the template's own meta sheet, by the stored bytes of everything calamine reads to
+# make it (the sheet, styles, shared strings, workbook and its relationships): every file made
+# from one template carries the same bytes, so the sheet is parsed once per worker.
+_GRIDS: dict[tuple[tuple[int, int, bytes] | None, ...], list[list[Any]]] = {}
+_GRID_SOURCES = ("xl/styles.xml", "xl/sharedStrings.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+
+
+def _grid_key(archive: Archive, book: _Book, sheet: str) -> tuple[tuple[int, int, bytes] | None, ...] | None:
+    member = _members(archive, book).get(sheet)
+    if member is None:
+        return None
+    parts: list[tuple[int, int, bytes] | None] = []
+    for name in (member, *_GRID_SOURCES):
+        try:
+            part = _stored_key(archive, name)
+        except KeyError:
+            parts.append(None)  # absent: absent from the key too
+            continue
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts)
+
+
+def _shared_grid_key(
+    archive: Archive, book: _Book, sheet: str
+) -> tuple[tuple[int, int, bytes] | None, ...] | None:
     try:
-        if package is not None:
-            return package.names()
-        if kind == "xlsx":
-            return defined_names_xlsx(path)
-        if kind == "ods":
-            return defined_names_ods(path)
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
-        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
-    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
-        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
-    return None  # .xls / .xlsb: names not read here; the schema's cells are used
+        return _grid_key(archive, book, sheet)
+    except Exception:  # a damaged package: calamine reads (and reports) it
+        return None
 
 
 class _Sheets:
     """Lazily loaded sheets of one workbook, as grids of python values."""
 
-    def __init__(self, path: Path, max_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        max_rows: int | None = None,
+        shared: tuple[str, Callable[[str], tuple[tuple[int, int, bytes] | None, ...] | None]] | None = None,
+    ) -> None:
         import python_calamine as pc
 
         try:
-            with path.open("rb") as fh:
-                self._wb = pc.CalamineWorkbook.from_filelike(fh)
+            self._wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
         except pc.PasswordError as exc:
             raise ReadError("tệp được đặt mật khẩu", "file-encrypted") from exc
         except Exception as exc:
             raise ReadError(f"không mở được bảng tính ({exc.__class__.__name__})") from exc
-        self.names = [nfc(n) for n in self._wb.sheet_names]
-        self._raw_names = dict(zip(self.names, self._wb.sheet_names, strict=True))
-        self._grids: dict[str, list[list[Any]]] = {}
+        self._raw_names = {nfc(n): n for n in self._wb.sheet_names}
+        self._grids: dict[str, list[list[Any]] | None] = {}
         self._max_rows = max_rows  # rows converted per sheet: a sheet of 1,000,000 rows stays cheap
+        self._shared = shared  # (the sheet kept across files: the meta sheet, how to key it)
 
     def grid(self, sheet: str) -> list[list[Any]] | None:
+        if sheet in self._grids:
+            return self._grids[sheet]
         if sheet not in self._raw_names:
+            self._grids[sheet] = None
             return None
-        if sheet not in self._grids:
+        key = self._shared[1](sheet) if self._shared is not None and sheet == self._shared[0] else None
+        grid = _GRIDS.get(key) if key is not None else None
+        if grid is None:
             try:
                 ws = self._wb.get_sheet_by_name(self._raw_names[sheet])
-                self._grids[sheet] = ws.to_python(skip_empty_area=False, nrows=self._max_rows)
+                grid = ws.to_python(skip_empty_area=False, nrows=self._max_rows)
             except Exception as exc:
                 raise ReadError(f'không đọc được trang tính "{sheet}" ({exc.__class__.__name__})') from exc
-        return self._grids[sheet]
+            if key is not None:
+                if len(_GRIDS) >= _CACHE_MAX:
+                    _GRIDS.clear()
+                _GRIDS[key] = grid
+        self._grids[sheet] = grid
+        return grid
 
-    def value(self, sheet: str, ref: str) -> CellValue:
-        grid = self.grid(sheet)
-        if grid is None:
+    def at(self, place: _Place) -> CellValue:
+        grid = self.grid(place.sheet)
+        if grid is None or place.row >= len(grid):
             return None
-        row, col = cellref.from_a1(ref)
-        if row >= len(grid) or col >= len(grid[row]):
+        row = grid[place.row]
+        if place.col >= len(row):
             return None
-        v = grid[row][col]
+        v = row[place.col]
         if v == "":
             return None
         return nfc(v) if isinstance(v, str) else v
 
 
-def _fingerprint(
-    sheets: _Sheets, names: dict[str, str] | None, meta_sheet: str
-) -> tuple[str | None, str | None]:
+_NFC = partial(unicodedata.normalize, "NFC")
+
+
+def _cells(sheets: _Sheets, layout: _Layout) -> dict[str, RawCell]:
+    """Every located input with its value: what _Sheets.at gives, in one loop (50 a file)."""
+    # sheets loaded in the order of first use (a broken sheet is reported by name: always the same)
+    grids = {sheet: sheets.grid(sheet) or [] for sheet in dict.fromkeys(p.sheet for p in layout.places)}
+    cells: dict[str, RawCell] = {}
+    for p in layout.places:
+        grid = grids[p.sheet]
+        v = None
+        if p.row < len(grid):
+            row = grid[p.row]
+            if p.col < len(row):
+                v = row[p.col]
+                if v == "":
+                    v = None
+                elif type(v) is str:
+                    v = _NFC(v)
+        cells[p.key] = RawCell(p.sheet, p.ref, v)
+    return cells
+
+
+def _fingerprint(sheets: _Sheets, layout: _Layout, meta_sheet: str) -> tuple[str | None, str | None]:
     found: dict[str, str] = {}
-    if names:
-        for key in ("template_id", "template_version"):
-            target = cellref.parse_sheet_ref(names.get(key, ""))
-            if target:
-                v = sheets.value(*target)
-                if v is not None:
-                    found[key] = str(v)
+    for place in layout.fingerprint:
+        if place is not None:
+            v = sheets.at(place)
+            if v is not None:
+                found[place.key] = str(v)
     if len(found) < 2:  # no names (.xls) or names lost: look for the labels on the meta sheet
-        grid = sheets.grid(meta_sheet) or []
+        grid = sheets.grid(nfc(meta_sheet)) or []
         for row in grid[:20]:
             if len(row) >= 2 and row[0] in ("template_id", "template_version") and row[1] != "":
                 found.setdefault(str(row[0]), str(row[1]))
@@ -256,44 +437,52 @@ def _fingerprint(
     return found.get("template_id"), version
 
 
-def read_workbook(path: Path, kind: str, schema: Schema) -> WorkbookRead:
-    """Every input of the form, located and read; ReadError when the file is not a workbook."""
-    package = _open_xlsx(path) if kind == "xlsx" else None  # the zip opened once for names and formulas
-    try:
-        return _read_workbook(path, kind, schema, package)
-    finally:
-        if package is not None:
-            package.close()
+def read_workbook(
+    path: Path, kind: str, schema: Schema, *, data: bytes | None = None, archive: Archive | None = None
+) -> WorkbookRead:
+    """Every input of the form, located and read; ReadError when the file is not a workbook.
+
+    `data`: the file's bytes when the caller has them (read once per file); `archive`: the
+    same bytes as an already opened zip (screening opens it).
+    """
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ReadError(f"không mở được bảng tính ({exc.__class__.__name__})") from exc
+    book: _Book | None = None
+    if kind == "xlsx":
+        try:
+            if archive is None:
+                archive = Archive(data)  # in memory: nothing to close, kept for check_formulas
+            book = _book(archive)
+        except Exception as exc:
+            raise _structure_error(exc) from exc
+    return _read(data, kind, schema, archive, book)
 
 
-def _read_workbook(path: Path, kind: str, schema: Schema, package: _XlsxPackage | None) -> WorkbookRead:
-    names = _defined_names(path, kind, package)
-    sheets = _Sheets(path, max_rows=MAX_ROWS)
-    fp_id, fp_version = _fingerprint(sheets, names, str(schema.template["meta_sheet"]))
-    result = WorkbookRead(fp_id, fp_version, {}, located_by="names" if names else "schema")
-    for f in schema.fields:
-        if names:
-            target = cellref.parse_sheet_ref(names[f.key]) if f.key in names else None
-            if target is None:
-                result.missing.append(f.key)
-                continue
-            sheet, ref = target
-        else:
-            sheet, ref = f.sheet, f.cell
-        result.cells[f.key] = RawCell(nfc(sheet), ref, sheets.value(nfc(sheet), ref))
-    if package is not None:
-        _find_uncached(package, result)
+def _read(
+    data: bytes, kind: str, schema: Schema, archive: Archive | None, book: _Book | None
+) -> WorkbookRead:
+    if book is not None:
+        layout = book.layout(schema) if book.names else _schema_layout(schema)
+    elif kind == "ods":
+        try:
+            names = defined_names_ods(data)
+        except Exception as exc:
+            raise _structure_error(exc) from exc
+        layout = _layout(schema, names) if names else _schema_layout(schema)
+    else:  # .xls / .xlsb: names not read here; the schema's cells are used
+        layout = _schema_layout(schema)
+    located_by = "names" if layout is not _schema_layout(schema) else "schema"
+    meta = nfc(str(schema.template["meta_sheet"]))
+    shared = None
+    if archive is not None and book is not None:  # the template's own sheet: kept across files
+        shared = (meta, partial(_shared_grid_key, archive, book))
+    sheets = _Sheets(data, max_rows=MAX_ROWS, shared=shared)
+    fp_id, fp_version = _fingerprint(sheets, layout, meta)
+    result = WorkbookRead(fp_id, fp_version, {}, missing=list(layout.missing), located_by=located_by)
+    result.cells = _cells(sheets, layout)
+    if archive is not None and book is not None:
+        result.uncached = partial(_uncached_formulas, archive, book)
     return result
-
-
-def _find_uncached(package: _XlsxPackage, result: WorkbookRead) -> None:
-    blank = {(c.sheet, c.cell.replace("$", "")): key for key, c in result.cells.items() if c.value is None}
-    if not blank:
-        return
-    try:
-        uncached = _uncached_formulas(package, set(blank))
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
-        raise ReadError(f"cấu trúc tệp bị hỏng: {exc.__class__.__name__}") from exc
-    except Exception as exc:  # defusedxml refuses entity declarations: a hostile file
-        raise ReadError(f"tệp có nội dung không an toàn: {exc.__class__.__name__}") from exc
-    result.formula_no_value = sorted(blank[c] for c in uncached if c in blank)

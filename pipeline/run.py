@@ -20,6 +20,7 @@ from pipeline.lock import RunLock
 from pipeline.model import InboxFile, RunResult, Submission
 from pipeline.progress import STAGES, Progress
 from pipeline.schema import Schema
+from pipeline.screen import Screened
 
 
 class InboxError(Exception):
@@ -71,50 +72,77 @@ def collect(
     """Every inbox file as a Submission (ignored ones included), validated.
 
     Attachments of e-mails and zips are written under `workdir` (a private temporary folder).
+    A file the ledger does not know is hashed, screened, read and validated in one pass by the
+    worker processes; an unchanged one comes from the parse cache without being opened.
     """
-    subs: list[Submission] = []
-    to_read: dict[int, InboxFile] = {}  # position in subs → candidate, read in worker processes
     with STAGES.step("parse cache (ledger)"):
         fingerprint = parsecache.fingerprint(schema)
-        cached = ledger.parsed(fingerprint, period.id)  # (sha256, name) → kind, earlier read result
-    screened = {sha: kind for (sha, _name), (kind, _data) in cached.items()}  # passed screening before
-    with STAGES.step("scan (sha256, screen, receipts)"):
-        scanned = intake.scan(inbox, ledger, period.tz, now, workdir, screened=screened)
-    first = intake.first_copies(scanned)
-    for found in scanned:
-        f = found.file
-        if found.ignore_code or found.reject_code:
-            sub = Submission(file=f, status="ignored" if found.ignore_code else "rejected")
-            code = found.ignore_code or found.reject_code
-            sub.issues.append(make_issue(schema, code, file=f.name, **found.params))
-        elif first.get(f.sha256, f.name) != f.name:
-            sub = Submission(file=f, status="ignored")
-            sub.issues.append(make_issue(schema, "duplicate-file", file=f.name, other=first[f.sha256]))
-        elif (f.sha256, f.name) in cached:
-            with STAGES.step("parse cache (ledger)"):
-                sub = parsecache.load(cached[(f.sha256, f.name)][1], f)  # unchanged: never read again
-        else:
-            to_read[len(subs)] = f
-            sub = Submission(file=f)
-        subs.append(sub)
-    with Progress(len(to_read), "Đọc tệp") as bar, STAGES.step("read + validate (2 workers)"):
-        read = workers.read_files(schema, period, list(to_read.values()), on_done=bar.update)
-    for position, done in zip(to_read, read, strict=True):
-        subs[position] = done.submission
-        subs[position].read_seconds = done.seconds
-    fresh = [subs[position] for position in to_read]
+        cache = parsecache.Cache(*ledger.parse_cache(fingerprint, period.id))
+    read: dict[int, workers.Outcome] = {}  # id(InboxFile) → what the workers made of it
+    with workers.Pool(schema, period) as pool:
+
+        def examine(files: list[InboxFile]) -> list[Screened | None]:
+            with Progress(len(files), "Đọc tệp") as bar, STAGES.step("read + validate (2 workers)"):
+                outcomes = pool.run(files, cache.shas_by_name(), bar.update, cache.unpacker)
+            read.update((id(o.file), o) for o in outcomes if o.submission is not None)
+            return [o.screened for o in outcomes]  # None: in the parse cache under that name
+
+        with STAGES.step("scan (sha256, screen, receipts)"):
+            scanned = intake.scan(
+                inbox, ledger, period.tz, now, workdir,
+                screened=cache.screened(), cached=cache.kinds(), examine=examine,
+            )  # fmt: skip
+        first = intake.first_copies(scanned)
+        subs: list[Submission] = []
+        fresh: list[int] = []  # positions in subs of the files read by this run
+        to_read: dict[int, InboxFile] = {}  # position in subs → candidate still to read
+        with STAGES.step("parse cache (ledger)"):
+            for found in scanned:
+                f = found.file
+                if found.ignore_code or found.reject_code:
+                    sub = Submission(file=f, status="ignored" if found.ignore_code else "rejected")
+                    code = found.ignore_code or found.reject_code
+                    sub.issues.append(make_issue(schema, code, file=f.name, **found.params))
+                elif first.get(f.sha256, f.name) != f.name:
+                    sub = Submission(file=f, status="ignored")
+                    sub.issues.append(
+                        make_issue(schema, "duplicate-file", file=f.name, other=first[f.sha256])
+                    )
+                elif (f.sha256, f.name) in cache:
+                    sub = cache.load((f.sha256, f.name), f)  # unchanged: never read again
+                elif id(f) in read:
+                    done = read[id(f)]
+                    assert done.submission is not None
+                    sub = done.submission
+                    sub.read_seconds = done.seconds
+                    fresh.append(len(subs))
+                else:  # an attachment, or a file screened here: read below
+                    to_read[len(subs)] = f
+                    sub = Submission(file=f)
+                subs.append(sub)
+        if to_read:
+            with Progress(len(to_read), "Đọc tệp") as bar, STAGES.step("read + validate (2 workers)"):
+                outcomes = pool.run(list(to_read.values()), on_done=bar.update, unpacker=cache.unpacker)
+            for position, done in zip(to_read, outcomes, strict=True):
+                assert done.submission is not None
+                subs[position] = done.submission
+                subs[position].read_seconds = done.seconds
+                read[id(done.file)] = done
+            fresh = sorted([*fresh, *to_read])
+    new = [subs[position] for position in fresh]
+    counts = [len(s.issues) for s in new]
     with STAGES.step("expectations (great_expectations)"):
-        apply_expectations(schema, fresh, period, checker)  # row-wise: cached results already hold theirs
+        apply_expectations(schema, new, period, checker)  # row-wise: cached results already hold theirs
     with STAGES.step("parse cache (ledger)"):
-        ledger.store_parsed(
-            fingerprint,
-            period.id,
-            [
-                (s.file.sha256, s.file.name, s.file.kind, parsecache.dump(s))
-                for s in fresh
-                if parsecache.cacheable(s)
-            ],
-        )
+        rows = []
+        for s, count in zip(new, counts, strict=True):
+            if not parsecache.cacheable(s):
+                continue
+            packed = read[id(s.file)].packed
+            if packed is None or len(s.issues) != count:  # the expectations added issues
+                packed = parsecache.pack(s)
+            rows.append((s.file.sha256, s.file.name, s.file.kind, *packed))
+        ledger.store_parse_cache(fingerprint, period.id, rows)
     return subs
 
 

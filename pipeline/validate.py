@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import cache, lru_cache
 
 from pipeline.catalogue import Issue, make_issue
 from pipeline.deadlines import ReportingPeriod
 from pipeline.model import InboxFile, Located, Submission, Value
 from pipeline.read import CellValue, RawCell, WorkbookRead
 from pipeline.registry import match_unit, units_named_in
-from pipeline.schema import Field, Schema
+from pipeline.schema import Field, Schema, Unit
 from pipeline.vietnamese import fold, format_number, nfc, parse_number
 
+_ID_KEYS = ("unit_code", "period", "year")  # identification: checked by _identify
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE_TEXT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
@@ -62,10 +64,12 @@ class _Checker:
     def number(self, f: Field, c: RawCell) -> Value:
         v = c.value
         value: float
-        if isinstance(v, (bool, date, datetime)):
+        if type(v) is float or type(v) is int:  # what calamine gives for a number: the usual case
+            value = float(v)
+        elif isinstance(v, (bool, date, datetime)):
             self.add("value-not-number", f.key, c, value=_show(v))
             return None
-        if isinstance(v, (int, float)):
+        elif isinstance(v, (int, float)):
             value = float(v)
         else:
             parsed = parse_number(str(v))
@@ -106,6 +110,42 @@ class _Checker:
             if not digits.isdigit() or not 8 <= len(digits) <= 11:
                 self.add("value-bad-phone", f.key, c, value=s)
         return s
+
+
+@cache
+def _period_spellings(schema: Schema) -> dict[str, str]:
+    """Folded code, name or alias → period code (a spelling shared by two periods: the later one)."""
+    spellings: dict[str, str] = {}
+    for p in schema.calendar.periods:
+        for s in (p.code, p.name, *p.aliases):
+            spellings[fold(s)] = p.code
+    return spellings
+
+
+_APPLICABLE: dict[tuple[Schema, str | None, str], frozenset[str]] = {}
+
+
+def _applicable(schema: Schema, unit: Unit | None, period_code: str) -> frozenset[str]:
+    """Keys of the inputs (identification aside) that apply to this unit and period.
+
+    Field.applies looks at the unit's kind only: one answer per kind, kept for the process.
+    """
+    key = (schema, unit.kind if unit is not None else None, period_code)
+    found = _APPLICABLE.get(key)
+    if found is None:
+        found = frozenset(
+            f.key for f in schema.fields if f.key not in _ID_KEYS and f.applies(unit, period_code)
+        )
+        if len(_APPLICABLE) > 64:
+            _APPLICABLE.clear()
+        _APPLICABLE[key] = found
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _located(sheet: str, cell: str) -> Located:
+    """One Located per place, shared by every submission that has an input there (frozen)."""
+    return Located(sheet, cell)
 
 
 def _identify(ch: _Checker, sub: Submission, period: ReportingPeriod) -> bool:
@@ -150,10 +190,7 @@ def _identify(ch: _Checker, sub: Submission, period: ReportingPeriod) -> bool:
         if _blank(period_cell.value):
             ch.add("period-missing", "period", period_cell)
         else:
-            text = fold(_show(period_cell.value))
-            for p in schema.calendar.periods:
-                if text in {fold(s) for s in (p.code, p.name, *p.aliases)}:
-                    sub.period = p.code
+            sub.period = _period_spellings(schema).get(fold(_show(period_cell.value)))
             if sub.period is None:
                 ch.add("period-invalid", "period", period_cell, value=_show(period_cell.value))
 
@@ -184,26 +221,31 @@ def validate(schema: Schema, file: InboxFile, read: WorkbookRead, period: Report
     """A Submission with parsed values and issues; status is provisional (merge decides)."""
     ch = _Checker(schema, file, read)
     sub = Submission(file=file)
-    sub.cells = {k: Located(c.sheet, c.cell) for k, c in read.cells.items()}
+    sub.cells = {k: _located(c.sheet, c.cell) for k, c in read.cells.items()}
     if not _identify(ch, sub, period):
         sub.issues = ch.issues
         if any(i.code == "period-other" for i in ch.issues):
             sub.status = "ignored"  # another period's report: accounted for, not judged here
         return sub
     unit = schema.unit_by_code.get(sub.unit or "")
+    applicable = _applicable(schema, unit, period.period.code)
+    # A blank cell may hold a formula that was never computed; only where the value is used.
+    uncached = read.check_formulas(applicable)
     for f in schema.fields:
         c = read.cells.get(f.key)
-        if c is None or f.key in ("unit_code", "period", "year"):
+        if c is None or f.key in _ID_KEYS:
             continue
-        if f.key in read.formula_no_value:
+        if f.key in uncached:
             ch.add("formula-no-value", f.key, c)
             sub.values[f.key] = None
             continue
-        if not f.applies(unit, period.period.code):
-            if not _blank(c.value):
-                ch.add("value-not-applicable", f.key, c, value=_show(c.value))
+        v = c.value
+        blank = v is None or (isinstance(v, str) and not v.strip())
+        if f.key not in applicable:
+            if not blank:
+                ch.add("value-not-applicable", f.key, c, value=_show(v))
             continue
-        if _blank(c.value):
+        if blank:
             if f.requirement == "required":
                 ch.add("value-required", f.key, c)
             elif f.requirement == "expected":

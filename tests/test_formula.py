@@ -106,3 +106,22 @@ def test_shared_formulas_as_wps_saves_them(schema: Schema, filled_xlsx: Path, tm
     assert sub.values["t1_sessions"] == before.values["t1_sessions"]
     found = [(i.code, i.sheet, i.cell) for i in sub.issues if i.code == "formula-no-value"]
     assert found == [("formula-no-value", sheet, cells[2])]
+
+
+def test_formula_in_a_cell_that_does_not_apply_is_not_reported(
+    schema: Schema, filled_xlsx: Path, tmp_path: Path
+) -> None:
+    """An uncomputed formula matters only where the value is used: a commune-rating cell (for
+    districts, in the yearly report) of a department's Q1 report is neither read nor judged."""
+    key = "c_communes_good"
+    unit = schema.unit_by_code["SNV"]
+    assert not schema.field_by_key[key].applies(unit, "Q1")
+    wb = openpyxl.load_workbook(filled_xlsx)
+    sheet, cell = destination(wb, key)
+    wb[sheet][cell] = "=1+1"
+    target = tmp_path / "Báo cáo Sở Nội vụ.xlsx"
+    wb.save(target)
+    sub = _read(schema, target)
+    assert sub.unit == "SNV"
+    assert not [i for i in sub.issues if i.key == key]
+    assert sub.valid

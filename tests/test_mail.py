@@ -202,3 +202,17 @@ def test_spreadsheet_named_eml_is_read_as_spreadsheet(filled_xlsx: Path, tmp_pat
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
     assert [(f.file.name, f.file.kind, f.ignore_code) for f in found] == [("bao-cao.eml", "xlsx", "")]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_in_the_inbox_is_refused_not_read(filled_xlsx: Path, tmp_path: Path) -> None:
+    """Reading a pipe would block the run: only regular files are opened."""
+    inbox = tmp_path / "inbox"
+    _put(inbox, "bao-cao.xlsx", filled_xlsx.read_bytes())
+    os.mkfifo(inbox / "ong-dan.xlsx")
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
+    assert [(f.file.name, f.reject_code) for f in found] == [
+        ("bao-cao.xlsx", ""),
+        ("ong-dan.xlsx", "file-unreadable"),
+    ]

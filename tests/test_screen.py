@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 import zipfile
@@ -154,6 +155,54 @@ def test_worker_crash_and_timeout_cost_one_file(
     assert time.monotonic() - start < 20
     assert [i.code for i in results[2].submission.issues] == ["file-timeout"]
     assert all(r.submission.unit for i, r in enumerate(results) if i != 2)
+
+
+def test_crash_and_timeout_inside_a_batch_cost_one_file(
+    tmp_path: Path, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files go to the workers in batches: the file that kills or hangs its worker is charged,
+    its batch mates (before and after it) are read by a fresh worker."""
+    [valid] = copy_valid(tmp_path / "v", 1)
+    paths = [tmp_path / f"bao-cao-{i:02d}.xlsx" for i in range(40)]
+    for path in paths:
+        shutil.copyfile(tmp_path / "v" / valid, path)
+    files = [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size) for p in paths]
+    period = parse_period("2023-Q1", schema.calendar)
+    monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"abort@read:{paths[13].name}")
+    with workers.Pool(schema, period) as pool:
+        outcomes = pool.run(files)
+    assert [o.file.name for o in outcomes] == [p.name for p in paths]
+    assert [i.code for i in outcomes[13].submission.issues] == ["file-crashed-reader"]  # type: ignore[union-attr]
+    assert all(
+        o.submission and o.submission.unit and o.file.kind == "xlsx"
+        for i, o in enumerate(outcomes)
+        if i != 13
+    )
+    assert len({o.file.sha256 for o in outcomes}) == 1  # hashed in the worker, even the crashed one
+    monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"read:{paths[27].name}")
+    start = time.monotonic()
+    with workers.Pool(schema, period, timeout=2.0) as pool:
+        outcomes = pool.run(files)
+    assert time.monotonic() - start < 60
+    assert [i.code for i in outcomes[27].submission.issues] == ["file-timeout"]  # type: ignore[union-attr]
+    assert all(o.submission and o.submission.unit for i, o in enumerate(outcomes) if i != 27)
+
+
+def test_screening_in_a_worker_refuses_like_the_main_process(tmp_path: Path, schema: Schema) -> None:
+    """A file of unknown kind is hashed and screened in the worker: refusals as screen.screen."""
+    lol = replace_member(template_path(), tmp_path / "lol.xlsx", "xl/sharedStrings.xml", BILLION_LAUGHS)
+    bomb = zip_bomb(tmp_path / "bom.xlsx", template_path())
+    text = tmp_path / "ghi-chu.xlsx"
+    text.write_text("đây không phải bảng tính\n", encoding="utf-8")
+    paths = [lol, bomb, text]
+    files = [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size) for p in paths]
+    period = parse_period("2023-Q1", schema.calendar)
+    with workers.Pool(schema, period) as pool:
+        outcomes = pool.run(files)
+    for path, outcome in zip(paths, outcomes, strict=True):
+        assert outcome.submission is None and outcome.screened is not None
+        assert outcome.screened == screen.screen(path)
+        assert outcome.file.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_real_bomb_inside_a_worker_costs_one_file(tmp_path: Path, schema: Schema) -> None:
