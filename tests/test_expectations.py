@@ -588,8 +588,8 @@ def test_likely_new_files_counts_the_inbox_less_the_parse_cache(schema: Schema, 
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         assert run.likely_new_files(schema, period, inbox, ledger) == 3
         fingerprint = parsecache.fingerprint(schema)
-        ledger.store_parsed(fingerprint, period.id, [("0" * 64, "a.xlsx", "xlsx", "{}")])
-        ledger.store_parsed(fingerprint, "2023-Q2", [("1" * 64, "b.xlsx", "xlsx", "{}")])  # another period
+        ledger.store_parse_cache(fingerprint, period.id, [("0" * 64, "a.xlsx", "xlsx", b"layout", b"data")])
+        ledger.store_parse_cache(fingerprint, "2023-Q2", [("1" * 64, "b.xlsx", "xlsx", b"layout", b"data")])
         assert run.likely_new_files(schema, period, inbox, ledger) == 2
 
 
