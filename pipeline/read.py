@@ -155,24 +155,27 @@ class _Book:
 
     names: dict[str, str]
     sheet_ids: list[tuple[str, str]]  # (sheet name NFC, relationship id), in workbook order
-    layouts: dict[int, _Layout] = field(default_factory=dict)  # id(schema) → layout
+    layouts: dict[Schema, _Layout] = field(default_factory=dict)  # a Schema hashes by identity
 
     def layout(self, schema: Schema) -> _Layout:
-        found = self.layouts.get(id(schema))
+        found = self.layouts.get(schema)
         if found is None:
-            found = self.layouts[id(schema)] = _layout(schema, self.names)
+            found = self.layouts[schema] = _layout(schema, self.names)
         return found
 
 
 _BOOKS: dict[tuple[int, int, bytes], _Book] = {}
 _MEMBERS: dict[tuple[int, int, bytes, bytes], dict[str, str]] = {}
 _CACHE_MAX = 64  # distinct templates (and versions) a worker keeps
-_CACHED_SIZE = 1 << 20  # members larger than this are parsed every time, never kept
+# Stored bytes of a member kept as a key: a template's are a few KB; larger members (a hostile
+# file's) are parsed every time, never kept, so that 64 of them cannot fill a worker's memory.
+_CACHED_SIZE = 64 * 1024
 
 
 def _stored_key(archive: Archive, name: str) -> tuple[int, int, bytes] | None:
     info = archive.zf.getinfo(name)
-    stored = archive.stored(info) if info.compress_size <= _CACHED_SIZE else None
+    small = info.compress_size <= _CACHED_SIZE and info.file_size <= 16 * _CACHED_SIZE
+    stored = archive.stored(info) if small else None
     return None if stored is None else (info.compress_type, info.file_size, stored)
 
 

@@ -253,6 +253,7 @@ class Archive:
 # Keyed by the bytes themselves (not by the CRC-32 the file declares, which a file can forge).
 _CLEAN: dict[tuple[int, int, bytes], bool] = {}
 _CLEAN_MAX = 512
+_CLEAN_SIZE = 64 * 1024  # stored bytes: larger members are checked every time, never kept
 
 
 def _screen_zip(data: bytes, suffix: str) -> tuple[Screened, Archive | None]:
@@ -332,7 +333,9 @@ def _zip_caps(infos: list[zipfile.ZipInfo]) -> Screened | None:
 
 def _has_dtd(archive: Archive, info: zipfile.ZipInfo) -> bool:
     stored = archive.stored(info)
-    key = (info.compress_type, info.file_size, stored) if stored is not None else None
+    key = None
+    if stored is not None and len(stored) <= _CLEAN_SIZE:  # a template's members are small
+        key = (info.compress_type, info.file_size, stored)
     if key is not None and key in _CLEAN:
         return False
     head = archive.prefix(info, XML_PROLOGUE, stored)

@@ -45,6 +45,7 @@ MAX_TEXT = 20_000  # characters kept of one text input (a real narrative is a fe
 START_TIMEOUT = 120.0  # a worker's interpreter start-up (slow disks, antivirus on Windows)
 MAX_BATCH = 16  # files per message; fewer near the end so that both workers finish together
 MAX_TRIES = 3  # a file sent again this often (its batch mates crashed) is charged the crash
+REPEATED_CRASHES = "tiến trình đọc dừng nhiều lần trong lượt tệp có tệp này"
 
 
 @dataclass
@@ -381,11 +382,15 @@ class Pool:
                 if screened.refused or not screened.kind:
                     outcomes[index] = Outcome(f, screened, None, None, 0.0)
                     left -= 1
+                    if on_done is not None:
+                        on_done(1)
                     return
             sub = Submission(file=f)
             sub.issues.append(make_issue(self.schema, code, file=f.name, **params))
             outcomes[index] = Outcome(f, screened, sub, None, self.timeout if code == "file-timeout" else 0.0)
             left -= 1
+            if on_done is not None:
+                on_done(1)
 
         def requeue(indexes: list[int], culprit: int | None) -> None:
             for index in reversed(indexes):
@@ -393,7 +398,7 @@ class Pool:
                     continue
                 tries[index] += 1
                 if tries[index] >= MAX_TRIES:
-                    refuse(index, "file-crashed-reader", detail=_crash_detail(None))
+                    refuse(index, "file-crashed-reader", detail=REPEATED_CRASHES)
                 else:
                     pending.appendleft(index)
 
