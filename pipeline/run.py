@@ -68,18 +68,21 @@ def collect(
     now: datetime,
     workdir: Path | None = None,
     checker: expectations.Checker | None = None,
+    likely_new: int = 0,
 ) -> list[Submission]:
     """Every inbox file as a Submission (ignored ones included), validated.
 
     Attachments of e-mails and zips are written under `workdir` (a private temporary folder).
     A file the ledger does not know is hashed, screened, read and validated in one pass by the
     worker processes; an unchanged one comes from the parse cache without being opened.
+    `likely_new`: about how many files are new (likely_new_files): their workers start first.
     """
-    with STAGES.step("parse cache (ledger)"):
-        fingerprint = parsecache.fingerprint(schema)
-        cache = parsecache.Cache(*ledger.parse_cache(fingerprint, period.id))
-    read: dict[int, workers.Outcome] = {}  # id(InboxFile) → what the workers made of it
     with workers.Pool(schema, period) as pool:
+        pool.start(likely_new)
+        with STAGES.step("parse cache (ledger)"):
+            fingerprint = parsecache.fingerprint(schema)
+            cache = parsecache.Cache(*ledger.parse_cache(fingerprint, period.id))
+        read: dict[int, workers.Outcome] = {}  # id(InboxFile) → what the workers made of it
 
         def examine(files: list[InboxFile]) -> list[Screened | None]:
             with Progress(len(files), "Đọc tệp") as bar, STAGES.step("read + validate (2 workers)"):
@@ -162,8 +165,9 @@ def consolidate(
                 with expectations.Checker(schema) as checker:
                     # Many new files: great_expectations' process starts now, its import
                     # overlapping the scan and the reading; few: it is never started.
-                    checker.expect(likely_new_files(schema, period, inbox, ledger))
-                    subs = collect(schema, period, inbox, ledger, as_of, Path(tmp), checker)
+                    likely = likely_new_files(schema, period, inbox, ledger)
+                    checker.expect(likely)
+                    subs = collect(schema, period, inbox, ledger, as_of, Path(tmp), checker, likely)
                 faults.checkpoint("after-collect")
                 with STAGES.step("merge"):
                     units = merge.merge(schema, subs, period, as_of)
