@@ -50,13 +50,7 @@ def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
     """
     path = Path(path)
     folder = path.parent
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except PermissionError as exc:
-        raise OutputError(_locked_message(path)) from exc
-    except OSError as exc:
-        raise OutputError(_os_message(path, exc)) from exc
-    tmp = Path(tmp_name)
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             _set_mode(fh.fileno(), path)
@@ -203,15 +197,20 @@ class AtomicBatch:
             self.abort()
 
 
-def _write_temporary(path: Path, data: bytes) -> Path:
-    """`data` in a durable temporary file beside `path` (mode as write_atomic gives it)."""
+def _temporary(path: Path) -> tuple[int, Path]:
+    """A new hidden temporary file beside `path` (`.name.xxxx.tmp`, swept by a later run)."""
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except PermissionError as exc:
         raise OutputError(_locked_message(path)) from exc
     except OSError as exc:
         raise OutputError(_os_message(path, exc)) from exc
-    tmp = Path(tmp_name)
+    return fd, Path(tmp_name)
+
+
+def _write_temporary(path: Path, data: bytes) -> Path:
+    """`data` in a durable temporary file beside `path` (mode as write_atomic gives it)."""
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             _set_mode(fh.fileno(), path)
