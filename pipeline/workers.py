@@ -22,6 +22,7 @@ import hashlib
 import math
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -192,14 +193,14 @@ def _limit_memory(limit: int) -> None:
         pass
 
 
-def _serve(
-    conn: Connection, progress: Any, schema: Schema, period: ReportingPeriod, memory_limit: int
-) -> None:
-    """Worker loop: a batch of tasks in, their replies out; None or a closed pipe ends it.
+def _serve(conn: Connection, progress: Any, memory_limit: int) -> None:
+    """Worker loop: the schema and period first, then a batch of tasks in, their replies out;
+    None or a closed pipe ends it.
 
     `progress` (shared memory): [start time of the current file (time.monotonic), its position
     in the batch, or -1 between batches].
     """
+    faults.checkpoint("worker-start")
     # Readers written in Rust print panics on stderr: keep the officer's console clean.
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -208,6 +209,10 @@ def _serve(
     except OSError:
         pass
     _limit_memory(memory_limit)
+    try:
+        schema, period = conn.recv()
+    except (EOFError, OSError):
+        return
     # The schema (10,000 units) and the modules stay for the worker's life: out of the cyclic
     # collector's sight, so that its passes over each file's garbage stay short.
     gc.freeze()
@@ -241,15 +246,23 @@ class _Worker:
     def __init__(self, ctx: Any, schema: Schema, period: ReportingPeriod, memory_limit: int) -> None:
         self.conn, child = ctx.Pipe()
         self.progress = ctx.Array("d", [0.0, -1.0], lock=False)
-        self.proc = ctx.Process(
-            target=_serve, args=(child, self.progress, schema, period, memory_limit), daemon=True
-        )
+        self.proc = ctx.Process(target=_serve, args=(child, self.progress, memory_limit), daemon=True)
         self.proc.start()
         child.close()
+        # The schema goes over the pipe, not in the process's arguments: CPython's spawn writes
+        # those before closing its own copy of the child's end, so with more than a pipe buffer
+        # of them (a national registry) a worker dying at start-up would hang the run for good.
+        # From a thread: the worker's interpreter start-up overlaps the run's own work.
+        self._handing = threading.Thread(target=self._hand_over, args=(schema, period), daemon=True)
+        self._handing.start()
         self.batch: list[int] = []  # indexes of the files sent and not answered
         self.sent = 0.0
         self.ready = False
         self.layout: bytes | None = None  # the last packed layout received from this worker
+
+    def _hand_over(self, schema: Schema, period: ReportingPeriod) -> None:
+        with contextlib.suppress(OSError, ValueError):  # died or stopped: seen by the pool
+            self.conn.send((schema, period))
 
     def send(self, batch: list[int], tasks: list[_Task]) -> None:
         self.sent = time.monotonic()
@@ -277,9 +290,11 @@ class _Worker:
         self.conn.close()
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
-        self.proc.join(2)
+        self._handing.join(2)
+        if not self._handing.is_alive():  # never two writers on the pipe at once
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.proc.join(2)
         self.kill()
 
 

@@ -7,6 +7,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from pipeline import cli
 from pipeline.lock import RunLock
 from pipeline.outputs import atomic
+from tests.conftest import ROOT
 from tests.issue6_support import (
     AS_OF,
     PERIOD,
@@ -232,3 +234,35 @@ def test_folder_in_place_of_an_output(
     assert "run.json" in done.stderr
     after = output_bytes(outbox)
     assert {k: after[k] for k in after} == {k: prev[k] for k in after}  # nothing replaced
+
+
+_DYING_WORKER = """
+import os, sys
+from pathlib import Path
+from pipeline import schema as schema_mod, workers
+from pipeline.benchmark import write_bench_schema
+from pipeline.deadlines import parse_period
+from pipeline.model import InboxFile
+
+work = Path(sys.argv[1])
+schema = schema_mod.load(write_bench_schema(5000, work / "schemas"))  # pickles to ~1 MB
+period = parse_period("2023-Q1", schema.calendar)
+os.environ["PIPELINE_TEST_PAUSE_AT"] = "abort@worker-start"  # every worker dies at once
+(work / "a.xlsx").write_bytes(b"PK")
+try:
+    with workers.Pool(schema, period) as pool:
+        pool.run([InboxFile(name="a.xlsx", path=work / "a.xlsx", sha256="", size=2)])
+except OSError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_worker_dying_at_start_up_stops_the_run_instead_of_hanging(tmp_path: Path) -> None:
+    """A national registry is more than a pipe buffer: it must not be the spawn arguments
+    (CPython writes those before closing its copy of the child's end: a dead child = a hang)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _DYING_WORKER, str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("refused:")
