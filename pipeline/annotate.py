@@ -591,13 +591,10 @@ def _vml_xml(pkg: Package, part: str | None, block: int, comments: list[tuple[st
 def _merged_top_left(root: Any) -> list[tuple[int, int, int, int]]:
     ranges = []
     for m in root.iterfind(f"{_q('mergeCells')}/{_q('mergeCell')}"):
-        first, _, last = str(m.get("ref", "")).partition(":")
         try:
-            r1, c1 = cellref.from_a1(first)
-            r2, c2 = cellref.from_a1(last or first)
+            ranges.append(cellref.span(str(m.get("ref", ""))))
         except ValueError:
             continue
-        ranges.append((min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)))
     return ranges
 
 
@@ -680,10 +677,8 @@ def _widen_dimension(root: Any, extent: list[int]) -> None:
     dim = root.find(_q("dimension"))
     if dim is None or extent[0] < 0:
         return
-    first, _, last = str(dim.get("ref", "")).partition(":")
     try:
-        r1, c1 = cellref.from_a1(first)
-        r2, c2 = cellref.from_a1(last or first)
+        r1, c1, r2, c2 = cellref.span(str(dim.get("ref", "")))
     except ValueError:
         return
     top, left = min(r1, extent[0]), min(c1, extent[1])
@@ -760,7 +755,7 @@ class _Annotation:
         by_name = {nfc(s.name): s for s in kept if s.kind == REL_WORKSHEET and s.part and pkg.has(s.part)}
         grouped: dict[str, dict[str, list[CellNote]]] = {}
         for note in self.notes:
-            if note.sheet in by_name and note.cell and _valid_ref(note.cell):
+            if note.sheet in by_name and note.cell and cellref.is_a1(note.cell):
                 grouped.setdefault(note.sheet, {}).setdefault(note.cell.upper().replace("$", ""), []).append(
                     note
                 )
@@ -968,14 +963,6 @@ def _retitle(app: Any, worksheets: list[str], removed: set[str]) -> None:
         pass
     app.remove(pairs_el)
     app.remove(titles_el)
-
-
-def _valid_ref(ref: str) -> bool:
-    try:
-        cellref.from_a1(ref)
-    except (ValueError, KeyError):
-        return False
-    return True
 
 
 def annotated_xlsx(

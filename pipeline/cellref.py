@@ -44,6 +44,23 @@ def from_a1(ref: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col_index(m.group(1))
 
 
+def is_a1(ref: str) -> bool:
+    """Whether `ref` is one A1 cell reference ("D12", "$D$12")."""
+    try:
+        from_a1(ref)
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
+def span(ref: str) -> tuple[int, int, int, int]:
+    """ "B2:A5" or "C3" → (top, left, bottom, right), zero-based; ValueError if not a range."""
+    first, _, last = ref.partition(":")
+    r1, c1 = from_a1(first)
+    r2, c2 = from_a1(last or first)
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
 def absolute(ref: str) -> str:
     """ "D12" → "$D$12"."""
     row, col = from_a1(ref)

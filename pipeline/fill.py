@@ -240,7 +240,7 @@ def annotate_workbook(
 
     grouped: dict[tuple[str, str], list[CellNote]] = {}
     for note in notes:
-        if note.sheet in by_name and note.cell and _valid_ref(note.cell):
+        if note.sheet in by_name and note.cell and cellref.is_a1(note.cell):
             grouped.setdefault((note.sheet, note.cell.upper()), []).append(note)
     order = {"error": 0, "warning": 1, "info": 2}
     for (sheet, ref), items in grouped.items():
@@ -256,14 +256,6 @@ def annotate_workbook(
     ws = _write_report(wb, report, 0)
     _make_first(wb, ws)
     return workbook_bytes(wb, modified=modified)
-
-
-def _valid_ref(ref: str) -> bool:
-    try:
-        cellref.from_a1(ref)
-    except (ValueError, KeyError):
-        return False
-    return True
 
 
 def report_workbook(report: CheckReport, *, modified: datetime = MODIFIED) -> bytes:

@@ -182,7 +182,7 @@ def consolidate(
                 period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)
             )
             result.past = history.earlier_results(ledger, period)
-            outputs.write_outputs(result, schema, outbox)
+            outputs.write_outputs(result, schema, outbox, ledger)
             with STAGES.step("history"):
                 history.record_results(ledger, result)
             write_read_times(result, outbox)

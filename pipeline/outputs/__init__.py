@@ -77,13 +77,19 @@ def remove_stale_temporaries(folder: Path) -> None:
                 tmp.unlink()
 
 
-def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
+def write_outputs(result: RunResult, schema: Schema, outbox: Path, ledger: Ledger | None = None) -> list[str]:
     """Write every output into outbox/<period id>/ and return their relative paths.
 
     Every target is checked before anything is replaced, so a run refused because a file is
-    open in Excel leaves all previous outputs as they were; run.json comes last.
+    open in Excel leaves all previous outputs as they were; run.json comes last. `ledger`: the
+    run's own (its table `pieces` keeps the workbook's and the report's compressed blocks);
+    without one, the outbox's ledger is opened for the writing.
     """
-    outbox = Path(outbox)
+    with contextlib.nullcontext(ledger) if ledger is not None else Ledger(outbox / LEDGER_FILE) as store:
+        return _write_outputs(result, schema, Path(outbox), store)
+
+
+def _write_outputs(result: RunResult, schema: Schema, outbox: Path, ledger: Ledger) -> list[str]:
     period_id = result.period.id
     consolidated, late_list, report = output_names(period_id)
     inspection, draft, letters = paper_names(period_id)
@@ -110,8 +116,7 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
 
     def consolidated_producer(fh: IO[bytes]) -> None:
         # Blocks of rows cached in the ledger (table `pieces`): a rerun compresses only what changed.
-        with Ledger(outbox / LEDGER_FILE) as ledger:
-            build_consolidated(result, schema, fh, ledger, consolidated)
+        build_consolidated(result, schema, fh, ledger, consolidated)
 
     def late_producer(fh: IO[bytes]) -> None:
         build_late_list(result, schema, fh)
@@ -127,7 +132,7 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path) -> list[str]:
             write_atomic(outbox / late_list, late_producer)
             write_atomic(outbox / inspection, inspection_producer)
         with STAGES.step("write: report draft .docx"):
-            write_report(result, schema, outbox, draft)
+            write_report(result, schema, outbox, draft, ledger)
         with STAGES.step("write: late list, inspection list, issues CSV"):
             write_bytes_atomic(outbox / issues_csv, build_issues_csv(result, schema))
         bar.update(4)

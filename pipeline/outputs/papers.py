@@ -20,8 +20,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from pipeline import word
-from pipeline.ledger import FILE_NAME as LEDGER_FILE
-from pipeline.ledger import Ledger
 from pipeline.model import RunResult, UnitResult
 from pipeline.outputs import figures
 from pipeline.outputs import vocabulary as vi
@@ -245,11 +243,10 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
     return paper.to_bytes(result.as_of.astimezone(rp.tz), store, part)
 
 
-def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str) -> None:
+def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str, store: PieceStore) -> None:
     """Write the report draft to outbox/rel, with the compressed chunks of the previous run
-    (the ledger's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
-    with Ledger(outbox / LEDGER_FILE) as ledger:
-        data = build_report(result, schema, ledger, f"{rel}#{word.DOCUMENT}")
+    (the store's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
+    data = build_report(result, schema, store, f"{rel}#{word.DOCUMENT}")
     if not _same_bytes(outbox / rel, data):
         write_bytes_atomic(outbox / rel, data)
 
