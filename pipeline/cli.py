@@ -29,6 +29,10 @@ from pipeline.schema import Schema, SchemaError
 
 click_vietnamese.install()  # usage lines, headings and usage errors in Vietnamese
 
+# The last consolidation's result, kept alive until the process ends: `python -m pipeline`
+# leaves with os._exit (pipeline.__main__.leave), so its objects are never freed one by one.
+KEPT: list[object] = []
+
 CANNOT_CONTINUE = (SchemaError, ReceiptsError, LedgerError, LockError, OutputError, InboxError, OSError)
 
 
@@ -154,6 +158,7 @@ def consolidate(
         result = run_consolidate(schema, period, inbox, outbox, as_of)
     except CANNOT_CONTINUE as exc:
         _fail(str(exc))
+    KEPT[:] = [result]
     counts = ", ".join(
         f"{label.lower()} {result.count(s)}" for s, label in UNIT_STATUS_VI.items() if result.count(s)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -68,17 +69,50 @@ class CriterionScore:
     figures: str  # the figures it used, e.g. "đúng hạn 95 / (95 + 5) = 95,0%"
 
 
-@dataclass(frozen=True)
 class Score:
-    total: float
-    band: str
-    band_rule: str  # why this band (thresholds and caps applied)
-    criteria: tuple[CriterionScore, ...]
-    self_score: float | None
+    """A unit's score. `criteria` may be given as a function that returns them: a score
+    remembered in the ledger (score.load_score) decodes its criteria only when they are read,
+    and most runs read them for a few units only."""
+
+    __slots__ = ("_criteria", "band", "band_rule", "self_score", "total")
+
+    def __init__(
+        self,
+        total: float,
+        band: str,
+        band_rule: str,  # why this band (thresholds and caps applied)
+        criteria: tuple[CriterionScore, ...] | Callable[[], tuple[CriterionScore, ...]],
+        self_score: float | None,
+    ) -> None:
+        self.total = total
+        self.band = band
+        self.band_rule = band_rule
+        self._criteria = criteria
+        self.self_score = self_score
+
+    @property
+    def criteria(self) -> tuple[CriterionScore, ...]:
+        if not isinstance(self._criteria, tuple):
+            self._criteria = self._criteria()
+        return self._criteria
 
     @property
     def difference(self) -> float | None:
         return None if self.self_score is None else round(self.self_score - self.total, 2)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.total, self.band, self.band_rule, self.criteria, self.self_score)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Score) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Score(total={!r}, band={!r}, band_rule={!r}, criteria={!r}, self_score={!r})".format(
+            *self._fields()
+        )
 
 
 @dataclass(frozen=True)

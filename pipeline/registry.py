@@ -47,6 +47,12 @@ def _spellings(schema: Schema) -> tuple[dict[str, int], int]:
     return ranks, max((s.count(" ") + 1 for s in ranks), default=0)
 
 
+def prepare(schema: Schema) -> None:
+    """Build the registry's indexes now (10,000 units: ~0.1 s), not on the first file."""
+    _by_code(schema)
+    _spellings(schema)
+
+
 def match_unit(schema: Schema, text: str) -> UnitMatch:
     """A registry code, "code - name", a name or an alias → the unit; ambiguous → candidates."""
     raw = text.strip()

@@ -55,9 +55,11 @@ def apply_expectations(
 
 
 def likely_new_files(schema: Schema, period: ReportingPeriod, inbox: Path, ledger: Ledger) -> int:
-    """About how many files this run will read: inbox files (names only) less the parse cache."""
+    """About how many files this run will read: inbox files (names only) less the parse cache,
+    and at least one when the inbox has files: the cache also holds files that have left the
+    inbox (a file replaced under its name), and a rerun is usually made because one came in."""
     files = sum(len(names) for _root, _dirs, names in os.walk(inbox))
-    return files - ledger.parsed_count(parsecache.fingerprint(schema), period.id)
+    return max(files - ledger.parsed_count(parsecache.fingerprint(schema), period.id), min(files, 1))
 
 
 def collect(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from pipeline.expression import evaluate, names
@@ -149,6 +149,10 @@ def score_all(
     return used
 
 
+# Part of every memo key: a memo written in another format is never read (it is scored again).
+MEMO_FORMAT = "2"
+
+
 def score_key(result: UnitResult) -> str | None:
     """Everything score_unit reads besides the schema: the unit, the content of its accepted
     file (its figures, read under the same schema), status, days late, and the cells with
@@ -159,16 +163,20 @@ def score_key(result: UnitResult) -> str | None:
     flawed = sorted(
         {f"{i.key}:{i.severity}" for i in sub.issues if i.severity in ("error", "warning") and i.key}
     )
-    return "|".join((result.unit.code, sub.file.sha256, result.status, str(result.days_late), *flawed))
+    return "|".join((MEMO_FORMAT, result.unit.code, sub.file.sha256, result.status, str(result.days_late), *flawed))
 
 
 def dump_score(score: Score) -> bytes:
+    """The score for the ledger's memo: its criteria packed apart, so that load_score can
+    leave them packed until they are read."""
     criteria = tuple((c.key, c.label, c.points, c.max_points, c.rule, c.figures) for c in score.criteria)
-    return marshal.dumps((score.total, score.band, score.band_rule, criteria, score.self_score))
+    return marshal.dumps((score.total, score.band, score.band_rule, marshal.dumps(criteria), score.self_score))
 
 
 def load_score(data: bytes) -> Score:
-    total, band, band_rule, criteria, self_score = marshal.loads(
-        data
-    )  # our own ledger, written by dump_score
-    return Score(total, band, band_rule, tuple(CriterionScore(*c) for c in criteria), self_score)
+    total, band, band_rule, criteria, self_score = marshal.loads(data)  # our ledger's, by dump_score
+    return Score(total, band, band_rule, partial(_criteria, criteria), self_score)
+
+
+def _criteria(packed: bytes) -> tuple[CriterionScore, ...]:
+    return tuple(CriterionScore(*c) for c in marshal.loads(packed))

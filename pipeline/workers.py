@@ -45,6 +45,7 @@ MEMORY_LIMIT = 1 << 30  # bytes of address space per worker
 MAX_TEXT = 20_000  # characters kept of one text input (a real narrative is a few thousand)
 START_TIMEOUT = 120.0  # a worker's interpreter start-up (slow disks, antivirus on Windows)
 MAX_BATCH = 16  # files per message; fewer near the end so that both workers finish together
+FEW_FILES = 8  # up to this many files to read: one worker
 MAX_TRIES = 3  # a file sent again this often (its batch mates crashed) is charged the crash
 REPEATED_CRASHES = "tiến trình đọc dừng nhiều lần trong lượt tệp có tệp này"
 
@@ -209,10 +210,16 @@ def _serve(conn: Connection, progress: Any, memory_limit: int) -> None:
     except OSError:
         pass
     _limit_memory(memory_limit)
+    # The readers' modules now, while the run has no file to hand over yet.
+    import python_calamine  # noqa: F401
+
+    from pipeline import legacy_fonts, read, registry, validate  # noqa: F401
+
     try:
         schema, period = conn.recv()
     except (EOFError, OSError):
         return
+    registry.prepare(schema)  # before "ready": a rerun's one new file would wait for it
     # The schema (10,000 units) and the modules stay for the worker's life: out of the cyclic
     # collector's sight, so that its passes over each file's garbage stay short.
     gc.freeze()
@@ -336,9 +343,16 @@ class Pool:
 
     def start(self, files: int) -> None:
         """Start the workers `files` files will need now, so that their start-up (an interpreter
-        and its imports, ~0.2 s) overlaps what the run does before handing them files."""
-        while len(self._workers) < min(self.processes, files):
+        and its imports, ~0.1–0.2 s) overlaps what the run does before handing them files."""
+        while len(self._workers) < self._wanted(files):
             self._workers.append(self._new_worker())
+
+    def _wanted(self, files: int) -> int:
+        """Workers for `files` files: one for a handful (a second would only cost its start-up,
+        on the core the run itself is using), else one per core."""
+        if files <= 0:
+            return 0
+        return 1 if files <= FEW_FILES else self.processes
 
     def _new_worker(self) -> _Worker:
         return _Worker(self._ctx, self.schema, self.period, self.memory_limit)
@@ -424,7 +438,7 @@ class Pool:
                     pending.appendleft(index)
 
         workers = self._workers
-        while len(workers) < max(1, min(self.processes, len(files))):
+        while len(workers) < self._wanted(len(files)):
             workers.append(self._new_worker())
         start_deadline = time.monotonic() + START_TIMEOUT
         while pending or any(w.batch for w in workers):

@@ -591,6 +591,11 @@ def test_likely_new_files_counts_the_inbox_less_the_parse_cache(schema: Schema, 
         ledger.store_parse_cache(fingerprint, period.id, [("0" * 64, "a.xlsx", "xlsx", b"layout", b"data")])
         ledger.store_parse_cache(fingerprint, "2023-Q2", [("1" * 64, "b.xlsx", "xlsx", b"layout", b"data")])
         assert run.likely_new_files(schema, period, inbox, ledger) == 2
+        # the cache holds more than the inbox (files replaced under their names): still one
+        rows = [(str(i) * 64, f"{name}.xlsx", "xlsx", b"layout", b"data") for i, name in enumerate("bcdef")]
+        ledger.store_parse_cache(fingerprint, period.id, rows)
+        assert run.likely_new_files(schema, period, inbox, ledger) == 1
+        assert run.likely_new_files(schema, period, tmp_path / "empty", ledger) == 0
 
 
 def test_a_rerun_over_the_same_inbox_starts_nothing(sample: SampleManifest, tmp_path: Path) -> None:
