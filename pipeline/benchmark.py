@@ -10,6 +10,7 @@ its own process so that peak memory (RSS) is measured per step.
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import io
 import json
@@ -262,6 +263,9 @@ def main() -> None:
     t = time.perf_counter()
     schemas, inbox = generate(n, root)
     print(f"inbox: {inbox} ({n} files; generated or reused in {time.perf_counter() - t:.1f} s)", flush=True)
+    # The package's bytecode, as any run writes it on first use: this machine sets
+    # PYTHONDONTWRITEBYTECODE, which would have every measured run compile ~50 modules again.
+    compileall.compile_dir(Path(__file__).resolve().parent, quiet=1)
     py = sys.executable
     rows: dict[str, dict[str, float]] = {}
     rows["calamine"] = _child_rss([py, "-m", "pipeline.benchmark_step", "calamine", str(inbox)])

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from pipeline.catalogue import Issue, has_errors
 from pipeline.deadlines import ReportingPeriod
@@ -169,6 +170,9 @@ class RunResult:
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
     past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
+    # What the writers derive from the result and share, computed once (the inspection list
+    # is a sheet of the consolidated workbook and a file of its own).
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def accepted(self) -> list[Submission]:

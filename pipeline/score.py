@@ -163,14 +163,18 @@ def score_key(result: UnitResult) -> str | None:
     flawed = sorted(
         {f"{i.key}:{i.severity}" for i in sub.issues if i.severity in ("error", "warning") and i.key}
     )
-    return "|".join((MEMO_FORMAT, result.unit.code, sub.file.sha256, result.status, str(result.days_late), *flawed))
+    return "|".join(
+        (MEMO_FORMAT, result.unit.code, sub.file.sha256, result.status, str(result.days_late), *flawed)
+    )
 
 
 def dump_score(score: Score) -> bytes:
     """The score for the ledger's memo: its criteria packed apart, so that load_score can
     leave them packed until they are read."""
     criteria = tuple((c.key, c.label, c.points, c.max_points, c.rule, c.figures) for c in score.criteria)
-    return marshal.dumps((score.total, score.band, score.band_rule, marshal.dumps(criteria), score.self_score))
+    return marshal.dumps(
+        (score.total, score.band, score.band_rule, marshal.dumps(criteria), score.self_score)
+    )
 
 
 def load_score(data: bytes) -> Score:

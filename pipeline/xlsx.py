@@ -132,3 +132,12 @@ def close_to_parts(wb: Workbook) -> list[tuple[str, bytes]]:
                 data = _DIMENSION.sub(ref, data, count=1)
             parts.append((info.filename, data))
     return parts
+
+
+def split_sheet_data(xml: bytes) -> tuple[bytes, bytes]:
+    """A sheet part cut where spliced rows go: before </sheetData>."""
+    at = xml.rfind(b"</sheetData>")
+    if at < 0:  # no row at all: <sheetData/>
+        at = xml.index(b"<sheetData/>")
+        return xml[:at] + b"<sheetData>", b"</sheetData>" + xml[at + len(b"<sheetData/>") :]
+    return xml[:at], xml[at:]

@@ -22,6 +22,7 @@ from pipeline.model import (
     Score,
     Submission,
     UnitResult,
+    Version,
 )
 from pipeline.outputs import (
     OutputError,
@@ -30,6 +31,7 @@ from pipeline.outputs import (
     write_bytes_atomic,
     write_outputs,
 )
+from pipeline.outputs.run_report import dump, render, run_report
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EVIL = '=HYPERLINK("http://x","y")'
@@ -460,3 +462,31 @@ def test_write_atomic_folder_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyP
         write_bytes_atomic(tmp_path / "run.json", b"{}")
     assert "run.json" in str(info.value)
     assert not (tmp_path / "run.json").exists()
+
+
+def test_run_json_lines_are_the_report_as_json_would_write_it(
+    written: tuple[RunResult, Path, list[str]], schema: schema_mod.Schema
+) -> None:
+    """run.json is written line by line (run_report.render); it must be byte for byte what
+    json writes for the report as a dict (run_report.dump), awkward text and blanks included."""
+    result, outbox, _outputs = written
+    on_disk = (outbox / "2023-Q1" / "run.json").read_bytes()
+    assert on_disk == dump(run_report(result, schema))
+    odd = 'tệp "lạ"\\\n\t\x01\u2028\U0001f600 ạ.xlsx'
+    result.files[0].file.name = odd
+    result.files[0].unit = None
+    result.files[0].file.received_at = None
+    result.files[0].issues.append(Issue("x", "error", odd, None, None, odd))
+    result.units[0].history = [
+        Version(1, 2, odd, "a" * 64, datetime(2023, 3, 1, 7, 0, tzinfo=TZ), "superseded", False),
+        Version(2, 2, "b.xlsx", "b" * 64, datetime(2023, 3, 2, 7, 0, 0, 5, tzinfo=TZ), "accepted", True),
+    ]
+    result.units[1].days_late = 10**20
+    result.units[2].received_at = datetime(2023, 3, 5, 7, 0, tzinfo=ZoneInfo("UTC"))
+    result.totals["t1_sessions"] = 1.5e-7
+    result.outputs = ["a", odd]
+    rendered = render(result, schema)
+    assert rendered == dump(run_report(result, schema))
+    assert json.loads(rendered)["files"][0]["path"] == odd
+    result.files, result.units = [], []
+    assert render(result, schema) == dump(run_report(result, schema))

@@ -21,7 +21,7 @@ from pipeline.outputs.inspection import build_inspection
 from pipeline.outputs.issues_csv import build_issues_csv, csv_safe
 from pipeline.outputs.late_list import build_late_list, late_units
 from pipeline.outputs.papers import letter_units, write_letters, write_report
-from pipeline.outputs.run_report import dump, run_report
+from pipeline.outputs.run_report import render, run_report
 from pipeline.progress import STAGES, Progress
 from pipeline.schema import Schema
 
@@ -146,7 +146,7 @@ def _write_outputs(result: RunResult, schema: Schema, outbox: Path, ledger: Ledg
             feedback.write_planned(planned, outbox, period_id, on_done=bar.update)
         result.outputs = [*files, report]
         with STAGES.step("write: run.json"):
-            write_bytes_atomic(outbox / report, dump(run_report(result, schema)))
+            write_bytes_atomic(outbox / report, render(result, schema))
         bar.update()
     return list(result.outputs)
 

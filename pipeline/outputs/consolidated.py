@@ -47,6 +47,7 @@ from pipeline.xlsx import (
     merge_only,
     new_workbook,
     reserve_rows,
+    split_sheet_data,
     xf_index,
 )
 from pipeline.xlsx import Styles as XlsxStyles
@@ -138,8 +139,8 @@ def build_consolidated(
         _criteria(wb, f, s, ctx, ranked),
         _narratives(wb, f, s, ctx),
         _proposals(wb, f, s, ctx),
-        _table(ctx, SHEET_LATE, write_late_sheet(wb, styles, result, schema, spliced=True)),
-        _table(ctx, SHEET_INSPECTION, write_inspection_sheet(wb, styles, result, schema, spliced=True)),
+        _table(ctx, SHEET_LATE, write_late_sheet(wb, styles, result, schema)),
+        _table(ctx, SHEET_INSPECTION, write_inspection_sheet(wb, styles, result, schema)),
         _issues(wb, f, s, ctx),
         _sources(wb, f, s, ctx),
         _provenance(wb, f, s, ctx),
@@ -152,7 +153,7 @@ def build_consolidated(
         if sheet is None:
             entries.append(Entry.of(part_name, xml))
             continue
-        head, tail = _split_sheet(xml)
+        head, tail = split_sheet_data(xml)
         part = sheet.builder.finish(head, tail)
         entries.append(Entry.of_part(part))
         stats.compressed[sheet.sheet] = len(part.new)
@@ -161,15 +162,6 @@ def build_consolidated(
             store.save_pieces(sheet.store_name, part.new, sheet.builder.unused())
     write_zip(target, entries)
     return stats
-
-
-def _split_sheet(xml: bytes) -> tuple[bytes, bytes]:
-    """A sheet part cut where the spliced rows go: before </sheetData>."""
-    at = xml.rfind(b"</sheetData>")
-    if at < 0:  # no row at all: <sheetData/>
-        at = xml.index(b"<sheetData/>")
-        return xml[:at] + b"<sheetData>", b"</sheetData>" + xml[at + len(b"<sheetData/>") :]
-    return xml[:at], xml[at:]
 
 
 class _Styles:
@@ -974,19 +966,8 @@ def _proposals(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _S
 def _table(ctx: _Context, name: str, rows: list[layout.TableRow]) -> _Sheet:
     """Rows of a sheet whose writer lives in its own module (late list, inspection list):
     rendered and compressed on every run (they are a few hundred rows, not one per unit)."""
-    ws = ctx.worksheet(name)
-    sheet = _Sheet(ctx, name, ws)
-    styles: dict[int, Style] = {}
-    out = []
-    for table_row in rows:
-        cells = []
-        for value, fmt, numeric in table_row.cells:
-            style = styles.get(id(fmt))
-            if style is None:
-                style = styles[id(fmt)] = Style(xf_index(fmt))
-            cells.append(number(style, value) if numeric else text(style, value))
-        out.append(row("".join(cells), table_row.height))
-    sheet.fresh("".join(out))
+    sheet = _Sheet(ctx, name, ctx.worksheet(name))
+    sheet.fresh(layout.table_xml(rows))
     return sheet
 
 

@@ -197,7 +197,16 @@ class Suggestion:
 
 
 def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[Suggestion]:
-    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons)."""
+    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons);
+    computed once per result."""
+    key = f"inspection_list:{lowest}"
+    found: list[Suggestion] | None = result.derived.get(key)
+    if found is None:
+        found = result.derived[key] = _inspection_list(result, schema, lowest)
+    return found
+
+
+def _inspection_list(result: RunResult, schema: Schema, lowest: int) -> list[Suggestion]:
     scored = sorted(
         (u for u in result.units if u.score is not None),
         key=lambda u: round(u.score.total, 2) if u.score else 0.0,

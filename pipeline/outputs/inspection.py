@@ -7,6 +7,7 @@ consolidated workbook.
 
 from __future__ import annotations
 
+import io
 from typing import IO
 
 from pipeline.model import RunResult
@@ -36,10 +37,9 @@ def write_inspection_sheet(
     schema: Schema,
     *,
     name: str = SHEET,
-    spliced: bool = False,
 ) -> list[layout.TableRow]:
-    """Write the inspection list as sheet `name` of `wb`; its rows are returned, and only
-    returned when `spliced` (the consolidated workbook writes them as XML)."""
+    """Write the inspection list as sheet `name` of `wb` but its rows, which are returned: the
+    caller splices them in as XML (layout.write_with_rows, the consolidated workbook)."""
     f = layout.Formats(styles)
     ws = wb.add_worksheet(name)
     last_col = len(COLUMNS) - 1
@@ -75,10 +75,7 @@ def write_inspection_sheet(
             ("\n".join(f"- {reason}" for reason in sug.reasons), f.cell, False),
         )
         rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 75)) for x in sug.reasons) + 2))
-    if spliced:
-        reserve_rows(ws, header + len(rows), last_col)
-    else:
-        layout.write_rows(ws, header + 1, rows)
+    reserve_rows(ws, header + len(rows), last_col)
     last_row = header + max(len(suggestions), 1)
     if not suggestions:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
@@ -88,7 +85,8 @@ def write_inspection_sheet(
 
 
 def build_inspection(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
-    """The standalone inspection-list workbook."""
-    wb = new_workbook(target, result.as_of.astimezone(result.period.tz), TITLE.capitalize())
-    write_inspection_sheet(wb, Styles(wb), result, schema)
-    wb.close()
+    """The standalone inspection-list workbook: its rows spliced in as XML, as in the consolidated one."""
+    created = result.as_of.astimezone(result.period.tz)
+    wb = new_workbook(io.BytesIO(), created, TITLE.capitalize(), in_memory=True)
+    rows = write_inspection_sheet(wb, Styles(wb), result, schema)
+    layout.write_with_rows(wb, wb.worksheets()[0], rows, target)

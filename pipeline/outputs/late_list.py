@@ -6,6 +6,7 @@ consolidated workbook.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import IO
 
@@ -68,10 +69,9 @@ def write_late_sheet(
     schema: Schema,
     *,
     name: str = SHEET,
-    spliced: bool = False,
 ) -> list[layout.TableRow]:
-    """Write the late list as sheet `name` of `wb`; its rows are returned, and only returned
-    when `spliced` (the consolidated workbook writes them as XML)."""
+    """Write the late list as sheet `name` of `wb` but its rows, which are returned: the
+    caller splices them in as XML (layout.write_with_rows, the consolidated workbook)."""
     f = layout.Formats(styles)
     ws = wb.add_worksheet(name)
     tz = result.period.tz
@@ -113,10 +113,7 @@ def write_late_sheet(
             (text, f.cell, False),
         )
         rows.append(layout.TableRow(cells, 16.0 * max(1, -(-len(text) // 55)) + 2))
-    if spliced:
-        reserve_rows(ws, header + len(rows), last_col)
-    else:
-        layout.write_rows(ws, header + 1, rows)
+    reserve_rows(ws, header + len(rows), last_col)
     last_row = header + max(len(units), 1)
     if not units:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
@@ -126,7 +123,8 @@ def write_late_sheet(
 
 
 def build_late_list(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
-    """The standalone late-list workbook."""
-    wb = new_workbook(target, result.as_of.astimezone(result.period.tz), TITLE.capitalize())
-    write_late_sheet(wb, Styles(wb), result, schema)
-    wb.close()
+    """The standalone late-list workbook: its rows spliced in as XML, as in the consolidated one."""
+    created = result.as_of.astimezone(result.period.tz)
+    wb = new_workbook(io.BytesIO(), created, TITLE.capitalize(), in_memory=True)
+    rows = write_late_sheet(wb, Styles(wb), result, schema)
+    layout.write_with_rows(wb, wb.worksheets()[0], rows, target)

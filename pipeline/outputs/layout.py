@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
 from pipeline.model import RunResult
+from pipeline.outputs import rowxml
 from pipeline.outputs import vocabulary as vi
+from pipeline.piecewise_zip import Entry, write_zip
 from pipeline.schema import Schema
-from pipeline.xlsx import Format, Styles, Worksheet
+from pipeline.xlsx import Format, Styles, Workbook, Worksheet, close_to_parts, split_sheet_data, xf_index
 
 A4 = 9
 FONT_NAME = "Times New Roman"
@@ -160,19 +162,37 @@ def write_number(ws: Worksheet, row: int, col: int, value: object, fmt: Format) 
 @dataclass(frozen=True)
 class TableRow:
     """One row of a table as data, from column A: (value, format, numeric) per cell, and the
-    row height in points (None: default). Written by xlsxwriter (`write_rows`) in small
-    workbooks, or as spliced XML in the consolidated workbook."""
+    row height in points (None: default). Spliced into a sheet as XML (`table_xml`)."""
 
     cells: tuple[tuple[object, Format, bool], ...]
     height: float | None = None
 
 
-def write_rows(ws: Worksheet, first_row: int, rows: list[TableRow]) -> None:
-    for r, table_row in enumerate(rows, start=first_row):
-        for col, (value, fmt, numeric) in enumerate(table_row.cells):
-            if numeric:
-                write_number(ws, r, col, value, fmt)
-            else:
-                write_text(ws, r, col, value, fmt)
-        if table_row.height is not None:
-            ws.set_row(r, table_row.height)
+def table_xml(rows: list[TableRow]) -> str:
+    """Rows as the XML of <sheetData> (pipeline/outputs/rowxml.py), each from column A."""
+    styles: dict[int, rowxml.Style] = {}
+    out = []
+    for table_row in rows:
+        cells = []
+        for value, fmt, numeric in table_row.cells:
+            style = styles.get(id(fmt))
+            if style is None:
+                style = styles[id(fmt)] = rowxml.Style(xf_index(fmt))
+            cells.append(rowxml.number(style, value) if numeric else rowxml.text(style, value))
+        out.append(rowxml.row("".join(cells), table_row.height))
+    return "".join(out)
+
+
+def write_with_rows(wb: Workbook, ws: Worksheet, rows: list[TableRow], target: IO[bytes]) -> None:
+    """Close the in-memory workbook `wb` and write it to `target` with `rows` spliced into `ws`
+    after the rows xlsxwriter wrote (reserved with xlsx.reserve_rows): a few thousand rows
+    as XML cost a fraction of xlsxwriter's cell-by-cell writing."""
+    part = f"xl/worksheets/sheet{ws.index + 1}.xml"
+    xml = table_xml(rows).encode("utf-8", "replace")
+    entries = []
+    for name, data in close_to_parts(wb):
+        if name == part:
+            head, tail = split_sheet_data(data)
+            data = head + xml + tail
+        entries.append(Entry.of(name, data))
+    write_zip(target, entries)
