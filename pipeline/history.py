@@ -30,16 +30,28 @@ def _json_value(v: Value) -> int | float | str | None:
     return v
 
 
-def record(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult], fingerprint: str = "") -> None:
-    """Store every version of every unit seen in this run, with the status merge gave it.
+def record(
+    ledger: Ledger,
+    period: ReportingPeriod,
+    units: list[UnitResult],
+    fingerprint: str = "",
+    stored: dict[str, list[VersionRow]] | None = None,
+) -> list[VersionRow]:
+    """Store every version of every unit seen in this run, with the status merge gave it;
+    returns the rows written.
 
     A version already stored with the same unit, validity and status is not written again
     when its figures were stored under the same schema `fingerprint` (the same bytes read
-    with the same form give the same figures): a rerun writes only what changed.
+    with the same form give the same figures): a rerun writes only what changed. `stored`:
+    the period's versions as Ledger.versions_by_unit gives them, when already read.
     """
     key = f"versions-fingerprint:{period.id}"
     same_schema = bool(fingerprint) and ledger.meta(key) == fingerprint
-    stored = ledger.version_states(period.id) if same_schema else {}
+    states: dict[str, tuple[str, bool, str]] = {}
+    if same_schema:
+        if stored is None:
+            stored = ledger.versions_by_unit([period.id], values=False)
+        states = {r.sha256: (r.unit, r.valid, r.status) for rows in stored.values() for r in rows}
     rows = [
         VersionRow(
             sha256=sub.file.sha256,
@@ -55,16 +67,24 @@ def record(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult], fin
         for sub in u.versions
         if sub.file.received_at is not None
         and sub.file.sha256
-        and stored.get(sub.file.sha256) != (u.unit.code, sub.valid, sub.status)
+        and states.get(sub.file.sha256) != (u.unit.code, sub.valid, sub.status)
     ]
     ledger.record_versions(rows)
     if fingerprint and not same_schema:
         ledger.set_meta(key, fingerprint)
+    return rows
 
 
-def attach_history(ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> None:
-    """UnitResult.history: every version the ledger knows for the unit and period, oldest first."""
-    stored = ledger.versions_by_unit([period.id], values=False)
+def attach_history(
+    ledger: Ledger,
+    period: ReportingPeriod,
+    units: list[UnitResult],
+    stored: dict[str, list[VersionRow]] | None = None,
+) -> None:
+    """UnitResult.history: every version the ledger knows for the unit and period, oldest first.
+    `stored`: Ledger.versions_by_unit for the period, when already read."""
+    if stored is None:
+        stored = ledger.versions_by_unit([period.id], values=False)
     for u in units:
         here = {s.file.sha256: s for s in u.versions}
         rows = stored.get(u.unit.code, [])
@@ -148,8 +168,17 @@ def apply(
     `fingerprint`: the schema fingerprint (pipeline.parsecache) the figures were read under.
     """
     check_flows(schema, ledger, period, units)
-    record(ledger, period, units, fingerprint)
-    attach_history(ledger, period, units)
+    # The period's versions are read once: for what record need not write again, and, with
+    # the units whose versions it wrote read again, for the history.
+    stored = ledger.versions_by_unit([period.id], values=False)
+    owner = {r.sha256: unit for unit, rows in stored.items() for r in rows}
+    written = record(ledger, period, units, fingerprint, stored)
+    touched = {r.unit for r in written} | {owner[r.sha256] for r in written if r.sha256 in owner}
+    if touched:
+        fresh = ledger.versions_by_unit([period.id], values=False, units=sorted(touched))
+        for unit in touched:
+            stored[unit] = fresh.get(unit, [])
+    attach_history(ledger, period, units, stored)
 
 
 def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline import mail, screen
+from pipeline import screen
 from pipeline.ledger import FileRecord, FirstSights, Ledger
 from pipeline.model import InboxFile
 from pipeline.vietnamese import nfc
@@ -140,6 +140,8 @@ def _is_container(item: Found) -> bool:
     f = item.file
     if f.kind or item.reject_code or not f.size:
         return False
+    from pipeline import mail  # with the email package: only when a file may be a container
+
     return mail.is_email(f.path) or zipfile.is_zipfile(f.path)
 
 
@@ -157,6 +159,8 @@ def _expand(
     container, then the message's own date (newest Received header, else Date), then, for a zip
     found directly in the inbox, the container's time as the ledger first saw it.
     """
+    from pipeline import mail
+
     f = container.file
     try:
         if mail.is_email(f.path):

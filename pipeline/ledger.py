@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (sha256, period_id)
 );
 CREATE INDEX IF NOT EXISTS versions_unit ON versions (unit, period_id);
--- Each run's unit results per period: change since the previous period, repeated lateness.
+-- Each run's unit results per period: change since the previous period, repeated lateness;
+-- as_of: the run that last changed the row.
 CREATE TABLE IF NOT EXISTS period_scores (
     period_id TEXT NOT NULL,
     year INTEGER NOT NULL,
@@ -114,6 +115,7 @@ CREATE TABLE IF NOT EXISTS file_stats (
 # that keep modification times (unzip, cp -p, rsync -t), so those copies are hashed again.
 FileStat = tuple[int, int, int, int]
 FileRecord = tuple[int, int, int, int, str]  # a FileStat and the sha256 of the bytes it was taken of
+MMAP_BYTES = 1 << 30  # address space only: pages are read as they are touched
 _CHUNK = 500  # values per IN (...) list: far below SQLite's limit on bound parameters
 
 # A row of period_scores, in column order.
@@ -146,6 +148,9 @@ class Ledger:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Read through a memory map: a rerun reads ~60 MB of parse cache, scores and pieces
+            # at 10,000 units, a third faster than through read() calls.
+            self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise LedgerError(f"Không mở được sổ theo dõi {path}: {exc}") from exc
@@ -231,13 +236,6 @@ class Ledger:
                 ],
             )
 
-    def version_states(self, period_id: str) -> dict[str, tuple[str, bool, str]]:
-        """sha256 → (unit, valid, status) of every stored version of the period."""
-        rows = self._db.execute(
-            "SELECT sha256, unit, valid, status FROM versions WHERE period_id = ?", (period_id,)
-        ).fetchall()
-        return {r[0]: (r[1], bool(r[2]), r[3]) for r in rows}
-
     def meta(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
@@ -246,8 +244,11 @@ class Ledger:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
-    def versions_by_unit(self, period_ids: list[str], *, values: bool = True) -> dict[str, list[VersionRow]]:
-        """Every unit's stored versions for the given periods, oldest first, in one query.
+    def versions_by_unit(
+        self, period_ids: list[str], *, values: bool = True, units: list[str] | None = None
+    ) -> dict[str, list[VersionRow]]:
+        """Every unit's stored versions for the given periods, oldest first, in one query
+        (`units`: only these units', at most a few hundred).
 
         Without `values` the stored figures are not decoded (an empty dict in each row).
         """
@@ -255,10 +256,18 @@ class Ledger:
             return {}
         marks = ", ".join("?" for _ in period_ids)
         column = "values_json" if values else "''"
+        where = f"period_id IN ({marks})"
+        args = list(period_ids)
+        if units is not None:
+            if len(units) > _CHUNK:  # past SQLite's bound parameters: every unit, then filtered
+                every = self.versions_by_unit(period_ids, values=values)
+                return {u: every[u] for u in units if u in every}
+            where += f" AND unit IN ({', '.join('?' for _ in units)})"
+            args += units
         rows = self._db.execute(
             f"SELECT sha256, period_id, unit, file_name, received_at, valid, status, {column}"
-            f" FROM versions WHERE period_id IN ({marks}) ORDER BY unit, received_at, file_name",
-            tuple(period_ids),
+            f" FROM versions WHERE {where} ORDER BY unit, received_at, file_name",
+            args,
         ).fetchall()
         out: dict[str, list[VersionRow]] = {}
         for r in rows:
@@ -376,11 +385,26 @@ class Ledger:
         return [tuple(r) for r in rows]
 
     def replace_results(self, period_id: str, rows: list[ScoreRow]) -> None:
-        """This period's unit results, replacing those of an earlier run, in one transaction."""
+        """This period's unit results, replacing those of an earlier run, in one transaction.
+
+        Only rows that changed (as_of aside) are written, and those of units no longer given
+        are deleted: a rerun after one late file rewrites one row, not the whole registry's.
+        A row's as_of is thus the run that last changed it."""
+        stored = {
+            r[3]: r[:9]
+            for r in self._db.execute("SELECT * FROM period_scores WHERE period_id = ?", (period_id,))
+        }
+        changed = [r for r in rows if stored.get(r[3]) != r[:9]]
+        given = {r[3] for r in rows}
+        gone = [(period_id, unit) for unit in stored if unit not in given]
+        if not changed and not gone:
+            return
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM period_scores WHERE period_id = ?", (period_id,))
-            self._db.executemany("INSERT INTO period_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("DELETE FROM period_scores WHERE period_id = ? AND unit = ?", gone)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO period_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", changed
+            )
 
 
 class FirstSights:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -48,7 +48,8 @@ class Submission:
     year: int | None = None
     template_version: str | None = None
     values: dict[str, Value] = field(default_factory=dict)
-    cells: dict[str, Located] = field(default_factory=dict)
+    # Read-only: submissions of one template loaded from the parse cache share one mapping.
+    cells: Mapping[str, Located] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     read_seconds: float = 0.0  # wall time spent reading and validating it (debug log only)
 

@@ -142,7 +142,7 @@ class Unpacker:
             year=year,
             template_version=version,
             values=found,
-            cells=dict(cells),  # a copy: Located values are frozen and shared
+            cells=cells,  # shared by the files of one template (Submission.cells is read-only)
             issues=[Issue(*row) for row in issues] if issues else [],
         )
 

@@ -14,6 +14,7 @@ import openpyxl
 
 from pipeline.deadlines import parse_period
 from pipeline.fill import CellValue, fill_workbook
+from pipeline.ledger import Ledger
 from pipeline.model import RunResult
 from pipeline.run import consolidate
 from pipeline.schema import Schema
@@ -104,3 +105,25 @@ def test_history_survives_removal_from_inbox(
         ("2/2", "b.xlsx", True),
     ]
     assert snv.submission is not None and snv.submission.values["t1_sessions"] == 999
+
+
+def test_unit_results_are_rewritten_only_where_they_changed(tmp_path: Path) -> None:
+    """Ledger.replace_results writes changed rows (as_of is the run that last changed a row)
+    and deletes the rows of units no longer given."""
+    Row = tuple[str, int, int, str, str, float | None, str, int, int, str]
+
+    def row(unit: str, status: str, as_of: str, period: str = "2023-Q1") -> Row:
+        return (period, 2023, 1, unit, status, 80.0 if status == "on_time" else None, "Khá", 0, 0, as_of)
+
+    def stored(ledger: Ledger, period: str = "2023-Q1") -> dict[str, tuple[object, ...]]:
+        sql = "SELECT unit, status, as_of FROM period_scores WHERE period_id = ?"
+        return {r[0]: tuple(r[1:]) for r in ledger._db.execute(sql, (period,)).fetchall()}
+
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        first = [row("A", "on_time", "t1"), row("B", "missing", "t1"), row("C", "missing", "t1")]
+        ledger.replace_results("2023-Q1", first)
+        ledger.replace_results("2023-Q1", [row("A", "on_time", "t2"), row("B", "late", "t2")])
+        assert stored(ledger) == {"A": ("on_time", "t1"), "B": ("late", "t2")}
+        ledger.replace_results("2023-Q2", [row("A", "missing", "t3", "2023-Q2")])  # its own rows
+        assert stored(ledger) == {"A": ("on_time", "t1"), "B": ("late", "t2")}
+        assert stored(ledger, "2023-Q2") == {"A": ("missing", "t3")}
