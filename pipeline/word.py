@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import pickle
 import re
 import struct
 import sys
@@ -362,9 +361,11 @@ class _Repeated:
                 start = end + 1
 
     def key(self, chunk: Sequence[Item]) -> bytes:
-        """A digest of the code and the chunk's items. pickle writes every field (it is only
-        digested here, never read back): equal keys mean equal items."""
-        data = pickle.dumps((self.name, chunk), protocol=5)
+        """A digest of the code and the chunk's items. The repr of str, int, float and None
+        (and tuples of them) is exact and depends on content only: equal keys mean equal items.
+        (pickle's bytes also depend on which equal strings are one object, so a chunk read from
+        the parse cache missed the key of the same chunk read from the files.)"""
+        data = repr((self.name, tuple(chunk))).encode("utf-8", "surrogatepass")
         return hashlib.blake2b(code_digest(self.render.__module__) + data, digest_size=16).digest()
 
     def xml(self, chunk: Sequence[Item]) -> str:

@@ -455,3 +455,26 @@ def test_rerun_with_caches_equals_a_cold_run(tmp_path: Path, schema: schema_mod.
         assert (warm / rel).read_bytes() == (cold / rel).read_bytes(), rel
     assert "chậm 3 ngày" in _docx_text(cold / "2023-Q1" / "cong-van-don-doc" / "STP.docx")
     assert "Đề nghị mới <b>" in _docx_text(cold / "2023-Q1" / "bao-cao-2023-Q1.docx")
+
+
+def test_report_chunk_keys_depend_on_content_only() -> None:
+    """A chunk of the report is found in the ledger by its key: equal items give equal keys
+    whether their equal strings are one object (read from the parse cache) or several (read
+    from the files), and any change of an item changes the key."""
+
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # an equal string, another object
+
+    name = "Huyện Thử nghiệm"
+    shared = [("U1", name, name, 1, 2.5, None)]
+    separate = [("U1", fresh(name), fresh(name), 1, 2.5, None)]
+    assert shared[0][1] is shared[0][2] and separate[0][1] is not separate[0][2]
+    one = word._Repeated("appendix", shared, str)
+    other = word._Repeated("appendix", separate, str)
+    assert one.key(shared) == other.key(separate)
+    for changed in (
+        ("U1", name, name, 1.0, 2.5, None),
+        ("U1", name, name, 1, 2.5, ""),
+        ("U2", name, name, 1, 2.5, None),
+    ):
+        assert one.key([changed]) != one.key(shared)
