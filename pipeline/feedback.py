@@ -86,6 +86,8 @@ def verdict(sub: Submission) -> Verdict:
 
 def needs_feedback(sub: Submission) -> bool:
     # asked of every file and unit of a national run: no sorting here
+    if not sub.issues:
+        return False
     return sub.status != "ignored" and any(i.severity in ("error", "warning") for i in sub.issues)
 
 

@@ -183,14 +183,14 @@ def test_output_open_in_excel(
     outbox = tmp_path / "outbox"
     shutil.copytree(prev_outbox, outbox)
     locked = outbox / PERIOD / f"danh-sach-nop-muon-{PERIOD}.xlsx"
-    real_open = Path.open
+    real_open = os.open
 
-    def excel_holds(self: Path, *args: object, **kwargs: object) -> object:
-        if self == locked and args and args[0] == "r+b":
+    def excel_holds(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if Path(str(path)) == locked and flags & (os.O_RDWR | os.O_WRONLY):
             raise PermissionError(13, "The process cannot access the file")
-        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Path, "open", excel_holds)
+    monkeypatch.setattr(os, "open", excel_holds)
     code, output = _invoke(inbox, outbox)
     assert code == 1
     assert "Traceback" not in output and locked.name in output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -80,18 +81,21 @@ def check_replaceable(path: Path) -> None:
     output replaces none of them.
     """
     path = Path(path)
-    if not path.exists():
+    try:
+        st = os.stat(path)  # one stat and one open: a national run checks ~2,000 outputs
+    except (FileNotFoundError, NotADirectoryError):
         if not os.access(path.parent, os.W_OK):
-            raise OutputError(_locked_message(path))
+            raise OutputError(_locked_message(path)) from None
         return
-    if not path.is_file():
+    except OSError as exc:
+        raise OutputError(_os_message(path, exc)) from exc
+    if not stat.S_ISREG(st.st_mode):
         raise OutputError(
             f'Không ghi được tệp "{path}": đã có một thư mục trùng tên. Đổi tên thư mục đó rồi chạy lại.'
         )
     try:
         # Excel on Windows holds its files open without sharing: opening for writing fails.
-        with path.open("r+b"):
-            pass
+        os.close(os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0)))
     except PermissionError as exc:
         raise OutputError(_locked_message(path)) from exc
     except OSError as exc:

@@ -680,7 +680,15 @@ _BIG = 1_000_000_000_000_000  # whole numbers below this are written as they are
 
 
 def ranking(result: RunResult) -> list[tuple[int | None, UnitResult]]:
-    """Units by score, best first (ties share a rank: 1, 2, 2, 4), then unscored by status."""
+    """Units by score, best first (ties share a rank: 1, 2, 2, 4), then unscored by status;
+    computed once per result (the workbook and the report both rank)."""
+    found: list[tuple[int | None, UnitResult]] | None = result.derived.get("ranking")
+    if found is None:
+        found = result.derived["ranking"] = _rank(result)
+    return found
+
+
+def _rank(result: RunResult) -> list[tuple[int | None, UnitResult]]:
     scored = [(-round(u.score.total, 2), i, u) for i, u in enumerate(result.units) if u.score is not None]
     scored.sort(key=itemgetter(0, 1))
     unscored = [

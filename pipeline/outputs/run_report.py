@@ -86,19 +86,23 @@ def dump(report: dict[str, Any]) -> bytes:
     unit): readable and diffable, and each line goes through json's C encoder, which an
     `indent` would turn off (10,000 units: ~0.2 s instead of ~1 s).
     """
-    lines = []
-    for key, value in sorted(report.items()):
-        if isinstance(value, list):
-            value = [f"    {_one(item)}" for item in value]
-        lines.append(_entry(key, value))
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+    lines = {k: [f"    {_one(item)}" for item in v] if isinstance(v, list) else v for k, v in report.items()}
+    return _document(lines)
 
 
-def _entry(key: str, value: Any) -> str:
-    """One top-level key; a list comes as its items' lines, already written."""
-    if isinstance(value, list) and value:
-        return f"  {_one(key)}: [\n" + ",\n".join(value) + "\n  ]"
-    return f"  {_one(key)}: {_one(value)}"
+def _document(report: dict[str, Any]) -> bytes:
+    """The file from its top-level keys; a list comes as its items' lines, already written.
+    Joined once (7.6 MB of text at 10,000 units: each concatenation would copy all of it)."""
+    parts = ["{\n"]
+    for n, (key, value) in enumerate(sorted(report.items())):
+        if n:
+            parts.append(",\n")
+        if isinstance(value, list) and value:
+            parts += (f"  {_one(key)}: [\n", ",\n".join(value), "\n  ]")
+        else:
+            parts.append(f"  {_one(key)}: {_one(value)}")
+    parts.append("\n}\n")
+    return "".join(parts).encode("utf-8")
 
 
 # --- the same bytes, line by line: what a run writes --------------------------------------
@@ -158,5 +162,4 @@ def render(result: RunResult, schema: Schema) -> bytes:
     report["outputs"] = [f"    {_one(item)}" for item in report["outputs"]]
     report["files"] = [_file_line(s) for s in result.files]
     report["units"] = [_unit_line(u, schema.rubric) for u in result.units]
-    lines = [_entry(key, value) for key, value in sorted(report.items())]
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+    return _document(report)
