@@ -314,10 +314,12 @@ def scan(
         if f.name in receipts:
             f.received_at, f.received_source = receipts[f.name], "receipts"
         else:
-            mtime = datetime.fromtimestamp(mtimes[f.name], tz)
-            if f.sha256:
-                mtime = sights.first_mtime(f.sha256, f.name, mtime, now)
-            # else: could not be read (rejected): no content to remember a time for
+            mtime = sights.recorded(f.sha256) if f.sha256 else None  # known content: no conversion
+            if mtime is None:
+                mtime = datetime.fromtimestamp(mtimes[f.name], tz)
+                if f.sha256:
+                    mtime = sights.first_mtime(f.sha256, f.name, mtime, now)
+                # else: could not be read (rejected): no content to remember a time for
             f.received_at, f.received_source = mtime, "ledger"
         key = (f.sha256, f.name)
         if id(f) in examined:

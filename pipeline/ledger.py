@@ -122,7 +122,7 @@ _CHUNK = 500  # values per IN (...) list: far below SQLite's limit on bound para
 ScoreRow = tuple[str, int, int, str, str, float | None, str, int, int, str]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: every version of a period is read on every run
 class VersionRow:
     """One stored version: a unit's report for a period, by content."""
 
@@ -430,6 +430,10 @@ class FirstSights:
                 f"SELECT sha256, first_mtime FROM content WHERE sha256 IN ({marks})", chunk
             ):
                 self._known[sha] = datetime.fromisoformat(at)
+
+    def recorded(self, sha256: str) -> datetime | None:
+        """The time recorded for a content prefetched or answered before, else None."""
+        return self._known.get(sha256)
 
     def first_mtime(self, sha256: str, name: str, mtime: datetime, seen_at: datetime) -> datetime:
         if sha256 not in self._known:

@@ -127,32 +127,39 @@ def _number(value: float | int | None) -> str:
 
 
 def _file_line(s: Submission) -> str:
+    q = encode_basestring  # fields typed str: no None to spell as null
     f = s.file
-    issues = ", ".join(
-        f'{{"cell": {_text(i.cell)}, "code": {_text(i.code)}, "message": {_text(i.message)},'
-        f' "severity": {_text(i.severity)}, "sheet": {_text(i.sheet)}}}'
-        for i in s.issues
+    issues = (
+        ", ".join(
+            f'{{"cell": {_text(i.cell)}, "code": {q(i.code)}, "message": {q(i.message)},'
+            f' "severity": {q(i.severity)}, "sheet": {_text(i.sheet)}}}'
+            for i in s.issues
+        )
+        if s.issues
+        else ""
     )
+    at = "null" if f.received_at is None else q(f.received_at.isoformat())
     return (
-        f'    {{"issues": [{issues}], "path": {_text(f.name)}, "received_at": {_text(_iso(f.received_at))},'
-        f' "sha256": {_text(f.sha256)}, "status": {_text(s.status)}, "unit": {_text(s.unit)}}}'
+        f'    {{"issues": [{issues}], "path": {q(f.name)}, "received_at": {at},'
+        f' "sha256": {q(f.sha256)}, "status": {q(s.status)}, "unit": {_text(s.unit)}}}'
     )
 
 
 def _unit_line(u: UnitResult, rubric: dict[str, Any]) -> str:
+    q = encode_basestring
     versions = ", ".join(
-        f'{{"file": {_text(v.file)}, "in_inbox": {"true" if v.in_inbox else "false"},'
-        f' "received_at": {_text(_iso(v.received_at))}, "sha256": {_text(v.sha256)},'
-        f' "status": {_text(v.status)}, "version": {_text(v.label)}}}'
+        f'{{"file": {q(v.file)}, "in_inbox": {"true" if v.in_inbox else "false"},'
+        f' "received_at": {q(v.received_at.isoformat())}, "sha256": {q(v.sha256)},'
+        f' "status": {q(v.status)}, "version": {q(v.label)}}}'
         for v in u.history
     )
-    file = None if u.submission is None else u.submission.file.name
+    file = "null" if u.submission is None else q(u.submission.file.name)
+    at = "null" if u.received_at is None else q(u.received_at.isoformat())
+    score = "null" if u.score is None else _number(u.score.total)
     return (
-        f'    {{"band": {_text(vi.band_of(u, rubric))}, "code": {_text(u.unit.code)},'
-        f' "days_late": {_number(u.days_late)}, "file": {_text(file)},'
-        f' "received_at": {_text(_iso(u.received_at))},'
-        f' "score": {_number(None if u.score is None else u.score.total)}, "status": {_text(u.status)},'
-        f' "versions": [{versions}]}}'
+        f'    {{"band": {q(vi.band_of(u, rubric))}, "code": {q(u.unit.code)},'
+        f' "days_late": {_number(u.days_late)}, "file": {file}, "received_at": {at},'
+        f' "score": {score}, "status": {q(u.status)}, "versions": [{versions}]}}'
     )
 
 
