@@ -6,6 +6,7 @@ kept by content (sha256) so that it never changes afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -53,12 +54,15 @@ CREATE TABLE IF NOT EXISTS period_scores (
     as_of TEXT NOT NULL,
     PRIMARY KEY (period_id, unit)
 );
--- Each unit's score by everything it depends on (pipeline.score.score_key), per schema.
-CREATE TABLE IF NOT EXISTS scores (
+-- Each unit's score by everything it depends on (pipeline.score.score_key), per schema: its
+-- head and its criteria apart (pipeline.score.Packed). (The first memo, "scores", is dropped.)
+DROP TABLE IF EXISTS scores;
+CREATE TABLE IF NOT EXISTS score_memo (
     fingerprint TEXT NOT NULL,
     period_id TEXT NOT NULL,
     key TEXT NOT NULL,
-    data BLOB NOT NULL,
+    head BLOB NOT NULL,
+    criteria BLOB NOT NULL,
     PRIMARY KEY (fingerprint, period_id, key)
 );
 -- Small named values: e.g. the schema fingerprint under which a period's versions were stored.
@@ -332,23 +336,42 @@ class Ledger:
     # --- score memo (issue 5) -------------------------------------------------------------
 
     def scores(self, fingerprint: str, period_id: str) -> dict[str, bytes]:
+        """score key → packed head of every remembered score (their criteria: score_criteria)."""
         rows = self._db.execute(
-            "SELECT key, data FROM scores WHERE fingerprint = ? AND period_id = ?", (fingerprint, period_id)
+            "SELECT key, head FROM score_memo WHERE fingerprint = ? AND period_id = ?",
+            (fingerprint, period_id),
         ).fetchall()
-        return {r[0]: r[1] for r in rows}
+        return dict(rows)
 
-    def keep_scores(self, fingerprint: str, period_id: str, before: set[str], now: dict[str, bytes]) -> None:
-        """Store the scores `now` has and `before` had not; drop those `now` no longer uses
+    def score_criteria(self, fingerprint: str, period_id: str, key: str) -> bytes:
+        """The packed criteria of a remembered score. Asked while outputs are written, or later
+        for a result kept after the run: then from a read-only connection of its own."""
+        sql = "SELECT criteria FROM score_memo WHERE fingerprint = ? AND period_id = ? AND key = ?"
+        try:
+            row = self._db.execute(sql, (fingerprint, period_id, key)).fetchone()
+        except sqlite3.ProgrammingError:  # closed
+            with contextlib.closing(
+                sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            ) as db:
+                row = db.execute(sql, (fingerprint, period_id, key)).fetchone()
+        if row is None:
+            raise LedgerError(f"Sổ theo dõi {self.path} không còn tiêu chí của điểm {key}.")
+        return bytes(row[0])
+
+    def keep_scores(
+        self, fingerprint: str, period_id: str, before: set[str], now: dict[str, tuple[bytes, bytes] | None]
+    ) -> None:
+        """Store the scores `now` packs and `before` had not; drop those `now` no longer uses
         (and every other fingerprint's)."""
-        new = [(fingerprint, period_id, k, v) for k, v in now.items() if k not in before]
+        new = [(fingerprint, period_id, k, *v) for k, v in now.items() if v is not None and k not in before]
         gone = [(fingerprint, period_id, k) for k in before if k not in now]
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM scores WHERE fingerprint <> ?", (fingerprint,))
+            self._db.execute("DELETE FROM score_memo WHERE fingerprint <> ?", (fingerprint,))
             self._db.executemany(
-                "DELETE FROM scores WHERE fingerprint = ? AND period_id = ? AND key = ?", gone
+                "DELETE FROM score_memo WHERE fingerprint = ? AND period_id = ? AND key = ?", gone
             )
-            self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", new)
+            self._db.executemany("INSERT OR REPLACE INTO score_memo VALUES (?, ?, ?, ?, ?)", new)
 
     # --- pieces of output parts (issue 5) ------------------------------------------------
 

@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from pipeline import expectations, faults, history, intake, merge, outputs, parsecache, score, workers
@@ -177,7 +178,8 @@ def consolidate(
         with STAGES.step("score"):
             fingerprint = parsecache.fingerprint(schema)
             known = ledger.scores(fingerprint, period.id)
-            scored = score.score_all(schema, units, known)
+            criteria = partial(ledger.score_criteria, fingerprint, period.id)
+            scored = score.score_all(schema, units, known, criteria)
             ledger.keep_scores(fingerprint, period.id, set(known), scored)
         result = RunResult(
             period=period, as_of=as_of, files=subs, units=units, totals=merge.totals(schema, units)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import marshal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache, partial
 from typing import Any
 
@@ -126,21 +126,32 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     return Score(total, band["name"], why, tuple(criteria), None if self_score is None else float(self_score))
 
 
+# A score as the ledger's memo keeps it: (head, criteria), marshal bytes each. The head (total,
+# band, its rule, self-assessment) is read for every unit of a rerun; the criteria, ~90 % of
+# the bytes, only for the few units whose criteria are shown again.
+Packed = tuple[bytes, bytes]
+
+
 def score_all(
-    schema: Schema, results: list[UnitResult], known: Mapping[str, bytes] | None = None
-) -> dict[str, bytes]:
-    """Score every unit; `known` maps score_key → dump_score of an earlier run (the ledger's
-    score memo), reused instead of scoring again. Returns this run's key → dump."""
+    schema: Schema,
+    results: list[UnitResult],
+    known: Mapping[str, bytes] | None = None,
+    criteria: Callable[[str], bytes] | None = None,
+) -> dict[str, Packed | None]:
+    """Score every unit. `known` maps score_key → the head of a score an earlier run packed
+    (dump_score; the ledger's score memo) and `criteria(key)` gives that score's criteria:
+    such a score is reused instead of scored again. Returns every key this run used → its
+    packed score, None for those taken from `known`."""
     statuses = schema.rubric["statuses"]
     known = known or {}
-    used: dict[str, bytes] = {}
+    used: dict[str, Packed | None] = {}
     for r in results:
         key = score_key(r)
         if key is None:
             r.score = None
-        elif key in known:
-            used[key] = known[key]
-            r.score = load_score(known[key])
+        elif key in known and criteria is not None:
+            used[key] = None
+            r.score = load_score(known[key], partial(criteria, key))
         else:
             r.score = score_unit(schema, r)
             if r.score is not None:
@@ -150,7 +161,7 @@ def score_all(
 
 
 # Part of every memo key: a memo written in another format is never read (it is scored again).
-MEMO_FORMAT = "2"
+MEMO_FORMAT = "3"
 
 
 def score_key(result: UnitResult) -> str | None:
@@ -168,19 +179,19 @@ def score_key(result: UnitResult) -> str | None:
     )
 
 
-def dump_score(score: Score) -> bytes:
-    """The score for the ledger's memo: its criteria packed apart, so that load_score can
-    leave them packed until they are read."""
+def dump_score(score: Score) -> Packed:
+    """The score for the ledger's memo: its head and its criteria apart (see Packed)."""
     criteria = tuple((c.key, c.label, c.points, c.max_points, c.rule, c.figures) for c in score.criteria)
-    return marshal.dumps(
-        (score.total, score.band, score.band_rule, marshal.dumps(criteria), score.self_score)
-    )
+    head = (score.total, score.band, score.band_rule, score.self_score)
+    return marshal.dumps(head), marshal.dumps(criteria)
 
 
-def load_score(data: bytes) -> Score:
-    total, band, band_rule, criteria, self_score = marshal.loads(data)  # our ledger's, by dump_score
+def load_score(head: bytes, criteria: Callable[[], bytes]) -> Score:
+    """A score from its packed head; `criteria()` gives the packed criteria, asked only when
+    the criteria are read."""
+    total, band, band_rule, self_score = marshal.loads(head)  # our ledger's, by dump_score
     return Score(total, band, band_rule, partial(_criteria, criteria), self_score)
 
 
-def _criteria(packed: bytes) -> tuple[CriterionScore, ...]:
-    return tuple(CriterionScore(*c) for c in marshal.loads(packed))
+def _criteria(packed: Callable[[], bytes]) -> tuple[CriterionScore, ...]:
+    return tuple(CriterionScore(*c) for c in marshal.loads(packed()))

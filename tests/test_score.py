@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from pipeline import schema as schema_mod
 from pipeline.catalogue import make_issue
+from pipeline.deadlines import parse_period
 from pipeline.model import InboxFile, Submission, UnitResult
+from pipeline.run import consolidate
+from pipeline.sample import SampleManifest
 from pipeline.score import dump_score, load_score, score_all, score_key, score_unit
+from tests.conftest import AS_OF
 
 S = schema_mod.load()
 
@@ -106,10 +111,20 @@ def test_a_remembered_score_is_reused_and_equal() -> None:
     first = score_all(S, [r])
     assert r.score is not None and len(first) == 1
     again = _result(BASE)
-    memo = {k: dump_score(r.score) for k in first}
-    assert score_all(S, [again], memo) == first
-    assert again.score == r.score
-    assert load_score(dump_score(r.score)) == r.score
+    packed = {k: dump_score(r.score) for k in first}
+    asked: list[str] = []
+
+    def criteria(key: str) -> bytes:
+        asked.append(key)
+        return packed[key][1]
+
+    assert score_all(S, [again], {k: p[0] for k, p in packed.items()}, criteria) == {k: None for k in first}
+    assert (
+        again.score is not None and again.score.total == r.score.total and not asked
+    )  # criteria not read yet
+    assert again.score == r.score and asked == list(first)
+    head, rest = dump_score(r.score)
+    assert load_score(head, lambda: rest) == r.score
 
 
 def test_what_the_score_depends_on_is_in_its_key() -> None:
@@ -124,3 +139,18 @@ def test_what_the_score_depends_on_is_in_its_key() -> None:
     assert other.submission is not None
     other.submission.file.sha256 = "1" * 64  # other bytes, other figures
     assert score_key(other) != base
+
+
+def test_a_rerun_reads_remembered_criteria_even_after_the_run(sample: SampleManifest, tmp_path: Path) -> None:
+    """A rerun takes every score from the ledger's memo, criteria left packed; read after the run
+    (the ledger closed), they come from the ledger all the same and equal a fresh scoring."""
+    schema = schema_mod.load()
+    period = parse_period("2023-Q1", schema.calendar)
+    as_of = datetime.fromisoformat(AS_OF)
+    first = consolidate(schema, period, sample.out_dir, tmp_path / "outbox", as_of)
+    again = consolidate(schema, period, sample.out_dir, tmp_path / "outbox", as_of)
+    scored = [(a, b) for a, b in zip(first.units, again.units, strict=True) if a.score is not None]
+    assert len(scored) > 10
+    for a, b in scored:
+        assert b.score is not None and b.score.criteria == a.score.criteria
+        assert b.score == score_unit(schema, b)

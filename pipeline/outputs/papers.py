@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from pipeline import word
+from pipeline import parsecache, word
 from pipeline.model import RunResult, UnitResult
 from pipeline.outputs import figures
 from pipeline.outputs import vocabulary as vi
@@ -203,7 +203,19 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
     props = proposals(result)
     if props:
         paper.paragraph(f"Có {len(props)} đơn vị có kiến nghị, đề xuất:")
-        paper.repeated("proposals", [(u.unit.code, u.unit.name, text) for u, text in props], _proposal_xml)
+        # Items by the accepted file's sha256, not the text: a unit's proposals are read from
+        # those bytes under this schema (its fingerprint names the list), and digesting 10,000
+        # texts for the chunks' keys cost more than the rest of the report.
+        texts = {u.submission.file.sha256: text for u, text in props if u.submission is not None}
+
+        def proposal(item: Item) -> str:
+            code, name, sha = item
+            return _proposal_xml((code, name, texts[str(sha)]))
+
+        items: list[Item] = [
+            (u.unit.code, u.unit.name, u.submission.file.sha256) for u, _ in props if u.submission
+        ]
+        paper.repeated(f"proposals {parsecache.fingerprint(schema)}", items, proposal)
     else:
         paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
     paper.paragraph(
