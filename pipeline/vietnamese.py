@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007]+")
 _PUNCT = re.compile(r"[^0-9a-z]+")
+# The combining diacritical marks block but U+034F (the grapheme joiner is not a mark).
+_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 
 
 def nfc(text: str) -> str:
@@ -20,8 +22,10 @@ def fold(text: str) -> str:
     Tone-mark placement ("Hoà"/"Hòa", "Uỷ"/"Ủy") disappears with the marks themselves.
     """
     decomposed = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    bare = bare.replace("&", " va ")
+    bare = _MARKS.sub("", decomposed)  # Vietnamese marks: one regex pass (a registry folds 20,000 names)
+    if not bare.isascii():  # other scripts may carry other combining characters
+        bare = "".join(ch for ch in bare if not unicodedata.combining(ch))
+    bare = bare.lower().replace("&", " va ")
     return _PUNCT.sub(" ", bare).strip()
 
 
@@ -95,12 +99,10 @@ _PREFIXES = (
 )
 
 
+# Every leading prefix at once: no prefix followed by a space starts another, so stripping them
+# one by one in any order ends at the same place.
+_LEADING_PREFIXES = re.compile("^(?:(?:" + "|".join(map(re.escape, _PREFIXES)) + ") )+")
+
+
 def strip_prefixes(folded: str) -> str:
-    changed = True
-    while changed:
-        changed = False
-        for p in _PREFIXES:
-            if folded.startswith(p + " "):
-                folded = folded[len(p) + 1 :]
-                changed = True
-    return folded
+    return _LEADING_PREFIXES.sub("", folded, count=1)

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import schema as schema_mod
 from pipeline.registry import match_unit, units_named_in
-from pipeline.vietnamese import fold, format_number, parse_number
+from pipeline.vietnamese import fold, format_number, parse_number, strip_prefixes
 
 
 @pytest.mark.parametrize(
@@ -45,6 +45,17 @@ def test_fold_is_tolerant_of_tone_placement_and_composition() -> None:
     assert fold("Hoà") == fold("Hòa") == fold("Hoa\u0300") == "hoa"
     assert fold("Uỷ ban") == fold("Ủy ban")
     assert fold("Đ") == "d"
+
+
+def test_fold_drops_every_combining_mark_and_strip_prefixes_every_prefix() -> None:
+    # Marks outside the Vietnamese block (enclosing, Cyrillic titlo) go too; the grapheme
+    # joiner U+034F is not a mark: as punctuation, it becomes a space.
+    assert fold("Sở\u20dd Nội\u0483 vụ") == "so noi vu"
+    assert fold("Tây\u034fSơn") == "tay son"
+    assert fold("Ωmega\u0301 & Co.") == "mega va co"  # letters of other scripts are not kept
+    assert strip_prefixes("ubnd huyen tp tay son") == "tay son"
+    assert strip_prefixes("uy ban nhan dan thi xa an nhon") == "an nhon"
+    assert strip_prefixes("huyen") == "huyen" and strip_prefixes("tpx y") == "tpx y"
 
 
 @pytest.mark.parametrize(
