@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -22,11 +23,11 @@ class ReportingPeriod:
     period: Period
     tz: ZoneInfo
 
-    @property
+    @cached_property  # asked for every unit and file of a run
     def id(self) -> str:
         return f"{self.year}-{self.period.code}"
 
-    @property
+    @cached_property
     def name_vi(self) -> str:
         return f"{self.period.name} năm {self.year}"
 
@@ -34,11 +35,11 @@ class ReportingPeriod:
         month, day = (int(x) for x in month_day.split("-"))
         return date(year, month, day)
 
-    @property
+    @cached_property
     def deadline(self) -> date:
         return self._day(self.period.deadline, self.year)
 
-    @property
+    @cached_property
     def deadline_end(self) -> datetime:
         """The last instant that counts as on time: 23:59:59 of the deadline day, local."""
         return datetime.combine(self.deadline, time(23, 59, 59), self.tz)
