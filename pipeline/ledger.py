@@ -413,11 +413,9 @@ class Ledger:
         Only rows that changed (as_of aside) are written, and those of units no longer given
         are deleted: a rerun after one late file rewrites one row, not the whole registry's.
         A row's as_of is thus the run that last changed it."""
-        stored = {
-            r[3]: r[:9]
-            for r in self._db.execute("SELECT * FROM period_scores WHERE period_id = ?", (period_id,))
-        }
-        changed = [r for r in rows if stored.get(r[3]) != r[:9]]
+        sql = "SELECT unit, year, period_order, status, score, band, days_late, errors FROM period_scores"
+        stored = {r[0]: r[1:] for r in self._db.execute(f"{sql} WHERE period_id = ?", (period_id,))}
+        changed = [r for r in rows if stored.get(r[3]) != (*r[1:3], *r[4:9])]
         given = {r[3] for r in rows}
         gone = [(period_id, unit) for unit in stored if unit not in given]
         if not changed and not gone:
