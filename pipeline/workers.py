@@ -252,7 +252,7 @@ def _serve(conn: Connection, progress: Any, memory_limit: int) -> None:
 
 class _Worker:
     def __init__(self, ctx: Any, schema: bytes, memory_limit: int) -> None:
-        """`schema`: the run's (schema, period), pickled (Pool.schema_message)."""
+        """`schema`: the run's (schema, period), pickled once by the Pool for all its workers."""
         self.conn, child = ctx.Pipe()
         self.progress = ctx.Array("d", [0.0, -1.0], lock=False)
         self.proc = ctx.Process(target=_serve, args=(child, self.progress, memory_limit), daemon=True)
