@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -26,6 +27,8 @@ from pipeline.outputs.atomic import OutputError
 from pipeline.outputs.vocabulary import UNIT_STATUS_VI
 from pipeline.run import InboxError
 from pipeline.schema import Schema, SchemaError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 click_vietnamese.install()  # usage lines, headings and usage errors in Vietnamese
 
@@ -84,28 +87,27 @@ class _Group(click.Group):
         super().__init__(*args, **kwargs)
 
 
+def _folder_option(*decls: str, default: Path | None, help: str) -> Callable[[F], F]:
+    """An option naming a folder (THƯ-MỤC), its default shown when it has one."""
+    return click.option(
+        *decls,
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="THƯ-MỤC",
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
 @click.group(cls=_Group, help="Tổng hợp báo cáo công tác dân vận chính quyền tỉnh Bình Định.")
-@click.option(
-    "--schemas",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="THƯ-MỤC",
-    default=None,
-    help="Thư mục cấu hình (mặc định: schemas/ của chương trình).",
-)
+@_folder_option("--schemas", default=None, help="Thư mục cấu hình (mặc định: schemas/ của chương trình).")
 @click.pass_context
 def main(ctx: click.Context, schemas: Path | None) -> None:
     ctx.obj = {"schemas": schemas}
 
 
 @main.command(help="Tạo mẫu báo cáo Excel gửi các đơn vị (templates/excel/).")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="THƯ-MỤC",
-    default=Path("templates/excel"),
-    show_default=True,
-    help="Thư mục ghi mẫu báo cáo.",
-)
+@_folder_option("--out", default=Path("templates/excel"), help="Thư mục ghi mẫu báo cáo.")
 @click.pass_context
 def template(ctx: click.Context, out: Path) -> None:
     from pipeline.template import write_template
@@ -122,22 +124,8 @@ def template(ctx: click.Context, out: Path) -> None:
 @click.option(
     "--period", "period_text", required=True, metavar="NĂM-KỲ", help="Kỳ báo cáo, kỳ là Q1, H1, 9M hoặc Y."
 )
-@click.option(
-    "--inbox",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="THƯ-MỤC",
-    default=Path("inbox"),
-    show_default=True,
-    help="Hộp thư đến: thư mục chứa các tệp đơn vị gửi.",
-)
-@click.option(
-    "--outbox",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="THƯ-MỤC",
-    default=Path("outbox"),
-    show_default=True,
-    help="Thư mục ghi kết quả.",
-)
+@_folder_option("--inbox", default=Path("inbox"), help="Hộp thư đến: thư mục chứa các tệp đơn vị gửi.")
+@_folder_option("--outbox", default=Path("outbox"), help="Thư mục ghi kết quả.")
 @click.option(
     "--as-of",
     "as_of_text",
@@ -191,14 +179,7 @@ def _output_lines(outbox: Path, outputs: list[str]) -> list[str]:
 
 
 @main.command(help="Tạo hộp thư mẫu để chạy thử (không dùng thư mục inbox/).")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="THƯ-MỤC",
-    default=Path("build/sample-inbox"),
-    show_default=True,
-    help="Thư mục ghi hộp thư mẫu.",
-)
+@_folder_option("--out", default=Path("build/sample-inbox"), help="Thư mục ghi hộp thư mẫu.")
 @click.option(
     "--period", "period_text", default="2023-Q1", show_default=True, metavar="NĂM-KỲ", help="Kỳ báo cáo."
 )
@@ -235,11 +216,9 @@ def sample(ctx: click.Context, out: Path, period_text: str) -> None:
     metavar="NĂM-KỲ",
     help="Kỳ báo cáo; mặc định: kỳ ghi trong chính tệp.",
 )
-@click.option(
+@_folder_option(
     "--feedback",
     "feedback_dir",
-    metavar="THƯ-MỤC",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Ghi tệp phản hồi (tô màu, ghi chú các ô cần sửa) vào thư mục này.",
 )

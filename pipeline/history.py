@@ -34,8 +34,8 @@ def record(
     ledger: Ledger,
     period: ReportingPeriod,
     units: list[UnitResult],
-    fingerprint: str = "",
-    stored: dict[str, list[VersionRow]] | None = None,
+    fingerprint: str,
+    stored: dict[str, list[VersionRow]],
 ) -> list[VersionRow]:
     """Store every version of every unit seen in this run, with the status merge gave it;
     returns the rows written.
@@ -43,14 +43,12 @@ def record(
     A version already stored with the same unit, validity and status is not written again
     when its figures were stored under the same schema `fingerprint` (the same bytes read
     with the same form give the same figures): a rerun writes only what changed. `stored`:
-    the period's versions as Ledger.versions_by_unit gives them, when already read.
+    the period's versions as Ledger.versions_by_unit gives them.
     """
     key = f"versions-fingerprint:{period.id}"
     same_schema = bool(fingerprint) and ledger.meta(key) == fingerprint
     states: dict[str, tuple[str, bool, str]] = {}
     if same_schema:
-        if stored is None:
-            stored = ledger.versions_by_unit([period.id], values=False)
         states = {r.sha256: (r.unit, r.valid, r.status) for rows in stored.values() for r in rows}
     rows = [
         VersionRow(
@@ -75,16 +73,9 @@ def record(
     return rows
 
 
-def attach_history(
-    ledger: Ledger,
-    period: ReportingPeriod,
-    units: list[UnitResult],
-    stored: dict[str, list[VersionRow]] | None = None,
-) -> None:
-    """UnitResult.history: every version the ledger knows for the unit and period, oldest first.
-    `stored`: Ledger.versions_by_unit for the period, when already read."""
-    if stored is None:
-        stored = ledger.versions_by_unit([period.id], values=False)
+def attach_history(units: list[UnitResult], stored: dict[str, list[VersionRow]]) -> None:
+    """UnitResult.history: every version the ledger knows for the unit and period, oldest first
+    (`stored`: Ledger.versions_by_unit for the period)."""
     for u in units:
         here = {s.file.sha256: s for s in u.versions}
         rows = stored.get(u.unit.code, [])
@@ -178,7 +169,7 @@ def apply(
         fresh = ledger.versions_by_unit([period.id], values=False, units=sorted(touched))
         for unit in touched:
             stored[unit] = fresh.get(unit, [])
-    attach_history(ledger, period, units, stored)
+    attach_history(units, stored)
 
 
 def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:

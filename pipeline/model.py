@@ -6,11 +6,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.catalogue import Issue, has_errors
 from pipeline.deadlines import ReportingPeriod
 from pipeline.schema import Unit
+
+T = TypeVar("T")
 
 # A parsed input value: numbers are int (integer fields) or float; text is NFC str.
 Value = int | float | str | date | None
@@ -171,9 +173,16 @@ class RunResult:
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
     past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
-    # What the writers derive from the result and share, computed once (the inspection list
-    # is a sheet of the consolidated workbook and a file of its own).
+    # What the writers derive from the result and share, computed once (see `once`).
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()`, the first time `key` is asked for: the ranking and the inspection list
+        feed the workbook, the report and their own files."""
+        if key not in self.derived:
+            self.derived[key] = compute()
+        found: T = self.derived[key]
+        return found
 
     @property
     def accepted(self) -> list[Submission]:

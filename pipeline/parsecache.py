@@ -20,7 +20,6 @@ the run in this same packed form.
 from __future__ import annotations
 
 import hashlib
-import json
 import marshal
 from datetime import date, datetime
 from functools import cache
@@ -188,29 +187,3 @@ class Cache:
     def load(self, key: tuple[str, str], file: InboxFile) -> Submission:
         _kind, layout, data = self._rows[key]
         return self.unpacker.submission((self._layouts[layout], data), file)
-
-
-# --- a stable text form --------------------------------------------------------------------
-
-
-def _value(v: Value) -> list[Any]:
-    if isinstance(v, datetime):
-        return ["t", v.isoformat()]
-    if isinstance(v, date):
-        return ["d", v.isoformat()]
-    return ["v", v]
-
-
-def dump(sub: Submission) -> str:
-    """The result as JSON text: what feedback workbooks hash to know whether they must be rebuilt."""
-    data = {
-        "status": sub.status,
-        "unit": sub.unit,
-        "period": sub.period,
-        "year": sub.year,
-        "template_version": sub.template_version,
-        "values": [[k, *_value(v)] for k, v in sub.values.items()],
-        "cells": [[k, c.sheet, c.cell] for k, c in sub.cells.items()],
-        "issues": [list(i.as_dict().values()) for i in sub.issues],
-    }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -222,15 +222,6 @@ def _members(archive: Archive, book: _Book) -> dict[str, str]:
     return members
 
 
-def defined_names_xlsx(path: Path) -> dict[str, str]:
-    """Workbook-scoped defined names of an .xlsx/.xlsm, from xl/workbook.xml (safe parser)."""
-    archive = Archive(path.read_bytes())
-    try:
-        return dict(_book(archive).names)
-    finally:
-        archive.close()
-
-
 def _uncached_formulas(archive: Archive, book: _Book, cells: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of the given (sheet, "D8") cells hold a formula with no cached value.
 

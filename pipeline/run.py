@@ -171,12 +171,12 @@ def consolidate(
             checker.expect(likely)
             subs = collect(schema, period, inbox, ledger, as_of, Path(tmp), checker, likely)
         faults.checkpoint("after-collect")
+        fingerprint = parsecache.fingerprint(schema)
         with STAGES.step("merge"):
             units = merge.merge(schema, subs, period, as_of)
         with STAGES.step("history"):
-            history.apply(schema, ledger, period, units, parsecache.fingerprint(schema))
+            history.apply(schema, ledger, period, units, fingerprint)
         with STAGES.step("score"):
-            fingerprint = parsecache.fingerprint(schema)
             known = ledger.scores(fingerprint, period.id)
             criteria = partial(ledger.score_criteria, fingerprint, period.id)
             scored = score.score_all(schema, units, known, criteria)

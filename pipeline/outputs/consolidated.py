@@ -32,10 +32,8 @@ from pipeline import parsecache
 from pipeline.catalogue import sort_key
 from pipeline.cellref import to_a1
 from pipeline.model import RunResult, Submission, UnitResult, Value
-from pipeline.outputs import figures, layout, rowxml
+from pipeline.outputs import figures, inspection, late_list, layout, rowxml
 from pipeline.outputs import vocabulary as vi
-from pipeline.outputs.inspection import write_inspection_sheet
-from pipeline.outputs.late_list import write_late_sheet
 from pipeline.outputs.rowxml import Style, number, repeated_number, row, text
 from pipeline.piecewise_zip import LEVEL, Deflater, Entry, PartBuilder, PieceStore, write_zip
 from pipeline.schema import Schema
@@ -63,8 +61,6 @@ SHEET_PROPOSALS = "Kiến nghị"
 SHEET_ISSUES = "Lỗi kiểm tra"
 SHEET_SOURCES = "Nguồn"
 SHEET_PROVENANCE = "Nguồn số liệu"
-SHEET_LATE = "Nộp muộn"
-SHEET_INSPECTION = "Đề xuất kiểm tra"
 
 PROVENANCE_NOTE = "Mỗi ô ghi trang tính!ô của tệp báo cáo nơi đọc số liệu ở cùng ô trên trang Số liệu"
 
@@ -139,8 +135,8 @@ def build_consolidated(
         _criteria(wb, f, s, ctx, ranked),
         _narratives(wb, f, s, ctx),
         _proposals(wb, f, s, ctx),
-        _table(ctx, SHEET_LATE, write_late_sheet(wb, styles, result, schema)),
-        _table(ctx, SHEET_INSPECTION, write_inspection_sheet(wb, styles, result, schema)),
+        _table(ctx, late_list.SHEET, late_list.write_late_sheet(wb, styles, result, schema)),
+        _table(ctx, inspection.SHEET, inspection.write_inspection_sheet(wb, styles, result, schema)),
         _issues(wb, f, s, ctx),
         _sources(wb, f, s, ctx),
         _provenance(wb, f, s, ctx),
@@ -682,10 +678,7 @@ _BIG = 1_000_000_000_000_000  # whole numbers below this are written as they are
 def ranking(result: RunResult) -> list[tuple[int | None, UnitResult]]:
     """Units by score, best first (ties share a rank: 1, 2, 2, 4), then unscored by status;
     computed once per result (the workbook and the report both rank)."""
-    found: list[tuple[int | None, UnitResult]] | None = result.derived.get("ranking")
-    if found is None:
-        found = result.derived["ranking"] = _rank(result)
-    return found
+    return result.once("ranking", partial(_rank, result))
 
 
 def _rank(result: RunResult) -> list[tuple[int | None, UnitResult]]:
@@ -973,7 +966,7 @@ def _proposals(wb: Workbook, f: layout.Formats, s: _Styles, ctx: _Context) -> _S
 
 def _table(ctx: _Context, name: str, rows: list[layout.TableRow]) -> _Sheet:
     """Rows of a sheet whose writer lives in its own module (late list, inspection list):
-    rendered and compressed on every run (they are a few hundred rows, not one per unit)."""
+    rendered and compressed on every run (a few thousand rows at 10,000 units, cheap to render)."""
     sheet = _Sheet(ctx, name, ctx.worksheet(name))
     sheet.fresh(layout.table_xml(rows))
     return sheet

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from functools import partial
 
 from pipeline.model import PastResult, RunResult, UnitResult
 from pipeline.outputs import vocabulary as vi
@@ -199,11 +200,7 @@ class Suggestion:
 def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[Suggestion]:
     """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons);
     computed once per result."""
-    key = f"inspection_list:{lowest}"
-    found: list[Suggestion] | None = result.derived.get(key)
-    if found is None:
-        found = result.derived[key] = _inspection_list(result, schema, lowest)
-    return found
+    return result.once(f"inspection_list:{lowest}", partial(_inspection_list, result, schema, lowest))
 
 
 def _inspection_list(result: RunResult, schema: Schema, lowest: int) -> list[Suggestion]:

@@ -7,14 +7,13 @@ consolidated workbook.
 
 from __future__ import annotations
 
-import io
 from typing import IO
 
 from pipeline.model import RunResult
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
 from pipeline.schema import Schema
-from pipeline.xlsx import Styles, Workbook, new_workbook, reserve_rows
+from pipeline.xlsx import Styles, Workbook, reserve_rows
 
 SHEET = "Đề xuất kiểm tra"
 TITLE = "DANH SÁCH ĐƠN VỊ ĐỀ XUẤT KIỂM TRA CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
@@ -35,13 +34,11 @@ def write_inspection_sheet(
     styles: Styles,
     result: RunResult,
     schema: Schema,
-    *,
-    name: str = SHEET,
 ) -> list[layout.TableRow]:
-    """Write the inspection list as sheet `name` of `wb` but its rows, which are returned: the
+    """Write the inspection list as sheet SHEET of `wb` but its rows, which are returned: the
     caller splices them in as XML (layout.write_with_rows, the consolidated workbook)."""
     f = layout.Formats(styles)
-    ws = wb.add_worksheet(name)
+    ws = wb.add_worksheet(SHEET)
     last_col = len(COLUMNS) - 1
     row = layout.run_header(ws, f, 2, last_col, result, schema)
     earlier = sorted({p.period_id for p in result.past})
@@ -85,8 +82,5 @@ def write_inspection_sheet(
 
 
 def build_inspection(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
-    """The standalone inspection-list workbook: its rows spliced in as XML, as in the consolidated one."""
-    created = result.as_of.astimezone(result.period.tz)
-    wb = new_workbook(io.BytesIO(), created, TITLE.capitalize(), in_memory=True)
-    rows = write_inspection_sheet(wb, Styles(wb), result, schema)
-    layout.write_with_rows(wb, wb.worksheets()[0], rows, target)
+    """The standalone inspection-list workbook."""
+    layout.write_standalone(result, schema, TITLE.capitalize(), write_inspection_sheet, target)

@@ -6,7 +6,6 @@ consolidated workbook.
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import IO
 
@@ -14,7 +13,7 @@ from pipeline.model import RunResult, Submission, UnitResult
 from pipeline.outputs import layout
 from pipeline.outputs import vocabulary as vi
 from pipeline.schema import Schema
-from pipeline.xlsx import Styles, Workbook, new_workbook, reserve_rows
+from pipeline.xlsx import Styles, Workbook, reserve_rows
 
 SHEET = "Nộp muộn"
 TITLE = "DANH SÁCH ĐƠN VỊ NỘP BÁO CÁO MUỘN, CHƯA NỘP HOẶC BỊ TRẢ LẠI"
@@ -67,13 +66,11 @@ def write_late_sheet(
     styles: Styles,
     result: RunResult,
     schema: Schema,
-    *,
-    name: str = SHEET,
 ) -> list[layout.TableRow]:
-    """Write the late list as sheet `name` of `wb` but its rows, which are returned: the
+    """Write the late list as sheet SHEET of `wb` but its rows, which are returned: the
     caller splices them in as XML (layout.write_with_rows, the consolidated workbook)."""
     f = layout.Formats(styles)
-    ws = wb.add_worksheet(name)
+    ws = wb.add_worksheet(SHEET)
     tz = result.period.tz
     last_col = len(COLUMNS) - 1
     row = layout.run_header(ws, f, 2, last_col, result, schema)
@@ -123,8 +120,5 @@ def write_late_sheet(
 
 
 def build_late_list(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
-    """The standalone late-list workbook: its rows spliced in as XML, as in the consolidated one."""
-    created = result.as_of.astimezone(result.period.tz)
-    wb = new_workbook(io.BytesIO(), created, TITLE.capitalize(), in_memory=True)
-    rows = write_late_sheet(wb, Styles(wb), result, schema)
-    layout.write_with_rows(wb, wb.worksheets()[0], rows, target)
+    """The standalone late-list workbook."""
+    layout.write_standalone(result, schema, TITLE.capitalize(), write_late_sheet, target)

@@ -6,6 +6,8 @@ the footer, header rows repeated, the formal header block at the top of a docume
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
@@ -15,7 +17,16 @@ from pipeline.outputs import rowxml
 from pipeline.outputs import vocabulary as vi
 from pipeline.piecewise_zip import Entry, write_zip
 from pipeline.schema import Schema
-from pipeline.xlsx import Format, Styles, Workbook, Worksheet, close_to_parts, split_sheet_data, xf_index
+from pipeline.xlsx import (
+    Format,
+    Styles,
+    Workbook,
+    Worksheet,
+    close_to_parts,
+    new_workbook,
+    split_sheet_data,
+    xf_index,
+)
 
 A4 = 9
 FONT_NAME = "Times New Roman"
@@ -181,6 +192,20 @@ def table_xml(rows: list[TableRow]) -> str:
             cells.append(rowxml.number(style, value) if numeric else rowxml.text(style, value))
         out.append(rowxml.row("".join(cells), table_row.height))
     return "".join(out)
+
+
+def write_standalone(
+    result: RunResult,
+    schema: Schema,
+    title: str,
+    write_sheet: Callable[[Workbook, Styles, RunResult, Schema], list[TableRow]],
+    target: IO[bytes],
+) -> None:
+    """A workbook of one table sheet (the late list, the inspection list): the sheet written by
+    `write_sheet`, its rows spliced in as XML, as in the consolidated workbook."""
+    wb = new_workbook(io.BytesIO(), result.as_of.astimezone(result.period.tz), title, in_memory=True)
+    rows = write_sheet(wb, Styles(wb), result, schema)
+    write_with_rows(wb, wb.worksheets()[0], rows, target)
 
 
 def write_with_rows(wb: Workbook, ws: Worksheet, rows: list[TableRow], target: IO[bytes]) -> None:

@@ -78,11 +78,6 @@ def text(style: Style, value: object) -> str:
     return style.text + escape(s) + _TEXT_END
 
 
-def escaped_text(style: Style, escaped: str, kept: bool = False) -> str:
-    """A text cell from text already escaped (a label repeated on many rows)."""
-    return (style.text_kept if kept else style.text) + escaped + _TEXT_END
-
-
 def repeated_number(style: Style, value: float | None) -> str:
     """`number` for values that repeat on many rows, remembered per style."""
     if value is None:
