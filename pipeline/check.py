@@ -1,9 +1,9 @@
 """Checking files without consolidating (`python -m pipeline check FILE...`).
 
 The same path as the run: the files are copied into a private temporary inbox and go through
-intake.scan (screening, type sniffed from the bytes, e-mails and zip files opened) and
-run.collect (read in the guarded worker processes: legacy encodings, identification, per-cell
-checks; then ranges and cross-field rules).
+run.collect (intake; then screening, reading and validation in the guarded worker processes:
+legacy encodings, identification, per-cell checks; e-mails and zip files opened; then ranges
+and cross-field rules), with a throw-away ledger and no cache.
 A report "would be accepted" when it is this period's report and has no error; warnings do not
 reject it. An opened e-mail or zip is not judged itself: its attachments are.
 
@@ -21,14 +21,16 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipeline import run, workers
-from pipeline.deadlines import ReportingPeriod
-from pipeline.feedback import Verdict, verdict, write_feedback_file
-from pipeline.ledger import FILE_NAME as LEDGER_FILE
-from pipeline.ledger import Ledger
-from pipeline.model import Submission
-from pipeline.schema import Schema
-from pipeline.vietnamese import nfc
+from pipeline import run
+from pipeline.core.deadlines import ReportingPeriod
+from pipeline.core.model import Submission
+from pipeline.core.schema import Schema
+from pipeline.core.vietnamese import nfc
+from pipeline.intake.scan import Entry
+from pipeline.outputs.feedback import Verdict, verdict, write_feedback_file
+from pipeline.reading.reader import Reader
+from pipeline.store.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.store.ledger import Ledger
 
 CONTAINER_CODES = ("container-opened",)  # not a report: its attachments are judged
 
@@ -83,14 +85,15 @@ def check_files(
         inbox.mkdir()
         staged = _stage(paths, inbox)
         with Ledger(Path(tmp) / LEDGER_FILE) as ledger:
-            subs = run.collect(schema, judged, inbox, ledger, now, work)
+            subs = run.collect(schema, judged, inbox, ledger, None, now, work)
         for sub in subs:
             own = judged
             if period is None and sub.period is not None and sub.year is not None:
                 own = ReportingPeriod(sub.year, schema.calendar.period(sub.period), judged.tz)
                 if own.id != judged.id:  # judge the report against its own period
-                    sub = workers.read_files(schema, own, [sub.file])[0].submission
-                    run.apply_expectations(schema, [sub], own)
+                    with Reader(schema, own, None) as reader:
+                        [sub] = reader.judge([Entry(sub.file)])
+                        reader.check_ranges()
             container = any(i.code in CONTAINER_CODES for i in sub.issues)
             checks.append(FileCheck(_shown(sub, staged), sub, own, verdict(sub), judged=not container))
         if feedback_dir is not None:  # while attachments still exist in the temporary folder

@@ -7,6 +7,7 @@ session. When soffice is missing those tests skip, unless CI=true (then they fai
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import schema as schema_mod
-from pipeline.fill import CellValue, fill_workbook
-from pipeline.sample import SampleManifest, build_sample_inbox
-from pipeline.template import write_template
+from pipeline import config
+from pipeline.authoring.sample import SampleManifest, build_sample_inbox
+from pipeline.authoring.template import write_template
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import CellValue, fill_workbook
 
 # LibreOffice filters: target extension → --convert-to argument.
 LO_FILTERS = {
@@ -35,12 +37,12 @@ AS_OF = "2023-04-10T09:00:00+07:00"
 
 
 @pytest.fixture(scope="session")
-def schema() -> schema_mod.Schema:
-    return schema_mod.load()
+def schema() -> Schema:
+    return config.load()
 
 
 @pytest.fixture(scope="session")
-def template_path(schema: schema_mod.Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template_path(schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_template(schema, tmp_path_factory.mktemp("template"))
 
 
@@ -50,9 +52,7 @@ def template(template_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample(
-    tmp_path_factory: pytest.TempPathFactory, schema: schema_mod.Schema, template_path: Path
-) -> SampleManifest:
+def sample(tmp_path_factory: pytest.TempPathFactory, schema: Schema, template_path: Path) -> SampleManifest:
     """The demo's sample inbox: 32 units, late, missing, rejected and resubmitted ones."""
     return build_sample_inbox(schema, template_path, tmp_path_factory.mktemp("sample") / "inbox")
 
@@ -130,3 +130,20 @@ def soffice() -> str:
             pytest.fail("LibreOffice (soffice) is required in CI")
         pytest.skip("LibreOffice is not installed")
     return exe
+
+
+def comparable(name: str, data: bytes) -> bytes:
+    """An output's bytes as two runs over the same inbox and as-of must give them: run.json
+    without its `from_cache` flags (a rerun takes verdicts from the cache, a cold run does not)."""
+    if not name.endswith("run.json"):
+        return data
+    report = json.loads(data)
+    for entry in report.get("files", []):
+        entry.pop("from_cache", None)
+    return json.dumps(report, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def output_files(outbox: Path, period: str = "2023-Q1") -> dict[str, bytes]:
+    """Every output run.json lists (run.json itself included), comparable across runs."""
+    report = json.loads((outbox / period / "run.json").read_text(encoding="utf-8"))
+    return {rel: comparable(rel, (outbox / rel).read_bytes()) for rel in report["outputs"]}

@@ -23,12 +23,12 @@ AS_OF = "2023-04-10T09:00:00+07:00"
 @functools.cache
 def sample_inbox() -> Path:
     """The 32-unit sample inbox (built once per test session, never modified: copy it)."""
-    from pipeline import schema as schema_mod
-    from pipeline.sample import build_sample_inbox
-    from pipeline.template import write_template
+    from pipeline import config
+    from pipeline.authoring.sample import build_sample_inbox
+    from pipeline.authoring.template import write_template
 
     root = Path(tempfile.mkdtemp(prefix="issue6-sample-"))
-    schema = schema_mod.load(None)
+    schema = config.load(None)
     template = write_template(schema, root / "template")
     build_sample_inbox(schema, template, root / "inbox")
     return root / "inbox"
@@ -85,8 +85,11 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int, int]]:
 
 
 def output_bytes(outbox: Path) -> dict[str, bytes]:
+    """The period folder's files, run.json as tests.conftest.comparable gives it."""
+    from tests.conftest import comparable
+
     folder = outbox / PERIOD
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {p.name: comparable(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 # --- hostile file builders ---------------------------------------------------------------
@@ -185,3 +188,21 @@ def replace_member(src: Path, target: Path, member: str, data: bytes) -> Path:
                 zout.writestr(info.filename, zin.read(info.filename))
         zout.writestr(member, data)
     return target
+
+
+# --- a job of pipeline.runtime.pool that reads a workbook with python-calamine, unscreened ------
+# (what a read worker would do if screening missed a hostile file: the test proves the crash
+# costs that one file only)
+
+
+def setup(payload: object) -> object:
+    return payload
+
+
+def handle(state: object, path: str) -> str:
+    import python_calamine
+
+    book = python_calamine.CalamineWorkbook.from_path(path)
+    for name in book.sheet_names:
+        book.get_sheet_by_name(name).to_python()
+    return "read"

@@ -1,4 +1,4 @@
-"""The unit's own .xlsx annotated at the XML level (pipeline.annotate), on real files: read back
+"""The unit's own .xlsx annotated at the XML level (pipeline.ooxml.annotate), on real files: read back
 with openpyxl, python-calamine and LibreOffice, and checked for the structure Excel insists on."""
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ import pytest
 import python_calamine
 from lxml import etree  # type: ignore[import-untyped]
 
-from pipeline import annotate, feedback
-from pipeline.annotate import COMMENT_AUTHOR, FEEDBACK_SHEET, HIGHLIGHT, CellNote, CheckReport, ReportRow
-from pipeline.fill import save_workbook
+from pipeline.ooxml import annotate, parts
+from pipeline.ooxml.annotate import HIGHLIGHT, CellNote, CheckReport, ReportRow
+from pipeline.ooxml.edit import save_workbook
+from pipeline.outputs import feedback
+from pipeline.outputs.feedback import COMMENT_AUTHOR, FEEDBACK_SHEET, WORDING
 from tests.conftest import soffice_convert
 
 MODIFIED = datetime(2023, 4, 10, 9, 0, 0)
-MAIN = annotate.MAIN
-R = annotate.R
-PKG_R = annotate.PKG_R
-CT = annotate.CT
+MAIN = parts.MAIN
+R = parts.R
+PKG_R = parts.PKG_R
+CT = parts.CT
 # CT_Worksheet: the order its children must come in.
 WORKSHEET_ORDER = [
     "sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetData", "sheetCalcPr",
@@ -72,7 +74,7 @@ def package_problems(data: bytes) -> list[str]:
         for rel in _xml(zf, rels).iterfind(f"{{{PKG_R}}}Relationship"):
             if rel.get("Id") in ids:
                 problems.append(f"duplicate relationship id {rel.get('Id')} in {rels}")
-            target = annotate.resolve(source, rel.get("Target"), rel.get("TargetMode"))
+            target = parts.resolve(source, rel.get("Target"), rel.get("TargetMode"))
             if rel.get("TargetMode") != "External" and target not in names:
                 problems.append(f"{rels}: {rel.get('Id')} points at a missing part {rel.get('Target')}")
             ids[rel.get("Id")] = (rel.get("Type"), target or "")
@@ -116,16 +118,16 @@ def package_problems(data: bytes) -> list[str]:
                 problems.append(f"{part}!{c.get('r')}: format {c.get('s')} out of range")
         legacy = ws.find(f"{{{MAIN}}}legacyDrawing")
         rels = targets.get(part, {})
-        if legacy is not None and rels.get(legacy.get(f"{{{R}}}id"), ("", ""))[0] != annotate.REL_VML:
+        if legacy is not None and rels.get(legacy.get(f"{{{R}}}id"), ("", ""))[0] != parts.REL_VML:
             problems.append(f"{part}: legacyDrawing without its VML relationship")
-        comments = [p for t, p in rels.values() if t == annotate.REL_COMMENTS]
+        comments = [p for t, p in rels.values() if t == parts.REL_COMMENTS]
         if comments and legacy is None:
             problems.append(f"{part}: comments without a VML drawing")
         for c in comments:
             refs = [x.get("ref") for x in _xml(zf, c).iter(f"{{{MAIN}}}comment")]
             if len(set(refs)) != len(refs):
                 problems.append(f"{c}: two comments at one cell")
-        for vml in (p for t, p in rels.values() if t == annotate.REL_VML):
+        for vml in (p for t, p in rels.values() if t == parts.REL_VML):
             etree.fromstring(zf.read(vml))  # well-formed
     if selected != 1:
         problems.append(f"{selected} selected tabs")
@@ -135,7 +137,11 @@ def package_problems(data: bytes) -> list[str]:
 def _report(notes: list[CellNote]) -> CheckReport:
     rows = tuple(ReportRow(n.sheet, n.cell, n.text, n.severity, n.severity, "rule-violated") for n in notes)
     return CheckReport(
-        "KẾT QUẢ KIỂM TRA", (("Đơn vị", "Sở Thử nghiệm"), ("Kết quả", "Bị trả lại")), rows, ("Gửi lại",)
+        "KẾT QUẢ KIỂM TRA",
+        (("Đơn vị", "Sở Thử nghiệm"), ("Kết quả", "Bị trả lại")),
+        rows,
+        ("Gửi lại",),
+        WORDING,
     )
 
 
@@ -310,7 +316,7 @@ def test_report_text_is_escaped(filled_xlsx: Path, tmp_path: Path) -> None:
 def test_rich_workbook_keeps_what_openpyxl_would_drop(tmp_path: Path) -> None:
     """Charts, a chart sheet, a table, validations, the unit's own comments and sheet-local
     names all stay; openpyxl would have dropped the charts."""
-    from pipeline.xlsx import new_workbook
+    from pipeline.ooxml.xlsx import new_workbook
 
     source = tmp_path / "rich.xlsx"
     wb = new_workbook(source, datetime(2023, 1, 1))

@@ -7,7 +7,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from pipeline.benchmark import generate
+from bench.benchmark import generate
 from tests.conftest import run_cli
 
 

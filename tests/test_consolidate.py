@@ -13,9 +13,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pipeline.fill import fill_workbook
-from pipeline.sample import SampleManifest
-from pipeline.schema import Schema
+from pipeline.authoring.sample import SampleManifest
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import fill_workbook
 from tests.conftest import AS_OF, run_cli, soffice
 
 

@@ -1,5 +1,6 @@
-"""Range and rule checks: the suite generated from the schema, run by great_expectations and by
-our own evaluator over the same check table, with the same issues; the run's Checker."""
+"""Range and rule checks: the suite generated from the schema (one expectation per range and per
+rule, named by the form's keys), run by great_expectations and by our own evaluator over the
+same table of submissions, with the same issues; its document in GX's JSON; the run's Checker."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 import json
 import logging
 import math
+import pickle
 import random
 import shutil
 import subprocess
@@ -16,35 +18,43 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from pipeline import expectations, parsecache, run
-from pipeline.catalogue import Issue
-from pipeline.deadlines import parse_period
-from pipeline.expectations import (
+from pipeline import config, run
+from pipeline.authoring.sample import SampleManifest
+from pipeline.core.expression import evaluate
+from pipeline.core.issues import Issue
+from pipeline.core.model import InboxFile, Located, Submission
+from pipeline.core.schema import Schema
+from pipeline.core.statuses import FileStatus, Severity
+from pipeline.intake import scan
+from pipeline.reading import expectations
+from pipeline.reading.expectations import (
+    BETWEEN,
+    PAIR,
     SMALL_BATCH,
     Checker,
     check_submissions,
     check_table,
-    checks,
     failed_by_great_expectations,
     failed_directly,
     suite,
+    suite_document,
 )
-from pipeline.expression import evaluate
-from pipeline.ledger import Ledger
-from pipeline.model import InboxFile, Located, Submission
-from pipeline.sample import SampleManifest
-from pipeline.schema import Schema
-from tests.conftest import AS_OF
+from pipeline.reading.reader import Reader
+from pipeline.store.cache import Cache
+from pipeline.store.fingerprint import fingerprint
+from pipeline.store.ledger import Ledger
+from tests.conftest import AS_OF, output_files
 
 ROOT = Path(__file__).resolve().parents[1]
 Found = dict[int, list[Issue]]
 
 DISTRICT = "540"  # Thành phố Quy Nhơn, 21 communes in schemas/units.csv
 DEPARTMENT = "SNV"
+ERROR = Severity.ERROR
 
 
 def clean_values(schema: Schema) -> dict[str, int | float | str | None]:
@@ -78,7 +88,7 @@ def clean_values(schema: Schema) -> dict[str, int | float | str | None]:
 
 def make(
     schema: Schema,
-    unit: str = DEPARTMENT,
+    unit: str | None = DEPARTMENT,
     name: str = "bao-cao.xlsx",
     cells: dict[str, Located] | None = None,
     **changes: int | float | str | None,
@@ -89,7 +99,7 @@ def make(
         cells = {f.key: Located(f.sheet, f.cell) for f in schema.fields}
     return Submission(
         file=InboxFile(name=name, path=Path("/nonexistent") / name, sha256="0" * 64, size=1),
-        status="accepted",
+        status=FileStatus.ACCEPTED,
         unit=unit,
         period="Y",
         year=2026,
@@ -231,59 +241,153 @@ def test_five_hundred_submissions(schema: Schema, check: Callable[..., Found]) -
 
 
 # ---------------------------------------------------------------------------------------------
-# The suite and the check table
+# The suite and its table
 
 
 def test_the_suite_is_generated_from_the_schema(schema: Schema) -> None:
-    all_checks = checks(schema.fields)
-    ranged = [f.key for f in schema.fields if f.numeric and (f.min is not None or f.max is not None)]
-    rules = [f.key for f in schema.fields if f.rule]
-    assert [c.field.key for c in all_checks] == ranged + rules  # ranges first, then rules
-    assert [(e.column_A, e.column_B, e.or_equal) for e in suite(schema.fields)] == [
-        ("value", "lower", True),
-        ("upper", "value", True),
-    ]  # no strict rule in today's form
-    strict = variant(schema)
-    assert [(e.column_A, e.column_B, e.or_equal) for e in suite(strict.fields)] == [
-        ("value", "lower", True),
-        ("value", "strict_lower", False),
-        ("upper", "value", True),
+    expectations_ = suite(schema.fields)
+    ranged = [f for f in schema.fields if f.numeric and (f.min is not None or f.max is not None)]
+    rules = [f for f in schema.fields if f.rule]
+    assert len(expectations_) == len(ranged) + len(rules) == 46
+    # one per range, then one per rule, each in the form's order, named by the form's keys
+    assert [(e.check, e.key) for e in expectations_] == [("range", f.key) for f in ranged] + [
+        ("rule", f.key) for f in rules
     ]
+    assert all(e.meta == {"check": e.check, "key": e.key} and e.description for e in expectations_)
+    by_name = {(e.check, e.key): e for e in expectations_}
+    score = by_name["range", "self_score"]
+    assert (score.type, score.kwargs) == (BETWEEN, {"column": "self_score", "min_value": 0, "max_value": 100})
+    assert by_name["range", "t1_sessions"].kwargs == {"column": "t1_sessions", "min_value": 0}
+    assert {e.type for e in expectations_[len(ranged) :]} == {PAIR}
+    pending = by_name["rule", "t2_dossiers_pending"]
+    assert pending.kwargs == {
+        "column_A": "t2_dossiers_received",
+        "column_B": "t2_dossiers_on_time + t2_dossiers_late + t2_dossiers_pending",
+        "or_equal": True,
+        "ignore_row_if": "either_value_is_missing",
+    }
+    assert pending.description.startswith("Quy tắc") and "(t2_dossiers_pending)" in pending.description
+    people = by_name["rule", "t4_reception_people"]  # ≥: the left-hand side is the greater
+    assert (people.kwargs["column_A"], people.kwargs["column_B"]) == (
+        "t4_reception_people",
+        "t4_reception_turns",
+    )
+    assert (people.severity, by_name["rule", "t2_dossiers_online"].severity) == ("warning", "critical")
+    communes = by_name["rule", "c_communes_good"]
+    assert (communes.kwargs["column_A"], communes.kwargs["column_B"]) == (
+        "communes",
+        "c_communes_good + c_communes_fair + c_communes_average + c_communes_weak",
+    )
+    # strict rules (< and >) are the same expectation without or_equal
+    strict = {(e.check, e.key): e for e in suite(variant(schema).fields)}
+    assert strict["rule", "t2_apologies"].kwargs["or_equal"] is False
+    assert strict["rule", "t4_reception_people"].kwargs["or_equal"] is False
+    assert strict["rule", "t2_dossiers_pending"].kwargs["or_equal"] is True
+    assert strict["range", "t1_sessions"].kwargs == {"column": "t1_sessions", "max_value": 8}
+    online = strict["rule", "t2_dossiers_online"].kwargs
+    assert (online["column_A"], online["column_B"]) == (
+        "100",
+        "t2_dossiers_online / t2_dossiers_received * 100",
+    )
 
 
 def test_check_table_columns(schema: Schema) -> None:
-    subs = [make(schema, DISTRICT), make(schema, DEPARTMENT, t1_sessions=None)]
+    subs = [make(schema, DISTRICT), make(schema, DEPARTMENT, t1_sessions=None), make(schema, None)]
     table = check_table(schema, subs, "Y")
-    all_checks = checks(schema.fields)
-    assert table.submissions == 2
-    assert set(table.columns) == {"value", "lower", "upper"}
-    assert all(len(c) == 2 * len(all_checks) for c in table.columns.values())
-
-    def cell(column: str, key: str, kind: str, row: int) -> float:
-        position = _position(all_checks, key, kind, row, 2)
-        assert table.locate(position)[1] == row
-        return table.columns[column][position]
-
-    assert cell("value", "t1_sessions", "range", 0) == 1
-    assert math.isnan(cell("value", "t1_sessions", "range", 1))  # missing
-    assert (cell("lower", "self_score", "range", 0), cell("upper", "self_score", "range", 0)) == (0, 100)
-    assert math.isnan(cell("upper", "t1_sessions", "range", 0))  # no maximum
-    assert cell("value", "t2_dossiers_pending", "rule", 0) == 5  # slack: 60 - (40 + 10 + 5)
-    assert cell("lower", "t2_dossiers_pending", "rule", 0) == 0
-    assert cell("value", "c_communes_good", "rule", 0) == 0  # 21 communes - 21
-    assert math.isnan(cell("value", "c_communes_good", "rule", 1))  # not for a department
-    assert math.isnan(cell("value", "c_communes_good", "range", 1))
+    numeric = [f.key for f in schema.fields if f.numeric]
+    derived = [
+        "t2_dossiers_on_time + t2_dossiers_late + t2_dossiers_pending",
+        "c_communes_good + c_communes_fair + c_communes_average + c_communes_weak",
+    ]
+    assert list(table.columns) == [*numeric, "communes", *derived]
+    assert table.rows == 3
+    assert all(len(c) == 3 and c.typecode == "d" for c in table.columns.values())
+    cols = table.columns
+    assert (cols["t1_sessions"][0], cols["self_score"][0]) == (1, 90.5)
+    assert math.isnan(cols["t1_sessions"][1])  # missing
+    assert cols["t2_dossiers_on_time + t2_dossiers_late + t2_dossiers_pending"][0] == 55
+    assert (cols["communes"][0], cols["c_communes_good"][0]) == (21, 10)
+    assert cols["c_communes_good + c_communes_fair + c_communes_average + c_communes_weak"][0] == 21
+    # a department: no communes, and the district-only fields do not apply
+    assert math.isnan(cols["communes"][1]) and math.isnan(cols["c_communes_good"][1])
+    assert math.isnan(cols["c_communes_good + c_communes_fair + c_communes_average + c_communes_weak"][1])
+    # no unit: the fields for every unit still do, the district-only ones not
+    assert cols["t1_sessions"][2] == 1 and math.isnan(cols["c_communes_good"][2])
     quarter = check_table(schema, subs, "Q1")  # the communes fields are for the year report
-    assert math.isnan(quarter.columns["value"][_position(all_checks, "c_communes_good", "rule", 0, 2)])
+    assert quarter.columns["communes"][0] == 21
+    assert math.isnan(quarter.columns["c_communes_good"][0])
+    assert math.isnan(quarter.columns[derived[1]][0])
+    # the table travels to great_expectations' process
+    copy = pickle.loads(pickle.dumps(table))
+    assert copy.rows == 3
+    assert {k: v.tobytes() for k, v in copy.columns.items()} == {k: v.tobytes() for k, v in cols.items()}
 
 
-def _position(all_checks: tuple[expectations.Check, ...], key: str, kind: str, row: int, n: int) -> int:
-    index = next(
-        i
-        for i, c in enumerate(all_checks)
-        if c.field.key == key and (c.comparison is None) == (kind == "range")
+def test_a_rule_never_fires_where_its_field_does_not_apply(schema: Schema) -> None:
+    """A district-only rule over fields for every unit, and a side shared with a rule for every
+    unit: their columns are masked for the other units and periods, under names of their own."""
+    form = variant(schema)
+    by_name = {(e.check, e.key): e for e in suite(form.fields)}
+    fair = by_name["rule", "c_communes_fair"].kwargs  # t4_dialogues <= t4_reception_turns
+    assert (fair["column_A"], fair["column_B"]) == ("t4_reception_turns (c_communes_fair)", "t4_dialogues")
+    average = by_name["rule", "c_communes_average"].kwargs
+    shared = "t2_dossiers_on_time + t2_dossiers_late + t2_dossiers_pending"
+    assert by_name["rule", "t2_dossiers_pending"].kwargs["column_B"] == shared
+    assert (average["column_A"], average["column_B"]) == (
+        "t2_dossiers_received + 10",
+        f"{shared} (c_communes_average)",
     )
-    return index * n + row
+    assert suite(form.fields) == suite(variant(schema).fields)  # deterministic names
+    subs = [
+        make(form, DISTRICT, t4_dialogues=13, t2_dossiers_on_time=100, t2_apologies=9),
+        make(form, DEPARTMENT, t4_dialogues=13, t2_dossiers_on_time=100, t2_apologies=9),
+        make(form, None, t4_dialogues=13, t2_dossiers_on_time=100, t2_apologies=9),
+    ]
+    table = check_table(form, subs, "Y")
+    assert list(table.columns["t4_reception_turns (c_communes_fair)"][:1]) == [12]
+    assert all(math.isnan(x) for x in table.columns["t4_reception_turns (c_communes_fair)"][1:])
+    assert list(table.columns[shared]) == [115] * 3
+    assert table.columns[f"{shared} (c_communes_average)"][0] == 115
+    evaluators: tuple[Literal["direct", "great_expectations"], ...] = ("direct", "great_expectations")
+    for evaluator in evaluators:
+        found = check_submissions(form, subs, "Y", evaluator=evaluator)
+        rules = {row: [i.key for i in issues if i.code.startswith("rule")] for row, issues in found.items()}
+        assert rules == {
+            0: ["t2_dossiers_pending", "c_communes_fair", "c_communes_average"],
+            1: ["t2_dossiers_pending"],
+            2: ["t2_dossiers_pending"],
+        }
+        quarter = check_submissions(form, subs, "Q1", evaluator=evaluator)
+        assert {row: [i.key for i in issues] for row, issues in quarter.items()} == {
+            row: ["t2_dossiers_pending"] for row in range(3)
+        }
+
+
+def test_the_suite_document_is_great_expectations_json(schema: Schema) -> None:
+    """great_expectations reads the document back as the same suite (its own to_json_dict), with
+    the very expectations the run evaluates."""
+    data = suite_document(schema)
+    assert data == suite_document(schema) and data.endswith(b"}\n")
+    document = json.loads(data.decode("utf-8"))
+    assert data.decode("utf-8") == json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    assert "“" in data.decode("utf-8")  # UTF-8, not \u escapes
+
+    import great_expectations as gx
+
+    assert document["meta"] == {"great_expectations_version": gx.__version__}
+    loaded = gx.ExpectationSuite(**document)
+    assert loaded.to_json_dict() == document
+    assert len(loaded.expectations) == len(suite(schema.fields)) == 46
+    for ours, theirs in zip(suite(schema.fields), loaded.expectations, strict=True):
+        config = theirs.configuration
+        assert (config.type, config.kwargs, config.meta) == (ours.type, ours.kwargs, ours.meta)
+        assert config.description == ours.description
+    # what an auditor sees: the rule on the dossiers, by its key
+    [pending] = [
+        e for e in document["expectations"] if e["meta"] == {"check": "rule", "key": "t2_dossiers_pending"}
+    ]
+    assert pending["type"] == "expect_column_pair_values_a_to_be_greater_than_b"
+    assert pending["kwargs"]["column_B"] == "t2_dossiers_on_time + t2_dossiers_late + t2_dossiers_pending"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,18 +396,23 @@ def _position(all_checks: tuple[expectations.Check, ...], key: str, kind: str, r
 
 def variant(schema: Schema) -> Schema:
     """Today's form with what it lacks, to exercise every case: strict rules (< and >), a
-    division (x / 0), constants and a unary minus, a field with a maximum only."""
+    division (x / 0), constants and a unary minus, a field with a maximum only, a district-only
+    rule over two fields for every unit, a side shared by rules of different applicability."""
     rules = {
         "t2_apologies": "t2_apologies < t2_dossiers_late",
         "t4_reception_people": "t4_reception_people > t4_reception_turns",
         "t2_dossiers_online": "t2_dossiers_online / t2_dossiers_received * 100 <= 100",
         "t6_recommendations_addressed": "t6_recommendations_addressed * 2 <= t6_recommendations_received + 3",
         "t5_models_recognized": "-t5_models_recognized >= -t5_models_registered - 1",
+        "c_communes_fair": "t4_dialogues <= t4_reception_turns",
+        "c_communes_average": (
+            "t2_dossiers_on_time + t2_dossiers_late + t2_dossiers_pending <= t2_dossiers_received + 10"
+        ),
     }
     fields = []
     for f in schema.fields:
         if f.key in rules:
-            f = dataclasses.replace(f, rule=rules[f.key], rule_severity="error")
+            f = dataclasses.replace(f, rule=rules[f.key], rule_severity=ERROR)
         if f.key == "t1_sessions":
             f = dataclasses.replace(f, min=None, max=8.0)
         fields.append(f)
@@ -313,7 +422,7 @@ def variant(schema: Schema) -> Schema:
 def random_submissions(schema: Schema, count: int, seed: int) -> list[Submission]:
     """Figures around the bounds and each other, missing ones, text, booleans, zeros, fractions."""
     rng = random.Random(seed)
-    units: list[str | None] = [u.code for u in schema.units] + [None, "unknown-unit"]
+    units: list[str | None] = [*(u.code for u in schema.units), None, "unknown-unit"]
     keys = [f.key for f in schema.fields if f.numeric]
     pool: list[Any] = [
         None,
@@ -352,12 +461,12 @@ def random_submissions(schema: Schema, count: int, seed: int) -> list[Submission
 def test_both_evaluators_agree_on_random_rows(schema: Schema) -> None:
     form = variant(schema)
     subs = random_submissions(form, 3000, seed=20260101)
-    seen: set[tuple[str, str]] = set()
+    seen: dict[str, set[tuple[str, str]]] = {}
     for period in ("Y", "Q1"):
-        by_ge = check_submissions(form, subs, period, evaluator="great_expectations")
+        by_gx = check_submissions(form, subs, period, evaluator="great_expectations")
         directly = check_submissions(form, subs, period, evaluator="direct")
-        assert by_ge == directly
-        seen |= {(i.code, i.key) for issues in directly.values() for i in issues}
+        assert by_gx == directly
+        seen[period] = {(i.code, i.key) for issues in directly.values() for i in issues}
     # every kind of check failed somewhere, so the comparison covered it
     for expected in [
         ("value-negative", "t2_dossiers_late"),
@@ -369,31 +478,37 @@ def test_both_evaluators_agree_on_random_rows(schema: Schema) -> None:
         ("rule-violated", "t2_dossiers_online"),  # division
         ("rule-violated", "t6_recommendations_addressed"),  # constants
         ("rule-violated", "t5_models_recognized"),  # unary minus
-        ("rule-violated", "c_communes_good"),  # districts, year report
+        ("rule-violated", "c_communes_good"),  # districts, year report: the registry's communes
+        ("rule-violated", "c_communes_fair"),  # districts, year report: two plain names
+        ("rule-violated", "c_communes_average"),  # districts, year report: a shared side
         ("value-negative", "c_communes_fair"),
     ]:
-        assert expected in seen, expected
+        assert expected in seen["Y"], expected
+    # the year report's fields do not apply to the quarter's report
+    assert not {key for _code, key in seen["Q1"] if key.startswith("c_")}
 
 
-def test_issues_match_the_rules_read_row_by_row(schema: Schema) -> None:
-    """An oracle independent of the check table: each rule and range evaluated on its own."""
+@pytest.mark.parametrize("period", ["Y", "Q1"])
+def test_issues_match_the_rules_read_row_by_row(schema: Schema, period: str) -> None:
+    """An oracle independent of the table: each rule and range evaluated on its own."""
     form = variant(schema)
     subs = random_submissions(form, 1500, seed=7)
-    found = check_submissions(form, subs, "Y", evaluator="direct")
+    found = check_submissions(form, subs, period, evaluator="direct")
     for row, sub in enumerate(subs):
         unit = form.unit_by_code.get(sub.unit) if sub.unit else None
         values: dict[str, float | None] = {}
         for f in form.fields:
             v = sub.values.get(f.key)
             plain = isinstance(v, (int, float)) and not isinstance(v, bool) and f.numeric
-            values[f.key] = float(v) if plain and f.applies(unit, "Y") else None  # type: ignore[arg-type]
+            figure = float(v) if plain else None  # type: ignore[arg-type]
+            values[f.key] = figure if f.applies(unit, period) else None
         values["communes"] = None if unit is None or unit.communes is None else float(unit.communes)
         expected = set()
         for f in form.fields:
             v = values.get(f.key)
             if v is not None and ((f.min is not None and v < f.min) or (f.max is not None and v > f.max)):
                 expected.add(f.key)
-            if f.rule and f.applies(unit, "Y") and evaluate(f.rule, values) is False:
+            if f.rule and f.applies(unit, period) and evaluate(f.rule, values) is False:
                 expected.add("rule:" + f.key)
         got = {("rule:" if i.code.startswith("rule") else "") + i.key for i in found.get(row, [])}
         assert got == expected, (row, sub.unit, got ^ expected)
@@ -405,14 +520,14 @@ def test_both_evaluators_agree_on_the_sample_inbox(
     """The demo's real .xlsx files, read as the run reads them, checked against both periods."""
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         subs = run.collect(
-            schema, sample.period, sample.out_dir, ledger, datetime.fromisoformat(AS_OF), tmp_path
+            schema, sample.period, sample.out_dir, ledger, None, datetime.fromisoformat(AS_OF), tmp_path
         )
     candidates = [s for s in subs if s.status != "ignored" and s.unit is not None and s.values]
     assert len(candidates) >= 20
     for period in ("Q1", "Y"):
-        by_ge = check_submissions(schema, candidates, period, evaluator="great_expectations")
-        assert by_ge == check_submissions(schema, candidates, period, evaluator="direct")
-    assert by_ge  # the sample has broken rules
+        by_gx = check_submissions(schema, candidates, period, evaluator="great_expectations")
+        assert by_gx == check_submissions(schema, candidates, period, evaluator="direct")
+    assert by_gx  # the sample has broken rules
 
 
 def test_an_expectation_great_expectations_cannot_run_is_evaluated_directly(
@@ -421,22 +536,26 @@ def test_an_expectation_great_expectations_cannot_run_is_evaluated_directly(
     subs = [make(schema, t1_sessions=-2), make(schema), make(schema, self_score=101)]
     table = check_table(schema, subs, "Y")
     expectations_ = suite(schema.fields)
-    raised = SimpleNamespace(
-        success=False,
-        exception_info={"raised_exception": True, "exception_message": "boom"},
-        result={},
-        expectation_config=SimpleNamespace(meta={"index": 0}),
-    )
-    upper = SimpleNamespace(
-        success=False,
-        exception_info={"raised_exception": False},
-        result={"unexpected_index_list": failed_directly(table, expectations_[1:])},
-        expectation_config=SimpleNamespace(meta={"index": 1}),
-    )
-    fake = SimpleNamespace(run=lambda **kwargs: SimpleNamespace(results=[raised, upper]))
+    directly = failed_directly(table, expectations_)
+    sessions = next(i for i, e in enumerate(expectations_) if e.key == "t1_sessions")
+    assert directly[sessions] == [0]
+
+    def result(e: expectations.Expectation, rows: list[int], raised: bool) -> SimpleNamespace:
+        return SimpleNamespace(
+            success=not rows,
+            exception_info={"raised_exception": raised, "exception_message": "boom" if raised else None},
+            result={} if raised else {"unexpected_index_list": rows},
+            expectation_config=SimpleNamespace(meta=e.meta),
+        )
+
+    results = [
+        result(e, rows, i == sessions)
+        for i, (e, rows) in enumerate(zip(expectations_, directly, strict=True))
+    ]
+    fake = SimpleNamespace(run=lambda **kwargs: SimpleNamespace(results=results[::-1]))  # any order
     monkeypatch.setattr(expectations, "_validation", lambda e: fake)
-    with caplog.at_level(logging.WARNING, logger="pipeline.expectations"):
-        assert failed_by_great_expectations(table, expectations_) == failed_directly(table, expectations_)
+    with caplog.at_level(logging.WARNING, logger="pipeline.reading.expectations"):
+        assert failed_by_great_expectations(table, expectations_) == directly
     assert "boom" in caplog.text
 
 
@@ -457,6 +576,13 @@ def batch(schema: Schema, count: int) -> list[Submission]:
     return [make(schema, name=f"{i}.xlsx", t2_apologies=11 if i % 7 == 0 else 10) for i in range(count)]
 
 
+def _process(checker: Checker) -> Any:
+    """great_expectations' process (multiprocessing.Process) of the checker's pool."""
+    workers = checker._pool._workers
+    assert len(workers) == 1
+    return workers[0].proc
+
+
 def test_a_small_batch_starts_nothing(schema: Schema) -> None:
     with Checker(schema) as checker:
         checker.expect(SMALL_BATCH - 1)
@@ -469,19 +595,21 @@ def test_a_large_batch_runs_in_great_expectations_process(schema: Schema) -> Non
     subs = batch(schema, SMALL_BATCH)
     with Checker(schema) as checker:
         checker.expect(SMALL_BATCH)  # started early, as the run does before its scan
-        proc = checker._proc
-        assert proc is not None and proc.is_alive()
+        proc = _process(checker)
+        assert proc.is_alive()
         found = checker.check(subs, "Y")
-        assert checker._proc is proc  # answered by that process, not by the fallback
+        assert _process(checker) is proc  # answered by that process, not by the fallback
     assert proc.exitcode is not None  # stopped when the block ends
+    assert not checker.started
     assert found == check_submissions(schema, subs, "Y", evaluator="direct")
     assert sorted(found) == list(range(0, SMALL_BATCH, 7))
 
 
 def test_the_process_is_stopped_on_interrupt(schema: Schema) -> None:
+    proc = None
     with pytest.raises(KeyboardInterrupt), Checker(schema) as checker:
         checker.expect(SMALL_BATCH)
-        proc = checker._proc
+        proc = _process(checker)
         raise KeyboardInterrupt
     assert proc is not None and not proc.is_alive()
 
@@ -490,11 +618,11 @@ def test_a_dead_process_falls_back_to_the_direct_evaluator(
     schema: Schema, caplog: pytest.LogCaptureFixture
 ) -> None:
     subs = batch(schema, SMALL_BATCH)
-    with Checker(schema) as checker, caplog.at_level(logging.WARNING, logger="pipeline.expectations"):
+    with Checker(schema) as checker, caplog.at_level(logging.WARNING, logger="pipeline.reading.expectations"):
         checker.expect(SMALL_BATCH)
-        assert checker._proc is not None
-        checker._proc.kill()
-        checker._proc.join()
+        proc = _process(checker)
+        proc.kill()
+        proc.join()
         found = checker.check(subs, "Y")
         assert not checker.started
     assert found == check_submissions(schema, subs, "Y", evaluator="direct")
@@ -505,34 +633,37 @@ RUN_PROBE = """
 import json, sys
 from datetime import datetime
 from pathlib import Path
-from pipeline import expectations, run, schema as schema_module
-from pipeline.deadlines import parse_period
+from pipeline import config, run
+from pipeline.core.deadlines import parse_period
+from pipeline.reading import expectations
+from pipeline.runtime import pool
 small_batch, inbox, outbox = int(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 expectations.SMALL_BATCH = small_batch
-started = []
-start = expectations.Checker._start
+spawned = []
+new_worker = pool.Pool._new_worker
 def spy(self):
-    started.append(self._proc is None)  # a process spawned, not one already running
-    start(self)
-expectations.Checker._start = spy
-s = schema_module.load()
+    if self.job == "pipeline.reading.expectations":
+        spawned.append(self.job)
+    return new_worker(self)
+pool.Pool._new_worker = spy
+s = config.load()
 run.consolidate(s, parse_period("2023-Q1", s.calendar), inbox, outbox, datetime.fromisoformat(sys.argv[4]))
-print(json.dumps([sum(started), "great_expectations" in sys.modules, "pandas" in sys.modules]))
+print(json.dumps([len(spawned), "great_expectations" in sys.modules, "pandas" in sys.modules]))
 """
 
 
 def _run(small_batch: int, inbox: Path, outbox: Path) -> list[Any]:
+    """A run in a fresh process: [great_expectations' processes spawned, whether the run's own
+    process imported great_expectations, pandas]."""
     proc = subprocess.run(
         [sys.executable, "-c", RUN_PROBE, str(small_batch), str(inbox), str(outbox), AS_OF],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return list(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
-def _outputs(outbox: Path) -> dict[str, bytes]:
-    report = json.loads((outbox / "2023-Q1" / "run.json").read_text(encoding="utf-8"))
-    return {rel: (outbox / rel).read_bytes() for rel in report["outputs"]}
 
 
 def test_runs_by_either_evaluator_write_the_same_bytes(sample: SampleManifest, tmp_path: Path) -> None:
@@ -541,11 +672,16 @@ def test_runs_by_either_evaluator_write_the_same_bytes(sample: SampleManifest, t
     same outputs, and the run's own process imports neither great_expectations nor pandas."""
     outbox = tmp_path / "outbox"
     assert _run(SMALL_BATCH, sample.out_dir, outbox) == [0, False, False]
-    direct = _outputs(outbox)
+    direct = output_files(outbox)
     assert any(b"rule-" in data for name, data in direct.items() if name.endswith(".csv"))
+    [suite_name] = [name for name in direct if name.endswith("/bo-kiem-tra-2023-Q1.json")]
+    assert (
+        json.loads(direct[suite_name])["expectations"]
+        == json.loads(suite_document(config.load()))["expectations"]
+    )
     shutil.rmtree(outbox)
     assert _run(1, sample.out_dir, outbox) == [1, False, False]
-    assert _outputs(outbox) == direct
+    assert output_files(outbox) == direct
 
 
 NETWORK_PROBE = """
@@ -558,10 +694,10 @@ socket.socket.connect = refuse
 socket.socket.connect_ex = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
-from pipeline import schema as schema_module
-from pipeline.expectations import check_submissions
+from pipeline import config
+from pipeline.reading.expectations import check_submissions
 from tests.test_expectations import make
-s = schema_module.load()
+s = config.load()
 found = check_submissions(s, [make(s), make(s, t2_dossiers_pending=999)], "Y", evaluator="great_expectations")
 assert "great_expectations" in sys.modules
 print(len(attempts), sorted(i.code for issues in found.values() for i in issues))
@@ -579,27 +715,16 @@ def test_the_suite_runs_without_touching_the_network() -> None:
     assert codes == "['rule-violated']"
 
 
-def test_likely_new_files_counts_the_inbox_less_the_parse_cache(schema: Schema, tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    (inbox / "sub").mkdir(parents=True)
-    for name in ("a.xlsx", "b.xlsx", "sub/c.xlsx"):
-        (inbox / name).write_bytes(b"x")
-    period = parse_period("2023-Q1", schema.calendar)
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        assert run.likely_new_files(schema, period, inbox, ledger) == 3
-        fingerprint = parsecache.fingerprint(schema)
-        ledger.store_parse_cache(fingerprint, period.id, [("0" * 64, "a.xlsx", "xlsx", b"layout", b"data")])
-        ledger.store_parse_cache(fingerprint, "2023-Q2", [("1" * 64, "b.xlsx", "xlsx", b"layout", b"data")])
-        assert run.likely_new_files(schema, period, inbox, ledger) == 2
-        # the cache holds more than the inbox (files replaced under their names): still one
-        rows = [(str(i) * 64, f"{name}.xlsx", "xlsx", b"layout", b"data") for i, name in enumerate("bcdef")]
-        ledger.store_parse_cache(fingerprint, period.id, rows)
-        assert run.likely_new_files(schema, period, inbox, ledger) == 1
-        assert run.likely_new_files(schema, period, tmp_path / "empty", ledger) == 0
-
-
-def test_a_rerun_over_the_same_inbox_starts_nothing(sample: SampleManifest, tmp_path: Path) -> None:
-    """Even with the threshold lowered to 5: every report comes from the parse cache."""
+def test_a_rerun_over_the_same_inbox_starts_nothing(
+    schema: Schema, sample: SampleManifest, tmp_path: Path
+) -> None:
+    """Even with the threshold lowered to 5: every report comes from the cache, so the reader
+    expects no new file and great_expectations' process is never started."""
     outbox = tmp_path / "outbox"
     assert _run(5, sample.out_dir, outbox)[0] == 1  # cold: ~30 new files
+    with Cache.of_outbox(outbox, fingerprint(schema.directory)) as cache:
+        listing = scan.scan(sample.out_dir, cache)
+        assert len(listing.entries) >= 20
+        with Reader(schema, sample.period, cache) as reader:
+            assert reader.unknown(listing.entries) == 0
     assert _run(5, sample.out_dir, outbox) == [0, False, False]

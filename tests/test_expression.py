@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.expression import ExpressionError, evaluate, names
+from pipeline.core.expression import ExpressionError, evaluate, names
 
 
 @pytest.mark.parametrize(

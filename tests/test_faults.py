@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import cli
-from pipeline.lock import RunLock
-from pipeline.outputs import atomic
+from pipeline.cli import commands as cli
+from pipeline.store import atomic
+from pipeline.store.lock import RunLock
 from tests.conftest import ROOT
 from tests.issue6_support import (
     AS_OF,
@@ -239,20 +239,23 @@ def test_folder_in_place_of_an_output(
 _DYING_WORKER = """
 import os, sys
 from pathlib import Path
-from pipeline import schema as schema_mod, workers
-from pipeline.benchmark import write_bench_schema
-from pipeline.deadlines import parse_period
-from pipeline.model import InboxFile
+from pipeline import config
+from bench.benchmark import write_bench_schema
+from pipeline.core.deadlines import parse_period
+from pipeline.core.errors import MachineError
+from pipeline.core.model import InboxFile
+from pipeline.intake.scan import Entry
+from pipeline.reading.reader import Reader
 
 work = Path(sys.argv[1])
-schema = schema_mod.load(write_bench_schema(5000, work / "schemas"))  # pickles to ~1 MB
+schema = config.load(write_bench_schema(5000, work / "schemas"))  # pickles to ~1 MB
 period = parse_period("2023-Q1", schema.calendar)
 os.environ["PIPELINE_TEST_PAUSE_AT"] = "abort@worker-start"  # every worker dies at once
 (work / "a.xlsx").write_bytes(b"PK")
 try:
-    with workers.Pool(schema, period) as pool:
-        pool.run([InboxFile(name="a.xlsx", path=work / "a.xlsx", sha256="", size=2)])
-except OSError as exc:
+    with Reader(schema, period, None) as reader:
+        reader.judge([Entry(InboxFile(name="a.xlsx", path=work / "a.xlsx", sha256="", size=2))])
+except MachineError as exc:
     print("refused:", exc)
 """
 

@@ -6,7 +6,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +15,12 @@ import openpyxl
 import pytest
 
 from pipeline import run
+from pipeline.authoring.sample import SampleManifest
 from pipeline.check import check_file
-from pipeline.deadlines import parse_period
-from pipeline.feedback import EMAIL_DIR, FEEDBACK_DIR, feedback_name
-from pipeline.fill import COMMENT_AUTHOR, FEEDBACK_SHEET, HIGHLIGHT, fill_workbook
-from pipeline.sample import SampleManifest
-from pipeline.schema import Schema
+from pipeline.core.deadlines import parse_period
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import HIGHLIGHT, fill_workbook
+from pipeline.outputs.feedback import COMMENT_AUTHOR, EMAIL_DIR, FEEDBACK_DIR, FEEDBACK_SHEET, feedback_name
 from tests.conftest import AS_OF, run_cli, soffice
 from tests.test_annotate import package_problems
 
@@ -35,9 +34,9 @@ def _sha(path: Path) -> str:
 def _valid_values(sample: SampleManifest, kind: str = "") -> dict[str, Any]:
     """The values of one valid sample file (a real filled template), to build variants from;
     with `kind`, of a unit of that kind ("district" | "department")."""
-    from pipeline import schema as schema_mod
+    from pipeline import config
 
-    units = schema_mod.load().unit_by_code
+    units = config.load().unit_by_code
     for unit in sample.units.values():
         if unit.state == "on_time" and (not kind or units[unit.code].kind == kind):
             return dict(unit.files[-1].values)
@@ -318,7 +317,7 @@ def test_unreadable_file_gets_a_report_named_by_hash(schema: Schema, tmp_path: P
 
 
 def test_feedback_name_never_comes_from_unit_text(sample: SampleManifest) -> None:
-    from pipeline.model import InboxFile, Submission
+    from pipeline.core.model import InboxFile, Submission
 
     sub = Submission(
         file=InboxFile(name="../../x.xlsx", path=Path("x"), sha256="a" * 64, size=1), unit="../SYT"
@@ -436,8 +435,8 @@ def test_parallel_build_gives_the_serial_bytes(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """From PARALLEL_MIN workbooks on, a spawned worker builds some: the bytes do not change."""
-    from pipeline import feedback
-    from pipeline.fill import CellNote, CheckReport, ReportRow
+    from pipeline.ooxml.edit import CellNote, CheckReport, ReportRow
+    from pipeline.outputs import feedback
 
     source = tmp_path / "don-vi.xlsx"
     shutil.copy(template, source)
@@ -453,31 +452,29 @@ def test_parallel_build_gives_the_serial_bytes(
         jobs[f"{n}.xlsx"] = feedback.WorkbookJob(
             source, "0" * 64, (note,), report, report, datetime(2023, 4, 10)
         )
-    serial = {rel: feedback.build_workbook(job) for rel, job in jobs.items()}
+    serial = [feedback.build_workbook(job) for job in jobs.values()]
     here: list[str] = []
 
-    def slow_build(job: feedback.WorkbookJob) -> bytes:  # this process only: the worker takes chunks too
+    def spy(job: feedback.WorkbookJob) -> bytes:  # in this process only: the workers build theirs
         here.append(job.annotated.header[0][1])
-        time.sleep(0.01)
-        return serial[f"{int(job.annotated.header[0][1][1:])}.xlsx"]
+        raise AssertionError("built in the run's process")
 
-    monkeypatch.setattr(feedback, "build_workbook", slow_build)
-    built: dict[str, bytes] = {}
-    feedback._build_all(jobs, built.__setitem__)
-    assert built == serial
-    assert 0 < len(here) < len(jobs)
+    monkeypatch.setattr(feedback, "build_workbook", spy)
+    done: list[int] = []
+    assert feedback.build_all(list(jobs.values()), done.append) == serial
+    assert here == [] and sum(done) == len(jobs)
 
 
 class _Unpicklable(str):
-    """Text that cannot be sent to a worker process: the worker "fails" on every chunk."""
+    """Text that cannot be sent to a worker process: the run builds those workbooks itself."""
 
     def __reduce__(self) -> Any:
         raise TypeError("not for a worker")
 
 
 def test_failed_worker_leaves_its_workbooks_to_the_run(template: Path, tmp_path: Path) -> None:
-    from pipeline import feedback
-    from pipeline.fill import CellNote, CheckReport, ReportRow
+    from pipeline.ooxml.edit import CellNote, CheckReport, ReportRow
+    from pipeline.outputs import feedback
 
     source = tmp_path / "don-vi.xlsx"
     shutil.copy(template, source)
@@ -488,9 +485,9 @@ def test_failed_worker_leaves_its_workbooks_to_the_run(template: Path, tmp_path:
         jobs[f"{n}.xlsx"] = feedback.WorkbookJob(
             source, "0" * 64, (note,), report, report, datetime(2023, 4, 10)
         )
-    built: dict[str, bytes] = {}
-    feedback._build_all(jobs, built.__setitem__)
-    assert set(built) == set(jobs)
+    built = feedback.build_all(list(jobs.values()))
+    assert len(built) == len(jobs)
     assert all(
-        built[rel] == feedback.build_workbook(job) for rel, job in list(jobs.items())[:: feedback.CHUNK]
+        data == feedback.build_workbook(job)
+        for data, job in list(zip(built, jobs.values(), strict=True))[::8]
     )

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import intake
-from pipeline.deadlines import parse_period
-from pipeline.model import InboxFile, Submission
-from pipeline.read import read_workbook
-from pipeline.run import read_submission
-from pipeline.schema import Schema
+from pipeline.core.deadlines import parse_period
+from pipeline.core.model import InboxFile, Submission
+from pipeline.core.schema import Schema
+from pipeline.intake import screen
+from pipeline.reading.judge import read_one as read_submission
+from pipeline.reading.workbook import read_workbook
 
 
 def _submission(schema: Schema, path: Path, name: str | None = None) -> Submission:
-    kind = intake.sniff(path)
-    f = InboxFile(name=name or path.name, path=path, sha256=intake.sha256_of(path), size=0, kind=kind)
+    kind = screen.screen(path).kind
+    f = InboxFile(name=name or path.name, path=path, sha256=screen.sha256_of(path), size=0, kind=kind)
     return read_submission(schema, f, parse_period("2023-Q1", schema.calendar))
 
 
@@ -39,7 +39,7 @@ def test_libreoffice_saved_gives_same_values(
     schema: Schema, filled_xlsx: Path, converted: dict[str, Path], ext: str, kind: str, located_by: str
 ) -> None:
     path = converted[ext]
-    assert intake.sniff(path) == kind
+    assert screen.screen(path).kind == kind
     read = read_workbook(path, kind, schema)
     assert read.located_by == located_by
     assert (read.fingerprint_id, read.fingerprint_version) == (schema.template_id, schema.template_version)
@@ -60,7 +60,7 @@ def test_xls_with_wrong_extension_is_read_by_content(
     """An .xls renamed .xlsx: the type comes from the first bytes, not the extension."""
     path = tmp_path / "Báo cáo.xlsx"
     shutil.copyfile(converted["xls"], path)
-    assert intake.sniff(path) == "xls"
+    assert screen.screen(path).kind == "xls"
     assert _submission(schema, path).values == _submission(schema, filled_xlsx).values
 
 

@@ -11,18 +11,18 @@ import openpyxl
 import pytest
 from conftest import soffice_convert
 
-from pipeline import intake
-from pipeline.deadlines import parse_period
-from pipeline.fill import destination
-from pipeline.model import InboxFile, Submission
-from pipeline.run import read_submission
-from pipeline.schema import Schema
+from pipeline.core.deadlines import parse_period
+from pipeline.core.model import InboxFile, Submission
+from pipeline.core.schema import Schema
+from pipeline.intake import screen
+from pipeline.ooxml.edit import destination
+from pipeline.reading.judge import read_one as read_submission
 
 KEY = "t1_sessions"
 
 
 def _read(schema: Schema, path: Path) -> Submission:
-    f = InboxFile(name=path.name, path=path, sha256="", size=0, kind=intake.sniff(path))
+    f = InboxFile(name=path.name, path=path, sha256="", size=0, kind=screen.screen(path).kind)
     return read_submission(schema, f, parse_period("2023-Q1", schema.calendar))
 
 

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 
-from pipeline.deadlines import parse_period
-from pipeline.fill import CellValue, fill_workbook
-from pipeline.ledger import Ledger
-from pipeline.model import RunResult
+from pipeline.core.deadlines import parse_period
+from pipeline.core.model import RunResult
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import CellValue, fill_workbook
 from pipeline.run import consolidate
-from pipeline.schema import Schema
+from pipeline.store.ledger import Ledger
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

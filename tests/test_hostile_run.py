@@ -13,7 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pipeline.outputs import csv_safe
+from pipeline.outputs.issues_csv import csv_safe
 from tests.issue6_support import (
     BILLION_LAUGHS,
     CORPUS,
@@ -147,13 +147,13 @@ def test_csv_safe_applies_owasp_rule() -> None:
 
 def test_unit_text_never_becomes_a_formula(tmp_path: Path) -> None:
     """Payloads in file names and in a unit's narrative: strings in .xlsx, escaped in CSV."""
-    from pipeline import schema as schema_mod
-    from pipeline.fill import fill_workbook
-    from pipeline.read import read_workbook
+    from pipeline import config
+    from pipeline.ooxml.edit import fill_workbook
+    from pipeline.reading.workbook import read_workbook
 
     inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
     [valid] = copy_valid(inbox, 1)
-    schema = schema_mod.load(None)
+    schema = config.load(None)
     cells = read_workbook(inbox / valid, "xlsx", schema).cells
     values = {k: c.value for k, c in cells.items() if c.value is not None}
     values["n1_results"] = PAYLOADS[0]

@@ -13,12 +13,12 @@ import openpyxl
 import pytest
 from openpyxl.styles import Font
 
-from pipeline import legacy_fonts as lf
+from pipeline.authoring.sample import SampleManifest
 from pipeline.check import check_file
-from pipeline.deadlines import parse_period
-from pipeline.fill import fill_workbook, save_workbook
-from pipeline.sample import SampleManifest
-from pipeline.schema import Schema
+from pipeline.core.deadlines import parse_period
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import fill_workbook, save_workbook
+from pipeline.reading import legacy_fonts as lf
 from tests.conftest import AS_OF, soffice
 
 LOWER = "aàảãáạăằẳẵắặâầẩẫấậeèẻẽéẹêềểễếệiìỉĩíịoòỏõóọôồổỗốộơờởỡớợuùủũúụưừửữứựyỳỷỹýỵđ"
@@ -198,7 +198,7 @@ def test_text_mixing_unicode_and_legacy_is_left_as_typed() -> None:
 
 def test_cheap_when_no_legacy_font(sample: SampleManifest, schema: Schema) -> None:
     """A Unicode file: the fonts are never looked up at the cells."""
-    from pipeline.read import read_workbook
+    from pipeline.reading.workbook import read_workbook
 
     path = next(p for p in sample.out_dir.iterdir() if p.suffix == ".xlsx")
     read = read_workbook(path, "xlsx", schema)

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline import intake, mail
-from pipeline.deadlines import parse_period
-from pipeline.ledger import Ledger
-from pipeline.run import consolidate
-from pipeline.schema import Schema
+from pipeline.core.deadlines import parse_period
+from pipeline.core.model import Submission
+from pipeline.core.schema import Schema
+from pipeline.intake import containers as mail
+from pipeline.run import collect, consolidate
+from pipeline.store.ledger import Ledger
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -61,6 +62,20 @@ def _put(inbox: Path, name: str, data: bytes) -> Path:
     return path
 
 
+def _collect(schema: Schema, inbox: Path, tmp: Path, work: Path | None = None) -> list[Submission]:
+    """Every file of the inbox (attachments included) with its verdict, as a run collects them."""
+    with Ledger(tmp / "ledger.sqlite") as ledger:
+        period = parse_period("2023-Q1", schema.calendar)
+        return collect(schema, period, inbox, ledger, None, AS_OF, work or tmp / "work")
+
+
+def _refusal(sub: Submission) -> str:
+    """The code that refused or set aside a file ("" for a file read as a report)."""
+    if not sub.file.kind and sub.issues:
+        return sub.issues[0].code
+    return ""
+
+
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -99,8 +114,7 @@ def test_eml_attachment_is_consolidated_with_message_time(
 def test_date_header_when_no_received_header(schema: Schema, filled_xlsx: Path, tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     _put(inbox, "thu.eml", _message([("bc.xlsx", filled_xlsx.read_bytes(), XLSX_TYPE)], received=False))
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
+    found = _collect(schema, inbox, tmp_path)
     assert [f.file.name for f in found] == ["thu.eml", "thu.eml/bc.xlsx"]
     assert found[1].file.received_at == SENT and found[1].file.kind == "xlsx"
 
@@ -109,8 +123,7 @@ def test_receipt_outranks_message_date(schema: Schema, filled_xlsx: Path, tmp_pa
     inbox = tmp_path / "inbox"
     _put(inbox, "thu.eml", _message([("bc.xlsx", filled_xlsx.read_bytes(), XLSX_TYPE)]))
     (inbox / "receipts.csv").write_text("file,received_at\nthu.eml,2023-03-18T10:00\n", encoding="utf-8")
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
+    found = _collect(schema, inbox, tmp_path)
     child = next(f for f in found if f.file.name == "thu.eml/bc.xlsx")
     assert child.file.received_at == datetime(2023, 3, 18, 10, 0, tzinfo=TZ)
     assert child.file.received_source == "receipts"
@@ -135,8 +148,7 @@ def test_zip_attachment_and_hostile_names(
         ]
     )
     _put(inbox, "thu.eml", eml)
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        found = intake.scan(inbox, ledger, TZ, AS_OF, work)
+    found = _collect(schema, inbox, tmp_path, work)
     by_name = {f.file.name: f for f in found}
     assert set(by_name) == {
         "thu.eml",
@@ -145,7 +157,7 @@ def test_zip_attachment_and_hostile_names(
         "thu.eml/Công văn.pdf",
     }
     assert by_name["thu.eml/Hồ sơ.zip/Báo cáo SNV.xls"].file.kind == "xls"
-    assert by_name["thu.eml/Công văn.pdf"].ignore_code == "not-spreadsheet"
+    assert _refusal(by_name["thu.eml/Công văn.pdf"]) == "not-spreadsheet"
     for f in found[1:]:
         assert f.file.path.resolve().is_relative_to(work.resolve())
         assert f.file.received_at == DELIVERED
@@ -163,13 +175,12 @@ def test_zip_in_inbox_uses_ledger_time(schema: Schema, converted: dict[str, Path
     assert sub.status == "accepted" and sub.file.received_at == MTIME
 
 
-def test_caps_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_caps_are_reported(schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mail, "MAX_MEMBERS", 2)
     inbox = tmp_path / "inbox"
     _put(inbox, "nhieu.zip", _zip({f"{i}.xlsx": b"x" for i in range(5)}))
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
-    assert found[0].reject_code == "container-limit"
+    found = _collect(schema, inbox, tmp_path)
+    assert _refusal(found[0]) == "container-limit" and found[0].status == "rejected"
     assert len(found) == 3
 
 
@@ -196,23 +207,25 @@ def test_same_attachment_twice_is_one_submission_received_first(
     assert unit.received_at == DELIVERED and [v.label for v in unit.history] == ["1/1"]
 
 
-def test_spreadsheet_named_eml_is_read_as_spreadsheet(filled_xlsx: Path, tmp_path: Path) -> None:
+def test_spreadsheet_named_eml_is_read_as_spreadsheet(
+    schema: Schema, filled_xlsx: Path, tmp_path: Path
+) -> None:
     inbox = tmp_path / "inbox"
     _put(inbox, "bao-cao.eml", filled_xlsx.read_bytes())
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
-    assert [(f.file.name, f.file.kind, f.ignore_code) for f in found] == [("bao-cao.eml", "xlsx", "")]
+    found = _collect(schema, inbox, tmp_path)
+    assert [(f.file.name, f.file.kind, _refusal(f)) for f in found] == [("bao-cao.eml", "xlsx", "")]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
-def test_a_named_pipe_in_the_inbox_is_refused_not_read(filled_xlsx: Path, tmp_path: Path) -> None:
+def test_a_named_pipe_in_the_inbox_is_refused_not_read(
+    schema: Schema, filled_xlsx: Path, tmp_path: Path
+) -> None:
     """Reading a pipe would block the run: only regular files are opened."""
     inbox = tmp_path / "inbox"
     _put(inbox, "bao-cao.xlsx", filled_xlsx.read_bytes())
     os.mkfifo(inbox / "ong-dan.xlsx")
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        found = intake.scan(inbox, ledger, TZ, AS_OF, tmp_path / "work")
-    assert [(f.file.name, f.reject_code) for f in found] == [
+    found = _collect(schema, inbox, tmp_path)
+    assert [(f.file.name, _refusal(f)) for f in found] == [
         ("bao-cao.xlsx", ""),
         ("ong-dan.xlsx", "file-unreadable"),
     ]

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline import schema as schema_mod
-from pipeline.deadlines import parse_period
-from pipeline.fill import CellValue, fill_workbook
-from pipeline.ledger import Ledger
-from pipeline.registry import match_unit
+from pipeline import config
+from pipeline.core.deadlines import parse_period
+from pipeline.core.registry import match_unit
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import CellValue, fill_workbook
 from pipeline.run import collect
-from pipeline.schema import Schema
+from pipeline.store.ledger import Ledger
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 AS_OF = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
@@ -29,7 +29,9 @@ def _nfd(text: str) -> str:
 
 def _collect(schema: Schema, inbox: Path, tmp: Path) -> list:  # type: ignore[type-arg]
     with Ledger(tmp / "ledger.sqlite") as ledger:
-        return collect(schema, parse_period("2023-Q1", schema.calendar), inbox, ledger, AS_OF, tmp / "work")
+        return collect(
+            schema, parse_period("2023-Q1", schema.calendar), inbox, ledger, None, AS_OF, tmp / "work"
+        )
 
 
 def test_decomposed_file_name_and_text_become_nfc(
@@ -73,12 +75,12 @@ def test_province_suffix(schema: Schema, text: str, code: str) -> None:
 def ambiguous_schema(tmp_path: Path) -> Schema:
     """The registry with one alias ("Nội vụ") shared by two units."""
     d = tmp_path / "schemas"
-    shutil.copytree(schema_mod.DEFAULT_DIR, d)
+    shutil.copytree(config.DEFAULT_DIR, d)
     units = (d / "units.csv").read_text(encoding="utf-8")
     units = units.replace("SNV,Sở Nội vụ,department,,SNV", "SNV,Sở Nội vụ,department,,SNV|Nội vụ")
     units = units.replace("SYT,Sở Y tế,department,,SYT", "SYT,Sở Y tế,department,,SYT|Nội vụ")
     (d / "units.csv").write_text(units, encoding="utf-8")
-    return schema_mod.load(d)
+    return config.load(d)
 
 
 def test_ambiguous_unit_is_an_error_not_a_guess(

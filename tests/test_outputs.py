@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from pipeline import schema as schema_mod
-from pipeline.catalogue import Issue, make_issue
-from pipeline.deadlines import parse_period
-from pipeline.model import (
+from pipeline import config
+from pipeline.core.deadlines import parse_period
+from pipeline.core.issues import Issue, make_issue
+from pipeline.core.model import (
+    Criteria,
     CriterionScore,
     InboxFile,
     RunResult,
@@ -24,22 +25,20 @@ from pipeline.model import (
     UnitResult,
     Version,
 )
-from pipeline.outputs import (
-    OutputError,
-    late_units,
-    write_atomic,
-    write_bytes_atomic,
-    write_outputs,
-)
-from pipeline.outputs.run_report import dump, render, run_report
+from pipeline.core.ranking import rank
+from pipeline.core.schema import Schema
+from pipeline.outputs.late_list import late_units
+from pipeline.outputs.run_report import dump, report
+from pipeline.outputs.write import write_outputs
+from pipeline.store.atomic import OutputError, write_atomic, write_bytes_atomic
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EVIL = '=HYPERLINK("http://x","y")'
 
 
 @pytest.fixture(scope="module")
-def schema() -> schema_mod.Schema:
-    return schema_mod.load()
+def schema() -> Schema:
+    return config.load()
 
 
 def _file(name: str, received: datetime | None, source: str = "email") -> InboxFile:
@@ -54,28 +53,28 @@ def _file(name: str, received: datetime | None, source: str = "email") -> InboxF
     )
 
 
-def _score(schema: schema_mod.Schema, total: float, band: str, self_score: float | None) -> Score:
+def _score(schema: Schema, total: float, band: str, self_score: float | None) -> Score:
     criteria = tuple(
         CriterionScore(
-            key=c["key"],
-            label=c["label"],
-            points=float(c["points"]) if i else total - (100 - float(c["points"])),
-            max_points=float(c["points"]),
+            key=c.key,
+            label=c.label,
+            points=c.points if i else total - (100 - c.points),
+            max_points=c.points,
             rule="quy tắc",
             figures="",
         )
-        for i, c in enumerate(schema.rubric["criteria"])
+        for i, c in enumerate(schema.rubric.criteria)
     )
     return Score(
         total=total,
         band=band,
         band_rule=f"Đạt {total} điểm: {band}",
-        criteria=criteria,
+        criteria=Criteria(criteria),
         self_score=self_score,
     )
 
 
-def _values(schema: schema_mod.Schema, seed: int) -> dict[str, Any]:
+def _values(schema: Schema, seed: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for i, f in enumerate(schema.indicators):
         values[f.key] = None if f.applies_to == "district" else seed * 10 + i
@@ -83,7 +82,7 @@ def _values(schema: schema_mod.Schema, seed: int) -> dict[str, Any]:
     return values
 
 
-def make_result(schema: schema_mod.Schema) -> RunResult:
+def make_result(schema: Schema) -> RunResult:
     period = parse_period("2023-Q1", schema.calendar)
     by = schema.unit_by_code
     as_of = datetime(2023, 3, 27, 9, 30, tzinfo=TZ)
@@ -149,7 +148,12 @@ def make_result(schema: schema_mod.Schema) -> RunResult:
         nums: list[int] = [v for s in accepted if isinstance(v := s.values.get(f.key), int)]
         totals[f.key] = sum(nums)
     return RunResult(
-        period=period, as_of=as_of, files=[s_bad, s_qn, s_snv, s_stp], units=units, totals=totals
+        period=period,
+        as_of=as_of,
+        files=[s_bad, s_qn, s_snv, s_stp],
+        units=units,
+        totals=totals,
+        ranking=rank(units),
     )
 
 
@@ -161,7 +165,7 @@ def _find_row(ws: Any, col: int, text: str) -> int:
 
 
 @pytest.fixture()
-def written(tmp_path: Path, schema: schema_mod.Schema) -> tuple[RunResult, Path, list[str]]:
+def written(tmp_path: Path, schema: Schema) -> tuple[RunResult, Path, list[str]]:
     result = make_result(schema)
     outputs = write_outputs(result, schema, tmp_path)
     return result, tmp_path, outputs
@@ -176,6 +180,7 @@ def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
         "2023-Q1/de-xuat-kiem-tra-2023-Q1.xlsx",
         "2023-Q1/bao-cao-2023-Q1.docx",
         "2023-Q1/loi-kiem-tra-2023-Q1.csv",
+        "2023-Q1/bo-kiem-tra-2023-Q1.json",
         "2023-Q1/cong-van-don-doc/STP.docx",
         "2023-Q1/cong-van-don-doc/542.docx",
         "2023-Q1/cong-van-don-doc/SKHDT.docx",
@@ -202,7 +207,7 @@ def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
     ]
 
 
-def test_data_totals(written: tuple[RunResult, Path, list[str]], schema: schema_mod.Schema) -> None:
+def test_data_totals(written: tuple[RunResult, Path, list[str]], schema: Schema) -> None:
     result, outbox, outputs = written
     path = outbox / outputs[0]
     cached = openpyxl.load_workbook(path, data_only=True)["Số liệu"]
@@ -284,7 +289,7 @@ def test_ranking_ties(written: tuple[RunResult, Path, list[str]]) -> None:
     assert rows[0][self_col] is None
 
 
-def test_late_list(written: tuple[RunResult, Path, list[str]], schema: schema_mod.Schema) -> None:
+def test_late_list(written: tuple[RunResult, Path, list[str]], schema: Schema) -> None:
     result, outbox, outputs = written
     assert [u.unit.code for u in late_units(result)] == ["STP", "542", "SKHDT"]
     standalone = openpyxl.load_workbook(outbox / outputs[1])
@@ -380,7 +385,15 @@ def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     assert report["deadline"] == "2023-03-20"
     assert report["as_of"] == "2023-03-27T09:30:00+07:00"
     assert report["outputs"] == outputs
-    assert set(report["files"][0]) == {"path", "sha256", "status", "unit", "received_at", "issues"}
+    assert set(report["files"][0]) == {
+        "path",
+        "sha256",
+        "status",
+        "unit",
+        "received_at",
+        "from_cache",
+        "issues",
+    }
     assert set(report["files"][0]["issues"][0]) == {"code", "severity", "sheet", "cell", "message"}
     assert report["files"][0]["path"] == EVIL
     units = {u["code"]: u for u in report["units"]}
@@ -393,7 +406,7 @@ def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     assert "Không báo cáo".encode() in raw  # ensure_ascii=False
 
 
-def test_deterministic(tmp_path: Path, schema: schema_mod.Schema) -> None:
+def test_deterministic(tmp_path: Path, schema: Schema) -> None:
     a = write_outputs(make_result(schema), schema, tmp_path / "a")
     b = write_outputs(make_result(schema), schema, tmp_path / "b")
     assert a == b
@@ -464,29 +477,32 @@ def test_write_atomic_folder_refuses(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not (tmp_path / "run.json").exists()
 
 
-def test_run_json_lines_are_the_report_as_json_would_write_it(
-    written: tuple[RunResult, Path, list[str]], schema: schema_mod.Schema
+def test_run_json_is_the_report_value_serialised_once(
+    written: tuple[RunResult, Path, list[str]], schema: Schema
 ) -> None:
-    """run.json is written line by line (run_report.render); it must be byte for byte what
-    json writes for the report as a dict (run_report.dump), awkward text and blanks included."""
+    """run.json is the run's report (one value) as run_report.dump writes it: valid JSON, one
+    line per file and per unit, awkward text and blanks included."""
     result, outbox, _outputs = written
     on_disk = (outbox / "2023-Q1" / "run.json").read_bytes()
-    assert on_disk == dump(run_report(result, schema))
+    assert on_disk == dump(report(result, schema))
     odd = 'tệp "lạ"\\\n\t\x01\u2028\U0001f600 ạ.xlsx'
     result.files[0].file.name = odd
     result.files[0].unit = None
     result.files[0].file.received_at = None
-    result.files[0].issues.append(Issue("x", "error", odd, None, None, odd))
+    result.files[0].issues.append(Issue("x", "error", odd, None, None, odd))  # type: ignore[arg-type]
     result.units[0].history = [
         Version(1, 2, odd, "a" * 64, datetime(2023, 3, 1, 7, 0, tzinfo=TZ), "superseded", False),
         Version(2, 2, "b.xlsx", "b" * 64, datetime(2023, 3, 2, 7, 0, 0, 5, tzinfo=TZ), "accepted", True),
     ]
     result.units[1].days_late = 10**20
-    result.units[2].received_at = datetime(2023, 3, 5, 7, 0, tzinfo=ZoneInfo("UTC"))
     result.totals["t1_sessions"] = 1.5e-7
-    result.outputs = ["a", odd]
-    rendered = render(result, schema)
-    assert rendered == dump(run_report(result, schema))
-    assert json.loads(rendered)["files"][0]["path"] == odd
-    result.files, result.units = [], []
-    assert render(result, schema) == dump(run_report(result, schema))
+    data = dump(report(result, schema))
+    back = json.loads(data)
+    assert back["files"][0]["path"] == odd and back["files"][0]["from_cache"] is False
+    assert back["units"][0]["versions"][0]["file"] == odd and back["units"][1]["days_late"] == 10**20
+    assert back["totals"]["t1_sessions"] == 1.5e-7
+    lines = data.decode("utf-8").splitlines()
+    assert len(lines) == len([ln for ln in lines if ln.strip()])  # no blank line
+    assert sum(1 for ln in lines if ln.startswith('    {"days_late"') or ln.startswith('    {"band"')) == len(
+        result.units
+    )

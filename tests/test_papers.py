@@ -19,16 +19,18 @@ import openpyxl
 import pytest
 from test_outputs import EVIL, TZ, make_result
 
-from pipeline import schema as schema_mod
-from pipeline import word
-from pipeline.deadlines import parse_period
-from pipeline.ledger import Ledger
-from pipeline.model import RunResult
-from pipeline.outputs import figures, write_outputs
-from pipeline.outputs.papers import vi_int, vi_num, vi_pct
+from pipeline import config
+from pipeline.authoring.sample import build_sample_inbox
+from pipeline.authoring.template import write_template
+from pipeline.core.deadlines import parse_period
+from pipeline.core.model import RunResult
+from pipeline.core.schema import Schema
+from pipeline.core.vietnamese import format_number, format_percent
+from pipeline.ooxml import docx as word
+from pipeline.outputs import figures
+from pipeline.outputs.write import write_outputs
 from pipeline.run import consolidate
-from pipeline.sample import build_sample_inbox
-from pipeline.template import write_template
+from pipeline.store.cache import Cache
 
 AS_OF_Q1 = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
 AS_OF_H1 = datetime(2023, 7, 10, 9, 0, tzinfo=TZ)
@@ -36,12 +38,12 @@ TRICKY = {"n2_results": "+84 905 123 456", "n3_results": "-5 vụ việc", "n_pr
 
 
 @pytest.fixture(scope="module")
-def schema() -> schema_mod.Schema:
-    return schema_mod.load()
+def schema() -> Schema:
+    return config.load()
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, schema: schema_mod.Schema) -> dict[str, Any]:
+def runs(tmp_path_factory: pytest.TempPathFactory, schema: Schema) -> dict[str, Any]:
     """The sample inbox consolidated for Q1, then for H1 into the same outbox (ledger history)."""
     root = tmp_path_factory.mktemp("runs")
     tpl = write_template(schema, root / "template")
@@ -71,7 +73,7 @@ def _summary_cells(ws: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ the workbook
 
 
-def test_workbook_figures(runs: dict[str, Any], schema: schema_mod.Schema) -> None:
+def test_workbook_figures(runs: dict[str, Any], schema: Schema) -> None:
     result: RunResult = runs["Q1"]
     path = runs["outbox"] / result.outputs[0]
     wb = openpyxl.load_workbook(path, data_only=True)
@@ -99,7 +101,7 @@ def test_workbook_figures(runs: dict[str, Any], schema: schema_mod.Schema) -> No
     assert len(raw["Tổng hợp"]._charts) == 3
 
 
-def test_ranking_criteria_and_provenance(runs: dict[str, Any], schema: schema_mod.Schema) -> None:
+def test_ranking_criteria_and_provenance(runs: dict[str, Any], schema: Schema) -> None:
     result: RunResult = runs["Q1"]
     wb = openpyxl.load_workbook(runs["outbox"] / result.outputs[0], data_only=True)
     detail = wb["Chi tiết điểm"]
@@ -142,7 +144,7 @@ def test_ranking_criteria_and_provenance(runs: dict[str, Any], schema: schema_mo
     assert checked > 100
 
 
-def test_text_never_becomes_formula(tmp_path: Path, schema: schema_mod.Schema) -> None:
+def test_text_never_becomes_formula(tmp_path: Path, schema: Schema) -> None:
     result = make_result(schema)
     for unit in result.units:
         if unit.submission is not None:
@@ -168,7 +170,7 @@ def test_text_never_becomes_formula(tmp_path: Path, schema: schema_mod.Schema) -
 # ------------------------------------------------------------------ report and letters
 
 
-def test_report_figures_equal_workbook(runs: dict[str, Any], schema: schema_mod.Schema) -> None:
+def test_report_figures_equal_workbook(runs: dict[str, Any], schema: Schema) -> None:
     result: RunResult = runs["Q1"]
     outbox = runs["outbox"]
     assert "2023-Q1/bao-cao-2023-Q1.docx" in result.outputs
@@ -191,13 +193,13 @@ def test_report_figures_equal_workbook(runs: dict[str, Any], schema: schema_mod.
     for status in ("Đúng hạn", "Muộn", "Chưa nộp", "Bị trả lại"):
         row = cells[status].row
         count, share = ws.cell(row, 4).value, ws.cell(row, 5).value
-        assert f"{status.lower()} {count} ({vi_pct(share)})" in text
+        assert f"{status.lower()} {count} ({format_percent(share, fixed=True)})" in text
     for tf in figures.task_figures(result):
         row = next(c.row for t, c in cells.items() if t.startswith(f"{tf.label} ({tf.unit})"))
         rate = ws.cell(row, 5).value
         if rate is not None:
-            assert f"{tf.label}: {vi_int(ws.cell(row, 4).value)} {tf.unit}" in text
-            assert vi_pct(rate) in text
+            assert f"{tf.label}: {format_number(ws.cell(row, 4).value)} {tf.unit}" in text
+            assert format_percent(rate, fixed=True) in text
     for band, _count in figures.band_counts(result, schema):
         count = ws.cell(cells[band].row, 4).value
         if count:
@@ -208,7 +210,7 @@ def test_report_figures_equal_workbook(runs: dict[str, Any], schema: schema_mod.
     # Appendix: the same ranking as the workbook's sheet.
     ranking = openpyxl.load_workbook(outbox / result.outputs[0], data_only=True)["Xếp loại"]
     expected = [
-        (r[2].value, "" if r[3].value is None else vi_num(r[3].value), r[4].value)
+        (r[2].value, "" if r[3].value is None else format_number(r[3].value), r[4].value)
         for r in ranking.iter_rows(min_row=5)
         if r[1].value
     ]
@@ -349,7 +351,7 @@ def test_rendered_in_libreoffice(runs: dict[str, Any], tmp_path: Path) -> None:
     assert "Kính gửi" in letter[0] and "GIÁM ĐỐC" in letter[0]
 
 
-def test_letters_follow_the_units(tmp_path: Path, schema: schema_mod.Schema) -> None:
+def test_letters_follow_the_units(tmp_path: Path, schema: Schema) -> None:
     """Letter files are named by registry code; a unit that has since reported loses its letter."""
     result = make_result(schema)
     first = write_outputs(result, schema, tmp_path)
@@ -375,7 +377,7 @@ def _item_xml(item: word.Item) -> str:
     return word.bullet_xml(f"{score} điểm", f"{name}: ")
 
 
-def _paper(items: list[word.Item], store: Ledger | None, part: str = PART) -> tuple[bytes, word.Paper]:
+def _paper(items: list[word.Item], store: Cache | None, part: str = PART) -> tuple[bytes, word.Paper]:
     paper = word.Paper("Thử", "SỞ NỘI VỤ")
     paper.paragraph("Đầu")
     paper.repeated("units", items, _item_xml)
@@ -388,13 +390,15 @@ def test_committed_skeleton_is_current() -> None:
     committed = zipfile.ZipFile(word.SKELETON)
     assert committed.namelist() == fresh.namelist()
     for name in fresh.namelist():
-        assert committed.read(name) == fresh.read(name), f"{name} is stale: run `python -m pipeline.word`"
+        assert committed.read(name) == fresh.read(name), (
+            f"{name} is stale: run `python -m pipeline.ooxml.docx`"
+        )
 
 
 def test_cached_pieces_give_the_bytes_of_a_cold_build(tmp_path: Path) -> None:
     items: list[word.Item] = [(f"U{i:05d}", f"Đơn vị <{i}> & co", i / 4) for i in range(3000)]
     cold, _ = _paper(items, None)
-    with Ledger(tmp_path / "ledger.sqlite") as store:
+    with Cache(tmp_path / "cache.sqlite", "test") as store:
         data, first = _paper(items, store)
         assert data == cold
         assert first.reused == 0 and first.compressed > 10  # thousands of items: many chunks
@@ -422,10 +426,11 @@ def _change(result: RunResult) -> None:
     stp.submission.values["n_proposals"] = "Đề nghị mới <b>"
 
 
-def test_rerun_with_caches_equals_a_cold_run(tmp_path: Path, schema: schema_mod.Schema) -> None:
+def test_rerun_with_caches_equals_a_cold_run(tmp_path: Path, schema: Schema) -> None:
     warm, cold = tmp_path / "warm", tmp_path / "cold"
     result = make_result(schema)
-    write_outputs(result, schema, warm)
+    cache = Cache(warm / ".cache" / "cache.sqlite", "test")
+    write_outputs(result, schema, warm, cache)
     folder = warm / "2023-Q1" / "cong-van-don-doc"
     report = warm / "2023-Q1" / "bao-cao-2023-Q1.docx"
 
@@ -434,18 +439,19 @@ def test_rerun_with_caches_equals_a_cold_run(tmp_path: Path, schema: schema_mod.
 
     # nothing changed: no paper is written again
     before = inodes()
-    write_outputs(result, schema, warm)
+    write_outputs(result, schema, warm, cache)
     assert inodes() == before
     # one unit changed, one letter deleted by hand: only those are written again
     _change(result)
     (folder / "542.docx").unlink()
-    write_outputs(result, schema, warm)
+    write_outputs(result, schema, warm, cache)
     after = inodes()
     assert after["SKHDT.docx"] == before["SKHDT.docx"]
     assert after["STP.docx"] != before["STP.docx"] and after[report.name] != before[report.name]
     # a letter edited by hand is written again
     (folder / "SKHDT.docx").write_bytes(b"edited")
-    write_outputs(result, schema, warm)
+    write_outputs(result, schema, warm, cache)
+    cache.close()
     fresh = make_result(schema)
     _change(fresh)
     outputs = write_outputs(fresh, schema, cold)
@@ -458,8 +464,8 @@ def test_rerun_with_caches_equals_a_cold_run(tmp_path: Path, schema: schema_mod.
 
 
 def test_report_chunk_keys_depend_on_content_only() -> None:
-    """A chunk of the report is found in the ledger by its key: equal items give equal keys
-    whether their equal strings are one object (read from the parse cache) or several (read
+    """A chunk of the report is found in the cache by its key: equal items give equal keys
+    whether their equal strings are one object (taken from the cache) or several (read
     from the files), and any change of an item changes the key."""
 
     def fresh(text: str) -> str:

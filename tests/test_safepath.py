@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.safepath import MAX_NAME_CHARS, safe_file_name, safe_join
+from pipeline.intake.safepath import MAX_NAME_CHARS, safe_file_name, safe_join
 
 HOSTILE = [
     "../../etc/passwd",

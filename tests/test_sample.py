@@ -11,15 +11,17 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pipeline import expression, schema, template
-from pipeline.fill import destination
-from pipeline.sample import SampleManifest, build_sample_inbox
-from pipeline.schema import Schema
+from pipeline import config
+from pipeline.authoring import template
+from pipeline.authoring.sample import SampleManifest, build_sample_inbox
+from pipeline.core import expression
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import destination
 
 
 @pytest.fixture(scope="module")
 def s() -> Schema:
-    return schema.load()
+    return config.load()
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline import expression
-from pipeline import schema as schema_mod
-from pipeline.deadlines import PeriodError, parse_period
+from pipeline import config
+from pipeline.core import expression
+from pipeline.core.deadlines import PeriodError, parse_period
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "domain"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def test_registry_has_the_32_units_of_the_brief() -> None:
-    s = schema_mod.load()
+    s = config.load()
     assert len(s.units) == 32
     districts = [u for u in s.units if u.kind == "district"]
     assert len(districts) == 11
@@ -27,7 +27,7 @@ def test_registry_has_the_32_units_of_the_brief() -> None:
 
 
 def test_form_has_every_indicator_of_the_province_draft() -> None:
-    s = schema_mod.load()
+    s = config.load()
     with (SHARED / "indicators.csv").open(encoding="utf-8") as fh:
         draft = list(csv.DictReader(fh))
     for row in draft:
@@ -43,7 +43,7 @@ def test_form_has_every_indicator_of_the_province_draft() -> None:
 
 
 def test_every_rule_is_a_comparison_over_known_names() -> None:
-    s = schema_mod.load()
+    s = config.load()
     known = set(s.field_by_key) | {"communes"}
     assert len(s.rules) == 9
     for f in s.rules:
@@ -53,7 +53,7 @@ def test_every_rule_is_a_comparison_over_known_names() -> None:
 
 
 def test_deadlines_and_lateness() -> None:
-    s = schema_mod.load()
+    s = config.load()
     q1 = parse_period("2023-Q1", s.calendar)
     assert q1.deadline.isoformat() == "2023-03-20"
     assert q1.cutoff_start.isoformat() == "2022-12-15"
@@ -70,7 +70,7 @@ def test_deadlines_and_lateness() -> None:
 @pytest.mark.parametrize("text", ["2023", "2023-Q5", "Q1-2023", ""])
 def test_bad_period_ids(text: str) -> None:
     with pytest.raises(PeriodError):
-        parse_period(text, schema_mod.load().calendar)
+        parse_period(text, config.load().calendar)
 
 
 def test_expressions_propagate_missing_values() -> None:
@@ -82,7 +82,7 @@ def test_expressions_propagate_missing_values() -> None:
 
 
 def test_letters_address_a_district_through_its_peoples_committee() -> None:
-    s = schema_mod.load()
+    s = config.load()
     assert s.unit_by_code["550"].addressee == "Ủy ban nhân dân huyện Tuy Phước"
     assert s.unit_by_code["540"].addressee == "Ủy ban nhân dân thành phố Quy Nhơn"
     assert s.unit_by_code["SYT"].addressee == "Sở Y tế"
@@ -90,7 +90,7 @@ def test_letters_address_a_district_through_its_peoples_committee() -> None:
 
 def test_a_schema_pickles_whole_for_the_read_workers() -> None:
     """Workers get the run's schema pickled (units as plain rows): every field comes back."""
-    schema = schema_mod.load()
+    schema = config.load()
     assert schema.unit_by_code  # a cached lookup: rebuilt on the other side, not sent
     back = pickle.loads(pickle.dumps(schema))
     for f in dataclasses.fields(schema):

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from pipeline import schema as schema_mod
-from pipeline.catalogue import make_issue
-from pipeline.deadlines import parse_period
-from pipeline.model import InboxFile, Submission, UnitResult
+from pipeline import config
+from pipeline.authoring.sample import SampleManifest
+from pipeline.core.deadlines import parse_period
+from pipeline.core.issues import make_issue
+from pipeline.core.model import InboxFile, Score, Submission, UnitResult
+from pipeline.core.schema import Schema
+from pipeline.core.score import dump_score, load_score, score_all, score_key, score_unit
 from pipeline.run import consolidate
-from pipeline.sample import SampleManifest
-from pipeline.score import dump_score, load_score, score_all, score_key, score_unit
 from tests.conftest import AS_OF
 
-S = schema_mod.load()
+S = config.load()
 
 BASE: dict[str, int | None] = {
     "t1_sessions": 3,
@@ -95,8 +97,8 @@ def test_statuses_without_report_get_status_bands() -> None:
     missing = UnitResult(unit=S.units[1], status="missing")
     rejected = UnitResult(unit=S.units[2], status="rejected")
     score_all(S, [missing, rejected])
-    assert missing.score is None and missing.band == S.rubric["statuses"]["missing"]
-    assert rejected.band == S.rubric["statuses"]["rejected"]
+    assert missing.score is None and missing.band == S.rubric.status_band("missing") == "Không báo cáo"
+    assert rejected.band == S.rubric.status_band("rejected") == "Chưa đủ điều kiện xếp loại"
 
 
 def test_self_score_difference() -> None:
@@ -110,21 +112,17 @@ def test_a_remembered_score_is_reused_and_equal() -> None:
     r = _result(BASE)
     first = score_all(S, [r])
     assert r.score is not None and len(first) == 1
+    assert load_score(dump_score(r.score)) == r.score
+    # Kept under its key, the score is taken as it is: nothing scored again, nothing new to keep.
     again = _result(BASE)
-    packed = {k: dump_score(r.score) for k in first}
-    asked: list[str] = []
-
-    def criteria(key: str) -> bytes:
-        asked.append(key)
-        return packed[key][1]
-
-    assert score_all(S, [again], {k: p[0] for k, p in packed.items()}, criteria) == {k: None for k in first}
-    assert (
-        again.score is not None and again.score.total == r.score.total and not asked
-    )  # criteria not read yet
-    assert again.score == r.score and asked == list(first)
-    head, rest = dump_score(r.score)
-    assert load_score(head, lambda: rest) == r.score
+    assert score_all(S, [again], first) == {}
+    assert again.score == r.score
+    # A kept score is really what is used: a different one under the same key comes back.
+    [key] = first
+    odd = dataclasses.replace(r.score, total=1.5)
+    third = _result(BASE)
+    score_all(S, [third], {key: dump_score(odd)})
+    assert third.score == odd
 
 
 def test_what_the_score_depends_on_is_in_its_key() -> None:
@@ -141,14 +139,23 @@ def test_what_the_score_depends_on_is_in_its_key() -> None:
     assert score_key(other) != base
 
 
-def test_a_rerun_reads_remembered_criteria_even_after_the_run(sample: SampleManifest, tmp_path: Path) -> None:
-    """A rerun takes every score from the ledger's memo, criteria left packed; read after the run
-    (the ledger closed), they come from the ledger all the same and equal a fresh scoring."""
-    schema = schema_mod.load()
+def test_a_rerun_takes_its_scores_from_the_cache_equal_to_a_fresh_scoring(
+    sample: SampleManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun takes every score from the cache store; each equals a fresh scoring."""
+    schema = config.load()
     period = parse_period("2023-Q1", schema.calendar)
     as_of = datetime.fromisoformat(AS_OF)
     first = consolidate(schema, period, sample.out_dir, tmp_path / "outbox", as_of)
+    scored_now: list[str] = []
+
+    def spy(schema: Schema, result: UnitResult) -> Score | None:
+        scored_now.append(result.unit.code)
+        return score_unit(schema, result)
+
+    monkeypatch.setattr("pipeline.core.score.score_unit", spy)
     again = consolidate(schema, period, sample.out_dir, tmp_path / "outbox", as_of)
+    assert scored_now == []  # every score came from the cache
     scored = [(a, b) for a, b in zip(first.units, again.units, strict=True) if a.score is not None]
     assert len(scored) > 10
     for a, b in scored:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import time
@@ -10,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import schema as schema_mod
-from pipeline import screen, workers
-from pipeline.deadlines import parse_period
-from pipeline.model import InboxFile
-from pipeline.schema import Schema
+from pipeline import config
+from pipeline.core.deadlines import ReportingPeriod, parse_period
+from pipeline.core.model import InboxFile, Submission
+from pipeline.core.schema import Schema
+from pipeline.intake import screen
+from pipeline.intake.scan import Entry
+from pipeline.reading.judge import MAX_TEXT
+from pipeline.reading.reader import READ_LIMITS, Reader
+from pipeline.runtime.pool import Limits, Pool
 from tests.issue6_support import (
     BILLION_LAUGHS,
     CORPUS,
@@ -27,7 +32,7 @@ from tests.issue6_support import (
 
 @pytest.fixture(scope="module")
 def schema() -> Schema:
-    return schema_mod.load(None)
+    return config.load(None)
 
 
 def _code(path: Path) -> str:
@@ -133,7 +138,15 @@ def test_valid_template_passes(tmp_path: Path) -> None:
 
 
 def _inbox_files(paths: list[Path]) -> list[InboxFile]:
-    return [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size, kind="xlsx") for p in paths]
+    return [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size) for p in paths]
+
+
+def _read(
+    schema: Schema, period: ReportingPeriod, files: list[InboxFile], limits: Limits = READ_LIMITS
+) -> list[Submission]:
+    """The files judged by the read workers (no cache), verdicts in order."""
+    with Reader(schema, period, None, limits) as reader:
+        return reader.judge([Entry(f) for f in files])
 
 
 def test_worker_crash_and_timeout_cost_one_file(
@@ -144,17 +157,17 @@ def test_worker_crash_and_timeout_cost_one_file(
     period = parse_period("2023-Q1", schema.calendar)
     # The worker aborts on the second file (what python-calamine does on a bomb).
     monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"abort@read:{names[1]}")
-    results = workers.read_files(schema, period, files)
-    assert [r.submission.file.name for r in results] == names
-    assert [i.code for i in results[1].submission.issues] == ["file-crashed-reader"]
-    assert all(r.submission.unit for i, r in enumerate(results) if i != 1)
+    results = _read(schema, period, files)
+    assert [r.file.name for r in results] == names
+    assert [i.code for i in results[1].issues] == ["file-crashed-reader"]
+    assert all(r.unit for i, r in enumerate(results) if i != 1)
     # The third file hangs: the worker is killed after the timeout, the others are read.
     monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"read:{names[2]}")
     start = time.monotonic()
-    results = workers.read_files(schema, period, files, timeout=2.0)
+    results = _read(schema, period, files, dataclasses.replace(READ_LIMITS, timeout=2.0))
     assert time.monotonic() - start < 20
-    assert [i.code for i in results[2].submission.issues] == ["file-timeout"]
-    assert all(r.submission.unit for i, r in enumerate(results) if i != 2)
+    assert [i.code for i in results[2].issues] == ["file-timeout"]
+    assert all(r.unit for i, r in enumerate(results) if i != 2)
 
 
 def test_crash_and_timeout_inside_a_batch_cost_one_file(
@@ -169,23 +182,17 @@ def test_crash_and_timeout_inside_a_batch_cost_one_file(
     files = [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size) for p in paths]
     period = parse_period("2023-Q1", schema.calendar)
     monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"abort@read:{paths[13].name}")
-    with workers.Pool(schema, period) as pool:
-        outcomes = pool.run(files)
+    outcomes = _read(schema, period, files)
     assert [o.file.name for o in outcomes] == [p.name for p in paths]
-    assert [i.code for i in outcomes[13].submission.issues] == ["file-crashed-reader"]  # type: ignore[union-attr]
-    assert all(
-        o.submission and o.submission.unit and o.file.kind == "xlsx"
-        for i, o in enumerate(outcomes)
-        if i != 13
-    )
-    assert len({o.file.sha256 for o in outcomes}) == 1  # hashed in the worker, even the crashed one
+    assert [i.code for i in outcomes[13].issues] == ["file-crashed-reader"]
+    assert all(o.unit and o.file.kind == "xlsx" for i, o in enumerate(outcomes) if i != 13)
+    assert len({o.file.sha256 for o in outcomes}) == 1  # hashed, even the crashed one
     monkeypatch.setenv("PIPELINE_TEST_PAUSE_AT", f"read:{paths[27].name}")
     start = time.monotonic()
-    with workers.Pool(schema, period, timeout=2.0) as pool:
-        outcomes = pool.run(files)
+    outcomes = _read(schema, period, files, dataclasses.replace(READ_LIMITS, timeout=2.0))
     assert time.monotonic() - start < 60
-    assert [i.code for i in outcomes[27].submission.issues] == ["file-timeout"]  # type: ignore[union-attr]
-    assert all(o.submission and o.submission.unit for i, o in enumerate(outcomes) if i != 27)
+    assert [i.code for i in outcomes[27].issues] == ["file-timeout"]
+    assert all(o.unit for i, o in enumerate(outcomes) if i != 27)
 
 
 def test_screening_in_a_worker_refuses_like_the_main_process(tmp_path: Path, schema: Schema) -> None:
@@ -197,43 +204,44 @@ def test_screening_in_a_worker_refuses_like_the_main_process(tmp_path: Path, sch
     paths = [lol, bomb, text]
     files = [InboxFile(name=p.name, path=p, sha256="", size=p.stat().st_size) for p in paths]
     period = parse_period("2023-Q1", schema.calendar)
-    with workers.Pool(schema, period) as pool:
-        outcomes = pool.run(files)
+    outcomes = _read(schema, period, files)
     for path, outcome in zip(paths, outcomes, strict=True):
-        assert outcome.submission is None and outcome.screened is not None
-        assert outcome.screened == screen.screen(path)
+        screened = screen.screen(path)
+        assert screened.refused and outcome.status == "rejected" and not outcome.file.kind
+        assert [i.code for i in outcome.issues] == [screened.reject_code]
         assert outcome.file.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_real_bomb_inside_a_worker_costs_one_file(tmp_path: Path, schema: Schema) -> None:
-    """Even if screening missed it, calamine's abort on a bomb takes only its worker down."""
+    """Even if screening missed it, calamine's abort on a bomb takes only its worker down: the
+    bomb read by calamine unscreened, in a worker of the run's pool (job in issue6_support)."""
     names = copy_valid(tmp_path, 2)
     bomb = zip_bomb(tmp_path / "bomb.xlsx", template_path())
-    files = _inbox_files([tmp_path / names[0], bomb, tmp_path / names[1]])
-    period = parse_period("2023-Q1", schema.calendar)
+    paths = [str(tmp_path / names[0]), str(bomb), str(tmp_path / names[1])]
+    limits = dataclasses.replace(READ_LIMITS, memory=512 * 1024 * 1024, timeout=20.0)
     start = time.monotonic()
-    results = workers.read_files(schema, period, files, memory_limit=512 * 1024 * 1024)
-    assert time.monotonic() - start < 30
-    assert next(i.code for i in results[1].submission.issues) in ("file-crashed-reader", "file-timeout")
-    assert results[0].submission.unit and results[2].submission.unit
+    with Pool[str, str]("tests.issue6_support", None, limits) as pool:
+        results = pool.map(paths, lambda _path, failure: failure.kind)
+    assert time.monotonic() - start < 60
+    assert results[0] == results[2] == "read"
+    assert results[1] in ("crashed", "timeout")
 
 
 def test_long_text_is_bounded(tmp_path: Path, schema: Schema) -> None:
-    from pipeline.fill import fill_workbook
+    from pipeline.ooxml.edit import fill_workbook
 
     path = tmp_path / "dai.xlsx"
     shutil.copy2(template_path(), path)
     valid = copy_valid(tmp_path / "v", 1)[0]
-    from pipeline.read import read_workbook
+    from pipeline.reading.workbook import read_workbook
 
     period = parse_period("2023-Q1", schema.calendar)
     base = read_workbook(tmp_path / "v" / valid, "xlsx", schema)
     values = {k: c.value for k, c in base.cells.items() if c.value is not None}
     values["n1_results"] = "Tuyên truyền. " * 8000  # 112,000 characters
     fill_workbook(template_path(), values, path)
-    [result] = workers.read_files(schema, period, _inbox_files([path]))
-    sub = result.submission
-    assert len(str(sub.values["n1_results"])) == workers.MAX_TEXT
+    [sub] = _read(schema, period, _inbox_files([path]))
+    assert len(str(sub.values["n1_results"])) == MAX_TEXT
     assert [i.code for i in sub.issues if i.key == "n1_results"] == ["value-too-long"]
 
 
@@ -252,7 +260,7 @@ def test_million_rows_sheet_is_bounded(tmp_path: Path, schema: Schema) -> None:
     )
     assert screen.screen(big).kind == "xlsx"  # within the caps: a legitimate if bloated file
     period = parse_period("2023-Q1", schema.calendar)
-    plain, bloated = workers.read_files(schema, period, _inbox_files([src, big]))
-    assert bloated.seconds < 10
-    assert bloated.submission.unit == plain.submission.unit is not None
-    assert bloated.submission.values == plain.submission.values
+    plain, bloated = _read(schema, period, _inbox_files([src, big]))
+    assert bloated.read_seconds < 10
+    assert bloated.unit == plain.unit is not None
+    assert bloated.values == plain.values

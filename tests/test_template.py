@@ -11,16 +11,18 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pipeline import cellref, schema, template
-from pipeline.fill import destination, fill_workbook
-from pipeline.schema import Schema
+from pipeline import config
+from pipeline.authoring import template
+from pipeline.core import cellref
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import destination, fill_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def s() -> Schema:
-    return schema.load()
+    return config.load()
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +44,20 @@ def test_generation_is_deterministic(s: Schema, tpl: Path, tmp_path: Path) -> No
     buf = io.BytesIO()
     template.build_template(s, buf)
     assert _sha(again.read_bytes()) == _sha(tpl.read_bytes()) == _sha(buf.getvalue())
-    assert again.name == s.template["file_name"]
+    assert again.name == s.template.file_name
     assert [p.name for p in tmp_path.iterdir()] == [again.name]  # no temp file left behind
 
 
 def test_committed_template_is_current(s: Schema, tpl: Path) -> None:
-    committed = ROOT / "templates" / "excel" / str(s.template["file_name"])
+    committed = ROOT / "templates" / "excel" / s.template.file_name
     assert committed.is_file(), "run `python -m pipeline template` and commit the result"
     assert _sha(committed.read_bytes()) == _sha(tpl.read_bytes()), "template is stale: regenerate it"
 
 
 def test_sheets_in_order_and_meta_hidden_with_fingerprint(s: Schema, wb: Any) -> None:
     data_sheets = list(dict.fromkeys(f.sheet for f in s.fields))
-    meta = s.template["meta_sheet"]
-    assert wb.sheetnames == [s.template["instructions_sheet"], *data_sheets, meta]
+    meta = s.template.meta_sheet
+    assert wb.sheetnames == [s.template.instructions_sheet, *data_sheets, meta]
     assert wb[meta].sheet_state in ("hidden", "veryHidden")
     assert all(wb[name].sheet_state == "visible" for name in wb.sheetnames if name != meta)
     assert (wb[meta]["A1"].value, wb[meta]["B1"].value) == ("template_id", s.template_id)
@@ -167,7 +169,7 @@ def test_filled_copy_keeps_names_meta_validations_protection(s: Schema, tpl: Pat
     original, filled = openpyxl.load_workbook(tpl), openpyxl.load_workbook(target)
     assert set(filled.defined_names) == set(original.defined_names)
     assert filled.sheetnames == original.sheetnames
-    assert filled[s.template["meta_sheet"]].sheet_state == "hidden"
+    assert filled[s.template.meta_sheet].sheet_state == "hidden"
     for name in filled.sheetnames:
         assert filled[name].protection.sheet is True
         assert len(filled[name].data_validations.dataValidation) == len(

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import schema as schema_mod
-from pipeline.registry import match_unit, units_named_in
-from pipeline.vietnamese import fold, format_number, parse_number, strip_prefixes
+from pipeline import config
+from pipeline.core.registry import match_unit, units_named_in
+from pipeline.core.vietnamese import fold, format_number, parse_number, strip_prefixes
 
 
 @pytest.mark.parametrize(
@@ -74,18 +74,18 @@ def test_fold_drops_every_combining_mark_and_strip_prefixes_every_prefix() -> No
     ],
 )
 def test_unit_matching(text: object, code: str) -> None:
-    s = schema_mod.load()
+    s = config.load()
     m = match_unit(s, str(text))
     assert m.unit is not None and m.unit.code == code
 
 
 def test_unknown_unit() -> None:
-    m = match_unit(schema_mod.load(), "Sở Không Tồn Tại")
+    m = match_unit(config.load(), "Sở Không Tồn Tại")
     assert m.unit is None and not m.ambiguous
 
 
 def test_units_named_in_file_names() -> None:
-    s = schema_mod.load()
+    s = config.load()
     assert [u.code for u in units_named_in(s, "Báo cáo DVCQ Quý I - Sở Y tế.xlsx")] == ["SYT"]
     assert [u.code for u in units_named_in(s, "BC UBND TX Hoài Nhơn quy 1.xlsx")] == ["543"]
     assert [u.code for u in units_named_in(s, "Báo cáo.xlsx")] == []

@@ -1,5 +1,5 @@
-"""The consolidated workbook built from cached deflate pieces (pipeline/piecewise_zip.py,
-pipeline/outputs/rowxml.py): the zip and deflate mechanics, rows without `r` attributes read
+"""The consolidated workbook built from cached deflate pieces (pipeline/ooxml/zipwriter.py,
+pipeline/ooxml/rowxml.py): the zip and deflate mechanics, rows without `r` attributes read
 right by openpyxl, python-calamine and LibreOffice, a rerun from the cache byte-identical to a
 cold build, and a change of one unit recompressing only that unit's blocks."""
 
@@ -19,14 +19,13 @@ import python_calamine
 from conftest import soffice_convert
 from test_outputs import TZ, make_result
 
-from pipeline import schema as schema_mod
-from pipeline import score
-from pipeline.deadlines import parse_period
-from pipeline.ledger import Ledger
-from pipeline.model import InboxFile, RunResult, Submission, UnitResult
-from pipeline.outputs import consolidated, write_outputs
-from pipeline.outputs.consolidated import build_consolidated
-from pipeline.piecewise_zip import (
+from pipeline import config
+from pipeline.core import score
+from pipeline.core.deadlines import parse_period
+from pipeline.core.model import InboxFile, RunResult, Submission, UnitResult
+from pipeline.core.ranking import rank
+from pipeline.core.schema import Schema
+from pipeline.ooxml.zipwriter import (
     Deflater,
     Entry,
     PartBuilder,
@@ -34,14 +33,17 @@ from pipeline.piecewise_zip import (
     length_operator,
     write_zip,
 )
+from pipeline.outputs.workbook import blocks, build_consolidated
+from pipeline.outputs.write import write_outputs
+from pipeline.store.cache import Cache
 
 NAME = "2023-Q1/tong-hop-2023-Q1.xlsx"
 LONG_SHEETS = ("Số liệu", "Xếp loại", "Chi tiết điểm", "Thuyết minh", "Kiến nghị", "Nguồn", "Nguồn số liệu")
 
 
 @pytest.fixture(scope="module")
-def schema() -> schema_mod.Schema:
-    return schema_mod.load()
+def schema() -> Schema:
+    return config.load()
 
 
 # ------------------------------------------------------------------ deflate pieces and the zip
@@ -124,7 +126,7 @@ def _assert_same_cells(expected: list[list[Any]], got: list[list[Any]], where: s
 
 
 @pytest.fixture(scope="module")
-def workbook(tmp_path_factory: pytest.TempPathFactory, schema: schema_mod.Schema) -> Path:
+def workbook(tmp_path_factory: pytest.TempPathFactory, schema: Schema) -> Path:
     outbox = tmp_path_factory.mktemp("pieces")
     outputs = write_outputs(make_result(schema), schema, outbox)
     path = outbox / outputs[0]
@@ -164,7 +166,7 @@ def _file(name: str, received: datetime) -> InboxFile:
     return InboxFile(name, Path("/nonexistent") / name, sha, 1000, received, "receipts", "xlsx")
 
 
-def _national(schema: schema_mod.Schema, changed: bool = False) -> RunResult:
+def _national(schema: Schema, changed: bool = False) -> RunResult:
     """Every registry unit reported, with its own figures and texts; `changed`: the fifth unit
     sent a new file (another name and sha256, another text, a figure the rubric does not use)."""
     period = parse_period("2023-Q1", schema.calendar)
@@ -195,44 +197,50 @@ def _national(schema: schema_mod.Schema, changed: bool = False) -> RunResult:
             v for u in units if u.submission and isinstance(v := u.submission.values[f.key], int)
         )
     return RunResult(
-        period=period, as_of=datetime(2023, 4, 10, 9, 0, tzinfo=TZ), files=files, units=units, totals=totals
+        period=period,
+        as_of=datetime(2023, 4, 10, 9, 0, tzinfo=TZ),
+        files=files,
+        units=units,
+        totals=totals,
+        ranking=rank(units),
     )
 
 
-def _build(result: RunResult, schema: schema_mod.Schema, ledger: Ledger | None) -> tuple[bytes, Any]:
+def _build(result: RunResult, schema: Schema, cache: Cache | None) -> tuple[bytes, Any]:
     out = io.BytesIO()
-    stats = build_consolidated(result, schema, out, ledger, NAME)
+    stats = build_consolidated(result, schema, out, cache, NAME)
     return out.getvalue(), stats
 
 
-def test_rerun_from_cache_is_byte_identical(tmp_path: Path, schema: schema_mod.Schema) -> None:
+def test_rerun_from_cache_is_byte_identical(tmp_path: Path, schema: Schema) -> None:
     """A run that reuses cached pieces gives the bytes of a cold run into a fresh outbox; so does
-    write_outputs run twice into the same outbox (the ledger holds the pieces)."""
+    write_outputs run twice into the same outbox (the cache store holds the pieces)."""
     result = _national(schema)
-    with Ledger(tmp_path / "a" / "ledger.sqlite") as ledger:
-        cold, first = _build(result, schema, ledger)
-        again, second = _build(result, schema, ledger)
+    with Cache(tmp_path / "a" / "cache.sqlite", "test") as cache:
+        cold, first = _build(result, schema, cache)
+        again, second = _build(result, schema, cache)
     assert sum(first.compressed.values()) > 0 and sum(first.reused.values()) == 0
     assert sum(second.compressed.values()) == 0 and sum(second.reused.values()) > 0
     assert again == cold
     assert _build(result, schema, None)[0] == cold  # no cache at all: the same bytes
-    rel = write_outputs(_national(schema), schema, tmp_path / "b")[0]
-    write_outputs(_national(schema), schema, tmp_path / "b")
+    with Cache(tmp_path / "b" / ".cache" / "cache.sqlite", "test") as cache:
+        rel = write_outputs(_national(schema), schema, tmp_path / "b", cache)[0]
+        write_outputs(_national(schema), schema, tmp_path / "b", cache)
     write_outputs(_national(schema), schema, tmp_path / "fresh")
     assert (tmp_path / "b" / rel).read_bytes() == (tmp_path / "fresh" / rel).read_bytes()
 
 
 def test_one_unit_changed_recompresses_only_its_blocks(
-    tmp_path: Path, schema: schema_mod.Schema, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, schema: Schema, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small blocks, so that the registry's units make several blocks per sheet.
-    monkeypatch.setattr(consolidated, "_BLOCK", dict.fromkeys(consolidated._BLOCK, 3))
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
-        _build(_national(schema), schema, ledger)
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", dict.fromkeys(blocks.BLOCK_SIZE, 3))
+    with Cache(tmp_path / "cache.sqlite", "test") as cache:
+        _build(_national(schema), schema, cache)
         changed = _national(schema, changed=True)
-        cached, stats = _build(changed, schema, ledger)
+        cached, stats = _build(changed, schema, cache)
         stored = {
-            sheet: len(ledger.load_pieces(f"{NAME}#xl/worksheets/sheet{i}.xml"))
+            sheet: len(cache.load_pieces(f"{NAME}#xl/worksheets/sheet{i}.xml"))
             for i, sheet in enumerate(consolidated_sheets(), start=1)
         }
     fresh, _ = _build(_national(schema, changed=True), schema, None)

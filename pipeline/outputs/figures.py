@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from functools import partial
 
-from pipeline.model import PastResult, RunResult, UnitResult
+from pipeline.core.model import PastResult, RunResult, UnitResult
+from pipeline.core.schema import Schema
+from pipeline.core.statuses import Severity, UnitStatus
+from pipeline.core.vietnamese import format_date, format_number
 from pipeline.outputs import vocabulary as vi
-from pipeline.schema import Schema
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,10 @@ def status_counts(result: RunResult) -> list[tuple[str, str, int]]:
 
 def band_names(schema: Schema) -> list[str]:
     """The rubric's bands, then the texts for units without a score."""
-    names = [str(b["name"]) for b in schema.rubric.get("bands", [])]
-    for text in schema.rubric.get("statuses", {}).values():
-        if str(text) not in names:
-            names.append(str(text))
+    names = [b.name for b in schema.rubric.bands]
+    for _status, text in schema.rubric.statuses:
+        if text not in names:
+            names.append(text)
     return names
 
 
@@ -116,16 +117,10 @@ def band_counts(result: RunResult, schema: Schema) -> list[tuple[str, int]]:
     return [(b, unit_bands.count(b)) for b in band_names(schema)]
 
 
-def _number(n: float) -> str:
-    """Vietnamese decimal: 72,5."""
-    text = f"{n:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")
-
-
 def _first_error(unit: UnitResult) -> str:
     for sub in reversed(unit.versions):
         for issue in sub.issues:
-            if issue.severity == "error":
+            if issue.severity == Severity.ERROR:
                 return issue.message
     return ""
 
@@ -137,23 +132,27 @@ def _weakest(unit: UnitResult, n: int = 2) -> str:
         (c for c in unit.score.criteria if c.max_points - c.points > 0.005),
         key=lambda c: -(c.max_points - c.points),
     )[:n]
-    return "; ".join(f"{c.label} đạt {_number(c.points)}/{_number(c.max_points)} điểm" for c in lost)
+    return "; ".join(
+        f"{c.label} đạt {format_number(c.points)}/{format_number(c.max_points)} điểm" for c in lost
+    )
 
 
 def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
     """Why a unit needs attention, in one sentence."""
-    if unit.status == "missing":
-        return f"Chưa nộp báo cáo (hạn {vi.fmt_date(result.period.deadline)})"
-    if unit.status == "rejected":
+    if unit.status == UnitStatus.MISSING:
+        return f"Chưa nộp báo cáo (hạn {format_date(result.period.deadline)})"
+    if unit.status == UnitStatus.REJECTED:
         error = _first_error(unit)
         return "Báo cáo bị trả lại" + (f": {error}" if error else "")
     parts: list[str] = []
     if unit.score is not None:
-        parts.append(f"Đạt {_number(unit.score.total)} điểm, xếp loại {vi.band_of(unit, schema.rubric)}")
+        parts.append(
+            f"Đạt {format_number(unit.score.total)} điểm, xếp loại {vi.band_of(unit, schema.rubric)}"
+        )
         weakest = _weakest(unit)
         if weakest:
             parts.append(f"thấp ở: {weakest}")
-    if unit.status == "late":
+    if unit.status == UnitStatus.LATE:
         parts.append(f"nộp muộn {unit.days_late} ngày")
     return "; ".join(parts)
 
@@ -161,13 +160,13 @@ def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
 def attention(result: RunResult, schema: Schema, n: int = 5) -> list[tuple[UnitResult, str]]:
     """The n units needing most attention: no report, rejected, then the lowest scores (then
     most days late, then registry order)."""
-    first = {"missing": 0, "rejected": 1}
+    first = {UnitStatus.MISSING: 0, UnitStatus.REJECTED: 1}
     # (key..., registry index, unit): the index is unique, so units are never compared; the n
     # smallest without sorting every unit (10,000 at national scale)
     due = [
         (first.get(u.status, 2), 0.0 if u.score is None else round(u.score.total, 2), -u.days_late, i, u)
         for i, u in enumerate(result.units)
-        if u.status != "not_due"
+        if u.status != UnitStatus.NOT_DUE
     ]
     return [(u, reason(u, result, schema)) for *_key, u in heapq.nsmallest(n, due)]
 
@@ -198,18 +197,13 @@ class Suggestion:
 
 
 def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[Suggestion]:
-    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons);
-    computed once per result."""
-    return result.once(f"inspection_list:{lowest}", partial(_inspection_list, result, schema, lowest))
-
-
-def _inspection_list(result: RunResult, schema: Schema, lowest: int) -> list[Suggestion]:
+    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons)."""
     scored = sorted(
         (u for u in result.units if u.score is not None),
         key=lambda u: round(u.score.total, 2) if u.score else 0.0,
     )
     low_cut = round(scored[min(lowest, len(scored)) - 1].score.total, 2) if scored else None  # type: ignore[union-attr]
-    weak_bands = {str(b["name"]) for b in schema.rubric.get("bands", [])[-2:]}
+    weak_bands = {b.name for b in schema.rubric.bands[-2:]}
     names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
     names[result.period.id] = result.period.name_vi
     past_of: dict[str, list[PastResult]] = {}  # one pass: a scan per unit is quadratic at national scale
@@ -218,27 +212,29 @@ def _inspection_list(result: RunResult, schema: Schema, lowest: int) -> list[Sug
     out: list[Suggestion] = []
     for u in result.units:
         past = past_of.get(u.unit.code, [])
-        late = [p.period_id for p in past if p.status in ("late", "missing")]
-        if u.status in ("late", "missing"):
+        late = [p.period_id for p in past if p.status in (UnitStatus.LATE, UnitStatus.MISSING)]
+        if u.status in (UnitStatus.LATE, UnitStatus.MISSING):
             late.append(result.period.id)
-        errors = [p.period_id for p in past if p.errors > 0 or p.status == "rejected"]
-        if u.status == "rejected" or any(i.severity == "error" for s in u.versions for i in s.issues):
+        errors = [p.period_id for p in past if p.errors > 0 or p.status == UnitStatus.REJECTED]
+        if u.status == UnitStatus.REJECTED or any(
+            i.severity == Severity.ERROR for s in u.versions for i in s.issues
+        ):
             errors.append(result.period.id)
         reasons: list[str] = []
         if u.score is not None and low_cut is not None and round(u.score.total, 2) <= low_cut:
             reasons.append(
-                f"Điểm thấp: {_number(u.score.total)} điểm ({vi.band_of(u, schema.rubric)})"
+                f"Điểm thấp: {format_number(u.score.total)} điểm ({vi.band_of(u, schema.rubric)})"
                 + (f"; {_weakest(u)}" if _weakest(u) else "")
             )
         elif u.score is not None and u.score.band in weak_bands:
-            reasons.append(f"Xếp loại {u.score.band} ({_number(u.score.total)} điểm)")
-        if u.status == "missing":
+            reasons.append(f"Xếp loại {u.score.band} ({format_number(u.score.total)} điểm)")
+        if u.status == UnitStatus.MISSING:
             reasons.append("Không báo cáo kỳ này")
         if len(late) >= 2:
             reasons.append("Nộp muộn hoặc không nộp nhiều kỳ: " + ", ".join(names.get(p, p) for p in late))
         if len(errors) >= 2:
             reasons.append("Báo cáo có lỗi nhiều kỳ: " + ", ".join(names.get(p, p) for p in errors))
-        elif u.status == "rejected":
+        elif u.status == UnitStatus.REJECTED:
             reasons.append("Báo cáo kỳ này bị trả lại")
         if reasons:
             out.append(Suggestion(u, tuple(reasons), tuple(late), tuple(errors)))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import IO
 
-from pipeline.model import RunResult
+from pipeline.core.model import RunResult
+from pipeline.core.schema import Schema
+from pipeline.ooxml.xlsx import SplicedSheets, Styles, Workbook
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
-from pipeline.schema import Schema
-from pipeline.xlsx import Styles, Workbook, reserve_rows
 
 SHEET = "Đề xuất kiểm tra"
 TITLE = "DANH SÁCH ĐƠN VỊ ĐỀ XUẤT KIỂM TRA CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
@@ -32,8 +32,10 @@ COLUMNS: tuple[tuple[str, float], ...] = (
 def write_inspection_sheet(
     wb: Workbook,
     styles: Styles,
+    spliced: SplicedSheets,
     result: RunResult,
     schema: Schema,
+    suggestions: list[figures.Suggestion],
 ) -> list[layout.TableRow]:
     """Write the inspection list as sheet SHEET of `wb` but its rows, which are returned: the
     caller splices them in as XML (layout.write_with_rows, the consolidated workbook)."""
@@ -57,7 +59,6 @@ def write_inspection_sheet(
         ws.set_column(col, col, width)
         layout.write_text(ws, header, col, label, f.header)
     ws.set_row(header, 48)
-    suggestions = figures.inspection_list(result, schema)
     rows: list[layout.TableRow] = []
     for i, sug in enumerate(suggestions, start=1):
         unit = sug.unit
@@ -72,7 +73,7 @@ def write_inspection_sheet(
             ("\n".join(f"- {reason}" for reason in sug.reasons), f.cell, False),
         )
         rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 75)) for x in sug.reasons) + 2))
-    reserve_rows(ws, header + len(rows), last_col)
+    spliced.reserve(ws, header + len(rows), last_col)
     last_row = header + max(len(suggestions), 1)
     if not suggestions:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)
@@ -81,6 +82,14 @@ def write_inspection_sheet(
     return rows
 
 
-def build_inspection(result: RunResult, schema: Schema, target: IO[bytes]) -> None:
+def build_inspection(
+    result: RunResult, schema: Schema, suggestions: list[figures.Suggestion], target: IO[bytes]
+) -> None:
     """The standalone inspection-list workbook."""
-    layout.write_standalone(result, schema, TITLE.capitalize(), write_inspection_sheet, target)
+
+    def sheet(
+        wb: Workbook, styles: Styles, spliced: SplicedSheets, result: RunResult, schema: Schema
+    ) -> list[layout.TableRow]:
+        return write_inspection_sheet(wb, styles, spliced, result, schema, suggestions)
+
+    layout.write_standalone(result, schema, TITLE.capitalize(), sheet, target)

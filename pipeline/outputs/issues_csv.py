@@ -13,10 +13,10 @@ import csv
 import io
 from collections.abc import Iterable
 
-from pipeline.catalogue import sort_key
-from pipeline.model import RunResult
+from pipeline.core.issues import sort_key
+from pipeline.core.model import RunResult
+from pipeline.core.schema import Schema
 from pipeline.outputs import vocabulary as vi
-from pipeline.schema import Schema
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 HEADER = ("Tệp", "Đơn vị", "Trang tính", "Ô", "Mã lỗi", "Mức độ", "Nội dung")

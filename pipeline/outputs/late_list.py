@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import IO
 
-from pipeline.model import RunResult, Submission, UnitResult
+from pipeline.core.model import RunResult, Submission, UnitResult
+from pipeline.core.schema import Schema
+from pipeline.core.statuses import Severity, UnitStatus
+from pipeline.core.vietnamese import format_date, format_datetime
+from pipeline.ooxml.xlsx import SplicedSheets, Styles, Workbook
 from pipeline.outputs import layout
 from pipeline.outputs import vocabulary as vi
-from pipeline.schema import Schema
-from pipeline.xlsx import Styles, Workbook, reserve_rows
 
 SHEET = "Nộp muộn"
 TITLE = "DANH SÁCH ĐƠN VỊ NỘP BÁO CÁO MUỘN, CHƯA NỘP HOẶC BỊ TRẢ LẠI"
-STATUSES = ("late", "missing", "rejected")
+STATUSES = (UnitStatus.LATE, UnitStatus.MISSING, UnitStatus.REJECTED)
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("STT", 5),
     ("Mã", 9),
@@ -50,22 +52,19 @@ def received_at(unit: UnitResult) -> datetime | None:
 
 
 def note(unit: UnitResult) -> str:
-    if unit.status == "missing":
+    if unit.status == UnitStatus.MISSING:
         return vi.NOT_RECEIVED
-    if unit.status == "rejected":
+    if unit.status == UnitStatus.REJECTED:
         latest = _latest(unit)
         if latest is not None:
-            errors = [i for i in latest.issues if i.severity == "error"]
+            errors = [i for i in latest.issues if i.severity == Severity.ERROR]
             if errors:
                 return errors[0].message
     return ""
 
 
 def write_late_sheet(
-    wb: Workbook,
-    styles: Styles,
-    result: RunResult,
-    schema: Schema,
+    wb: Workbook, styles: Styles, spliced: SplicedSheets, result: RunResult, schema: Schema
 ) -> list[layout.TableRow]:
     """Write the late list as sheet SHEET of `wb` but its rows, which are returned: the
     caller splices them in as XML (layout.write_with_rows, the consolidated workbook)."""
@@ -83,8 +82,8 @@ def write_late_sheet(
             (TITLE, f.title),
             (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
             (
-                f"Hạn nộp: {vi.fmt_date(result.period.deadline)}; "
-                f"số liệu tính đến {vi.fmt_datetime(result.as_of, tz)}",
+                f"Hạn nộp: {format_date(result.period.deadline)}; "
+                f"số liệu tính đến {format_datetime(result.as_of, tz)}",
                 f.subtitle,
             ),
         ],
@@ -95,7 +94,7 @@ def write_late_sheet(
         layout.write_text(ws, header, col, label, f.header)
     ws.set_row(header, 32)
     units = late_units(result)
-    deadline = vi.fmt_date(result.period.deadline)
+    deadline = format_date(result.period.deadline)
     rows: list[layout.TableRow] = []
     for i, unit in enumerate(units, start=1):
         text = note(unit)
@@ -105,12 +104,12 @@ def write_late_sheet(
             (unit.unit.name, f.cell, False),
             (vi.unit_status_vi(unit.status), f.cell_centre, False),
             (deadline, f.cell_centre, False),
-            (vi.fmt_datetime(received_at(unit), tz), f.cell_centre, False),
-            (unit.days_late if unit.status == "late" else None, f.int, True),
+            (format_datetime(received_at(unit), tz), f.cell_centre, False),
+            (unit.days_late if unit.status == UnitStatus.LATE else None, f.int, True),
             (text, f.cell, False),
         )
         rows.append(layout.TableRow(cells, 16.0 * max(1, -(-len(text) // 55)) + 2))
-    reserve_rows(ws, header + len(rows), last_col)
+    spliced.reserve(ws, header + len(rows), last_col)
     last_row = header + max(len(units), 1)
     if not units:
         ws.merge_range(header + 1, 0, header + 1, last_col, "", f.cell_centre)

@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
 
-from pipeline.model import RunResult
-from pipeline.outputs import rowxml
-from pipeline.outputs import vocabulary as vi
-from pipeline.piecewise_zip import Entry, write_zip
-from pipeline.schema import Schema
-from pipeline.xlsx import (
+from pipeline.core.model import RunResult
+from pipeline.core.schema import Schema
+from pipeline.ooxml import rowxml
+from pipeline.ooxml.xlsx import (
     Format,
+    SplicedSheets,
     Styles,
     Workbook,
     Worksheet,
-    close_to_parts,
     new_workbook,
     split_sheet_data,
-    xf_index,
 )
+from pipeline.ooxml.zipwriter import Entry, write_zip
+from pipeline.outputs import vocabulary as vi
 
 A4 = 9
 FONT_NAME = "Times New Roman"
@@ -117,7 +116,7 @@ def run_header(
 ) -> int:
     """The formal header block of a run's sheet, dated the run's as-of day (local time)."""
     today = result.as_of.astimezone(result.period.tz).date()
-    return header_block(ws, f, split, last_col, today, str(schema.template.get("agency", vi.PARENT_BODY)))
+    return header_block(ws, f, split, last_col, today, schema.template.agency)
 
 
 def header_block(ws: Worksheet, f: Formats, split: int, last_col: int, today: date, parent_body: str) -> int:
@@ -163,7 +162,7 @@ def write_number(ws: Worksheet, row: int, col: int, value: object, fmt: Format) 
     if value is None or value == "":
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
-        ws.write_string(row, col, "Có" if value else "Không", fmt)
+        ws.write_string(row, col, vi.BOOLEANS[0] if value else vi.BOOLEANS[1], fmt)
     elif isinstance(value, int | float):
         ws.write_number(row, col, value, fmt)
     else:
@@ -179,43 +178,37 @@ class TableRow:
     height: float | None = None
 
 
-def table_xml(rows: list[TableRow]) -> str:
-    """Rows as the XML of <sheetData> (pipeline/outputs/rowxml.py), each from column A."""
-    styles: dict[int, rowxml.Style] = {}
+def table_xml(rows: list[TableRow], spliced: SplicedSheets) -> str:
+    """Rows as the XML of <sheetData> (pipeline.ooxml.rowxml), each from column A."""
+    styles: dict[Format, rowxml.Style] = {}
     out = []
     for table_row in rows:
         cells = []
         for value, fmt, numeric in table_row.cells:
-            style = styles.get(id(fmt))
+            style = styles.get(fmt)
             if style is None:
-                style = styles[id(fmt)] = rowxml.Style(xf_index(fmt))
+                style = styles[fmt] = rowxml.Style(spliced.style_index(fmt), vi.BOOLEANS)
             cells.append(rowxml.number(style, value) if numeric else rowxml.text(style, value))
         out.append(rowxml.row("".join(cells), table_row.height))
     return "".join(out)
 
 
+SheetWriter = Callable[[Workbook, Styles, SplicedSheets, RunResult, Schema], list[TableRow]]
+
+
 def write_standalone(
-    result: RunResult,
-    schema: Schema,
-    title: str,
-    write_sheet: Callable[[Workbook, Styles, RunResult, Schema], list[TableRow]],
-    target: IO[bytes],
+    result: RunResult, schema: Schema, title: str, write_sheet: SheetWriter, target: IO[bytes]
 ) -> None:
     """A workbook of one table sheet (the late list, the inspection list): the sheet written by
     `write_sheet`, its rows spliced in as XML, as in the consolidated workbook."""
-    wb = new_workbook(io.BytesIO(), result.as_of.astimezone(result.period.tz), title, in_memory=True)
-    rows = write_sheet(wb, Styles(wb), result, schema)
-    write_with_rows(wb, wb.worksheets()[0], rows, target)
-
-
-def write_with_rows(wb: Workbook, ws: Worksheet, rows: list[TableRow], target: IO[bytes]) -> None:
-    """Close the in-memory workbook `wb` and write it to `target` with `rows` spliced into `ws`
-    after the rows xlsxwriter wrote (reserved with xlsx.reserve_rows): a few thousand rows
-    as XML cost a fraction of xlsxwriter's cell-by-cell writing."""
-    part = f"xl/worksheets/sheet{ws.index + 1}.xml"
-    xml = table_xml(rows).encode("utf-8", "replace")
+    wb = new_workbook(io.BytesIO(), result.as_of, title, author=schema.template.receiver, in_memory=True)
+    spliced = SplicedSheets(wb)
+    rows = write_sheet(wb, Styles(wb), spliced, result, schema)
+    ws = wb.worksheets()[0]
+    part = SplicedSheets.part(ws)
+    xml = table_xml(rows, spliced).encode("utf-8", "replace")
     entries = []
-    for name, data in close_to_parts(wb):
+    for name, data in spliced.close():
         if name == part:
             head, tail = split_sheet_data(data)
             data = head + xml + tail

@@ -5,12 +5,11 @@ Writers never spell a status, a time source or a date format themselves: they as
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from pipeline.catalogue import SEVERITY_VI
-from pipeline.model import UnitResult
+from pipeline.core.model import UnitResult
+from pipeline.core.schema import Rubric
+from pipeline.core.statuses import FileStatus, Severity, UnitStatus
 
 __all__ = [
     "FILE_STATUS_VI",
@@ -18,30 +17,32 @@ __all__ = [
     "PARENT_BODY",
     "RECEIVED_SOURCE_VI",
     "SEVERITY_VI",
-    "STATUS_ORDER",
     "UNIT_STATUS_VI",
     "band_of",
-    "fmt_date",
-    "fmt_datetime",
     "place_and_date",
 ]
 
 # Unit statuses (UnitResult.status), in the order they are listed everywhere.
 UNIT_STATUS_VI: dict[str, str] = {
-    "on_time": "Đúng hạn",
-    "late": "Muộn",
-    "missing": "Chưa nộp",
-    "rejected": "Bị trả lại",
-    "not_due": "Chưa đến hạn",
+    UnitStatus.ON_TIME: "Đúng hạn",
+    UnitStatus.LATE: "Muộn",
+    UnitStatus.MISSING: "Chưa nộp",
+    UnitStatus.REJECTED: "Bị trả lại",
+    UnitStatus.NOT_DUE: "Chưa đến hạn",
 }
-STATUS_ORDER: dict[str, int] = {s: i for i, s in enumerate(UNIT_STATUS_VI)}
 
 # Inbox file statuses (Submission.status).
 FILE_STATUS_VI: dict[str, str] = {
-    "accepted": "Được tổng hợp",
-    "superseded": "Đã có bản thay thế",
-    "rejected": "Bị trả lại",
-    "ignored": "Bỏ qua",
+    FileStatus.ACCEPTED: "Được tổng hợp",
+    FileStatus.SUPERSEDED: "Đã có bản thay thế",
+    FileStatus.REJECTED: "Bị trả lại",
+    FileStatus.IGNORED: "Bỏ qua",
+}
+
+SEVERITY_VI: dict[str, str] = {
+    Severity.ERROR: "Lỗi",
+    Severity.WARNING: "Cảnh báo",
+    Severity.INFO: "Thông tin",
 }
 
 # Where the receipt time came from (InboxFile.received_source).
@@ -59,6 +60,7 @@ MOTTO = "Độc lập - Tự do - Hạnh phúc"
 PLACE = "Bình Định"
 
 NOT_RECEIVED = "Chưa nhận được báo cáo"
+BOOLEANS = ("Có", "Không")  # a yes/no answer of the form, as shown in a cell
 
 
 def unit_status_vi(status: str) -> str:
@@ -77,19 +79,6 @@ def severity_vi(severity: str) -> str:
     return SEVERITY_VI.get(severity, severity)
 
 
-def fmt_date(d: date) -> str:
-    """dd/mm/yyyy."""
-    return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"
-
-
-def fmt_datetime(dt: datetime | None, tz: ZoneInfo) -> str:
-    """dd/mm/yyyy hh:mm in local time; "" for no time."""
-    if dt is None:
-        return ""
-    local = dt.astimezone(tz) if dt.tzinfo is not None else dt
-    return f"{fmt_date(local.date())} {local.hour:02d}:{local.minute:02d}"
-
-
 def place_and_date(d: date) -> str:
     """Place and date line, e.g. "Bình Định, ngày 05 tháng 12 năm 2023".
 
@@ -99,11 +88,8 @@ def place_and_date(d: date) -> str:
     return f"{PLACE}, ngày {d.day:02d} tháng {month} năm {d.year}"
 
 
-def band_of(unit: UnitResult, rubric: dict[str, Any]) -> str:
+def band_of(unit: UnitResult, rubric: Rubric) -> str:
     """The band shown for a unit: its score's band, else the rubric's text for its status."""
     if unit.score is not None:
         return unit.score.band
-    statuses: dict[str, str] = rubric.get("statuses", {})
-    if unit.status in statuses:
-        return statuses[unit.status]
-    return unit.band
+    return rubric.status_band(unit.status) or unit.band

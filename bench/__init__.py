@@ -1,0 +1,1 @@
+"""The benchmarks (`make bench`): outside the package, they measure it."""

@@ -1,0 +1,243 @@
+"""Reading `schemas/` (the single source of truth) into a typed Schema (pipeline.core.schema).
+
+The only module that opens the schema files. A file that is missing, malformed or
+inconsistent stops the run with a SchemaError naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.core.errors import SchemaError
+from pipeline.core.schema import (
+    Band,
+    Calendar,
+    Cap,
+    Code,
+    Condition,
+    Criterion,
+    CriterionKind,
+    Field,
+    Period,
+    Rubric,
+    Schema,
+    Step,
+    TemplateSettings,
+    Unit,
+)
+from pipeline.core.statuses import Severity, UnitStatus
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DIR = PROJECT_DIR / "schemas"
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """A missing key or a value of the wrong type in `path` becomes a SchemaError naming it."""
+    try:
+        yield
+    except SchemaError:
+        raise
+    except KeyError as exc:
+        raise SchemaError(f"Tệp cấu hình {path}: thiếu mục {exc}.") from exc
+    except (ValueError, TypeError) as exc:
+        raise SchemaError(f"Tệp cấu hình {path}: giá trị không hợp lệ ({exc}).") from exc
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+    except OSError as exc:
+        raise SchemaError(f"Không đọc được tệp cấu hình {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SchemaError(f"Tệp cấu hình {path} không đọc được dạng CSV UTF-8: {exc}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise SchemaError(f"Không đọc được tệp cấu hình {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(f"Tệp cấu hình {path} sai cú pháp: {exc}") from exc
+
+
+def _load(path: Path, parse: Callable[[Path], T]) -> T:
+    with _reading(path):
+        return parse(path)
+
+
+def _opt_float(text: str) -> float | None:
+    text = text.strip()
+    return float(text) if text else None
+
+
+def _units(path: Path) -> tuple[Unit, ...]:
+    units = []
+    for row in _read_csv(path):
+        communes = (row.get("communes") or "").strip()
+        units.append(
+            Unit(
+                code=row["code"].strip(),
+                name=row["name"].strip(),
+                kind=row["kind"].strip(),
+                communes=int(communes) if communes else None,
+                aliases=tuple(a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()),
+            )
+        )
+    return tuple(units)
+
+
+def _fields(path: Path) -> tuple[Field, ...]:
+    return tuple(
+        Field(
+            key=row["key"],
+            group=row["group"],
+            task=row["task"],
+            label=row["label"],
+            unit=row["unit"],
+            kind=row["kind"],
+            type=row["type"],
+            applies_to=row["applies_to"] or "all",
+            periods=tuple(p.strip() for p in (row["periods"] or "all").split("|")),
+            requirement=row["requirement"],
+            min=_opt_float(row["min"]),
+            max=_opt_float(row["max"]),
+            rule=row["rule"].strip(),
+            rule_severity=Severity(row["rule_severity"].strip() or "error"),
+            sheet=row["sheet"],
+            cell=row["cell"],
+        )
+        for row in _read_csv(path)
+    )
+
+
+def _calendar(path: Path) -> Calendar:
+    data = _read_toml(path)
+    periods = tuple(
+        Period(
+            code=p["code"],
+            name=p["name"],
+            aliases=tuple(p.get("aliases", ())),
+            order=int(p["order"]),
+            deadline=p["deadline"],
+            cutoff_start=p["cutoff_start"],
+            cutoff_start_previous_year=bool(p.get("cutoff_start_previous_year", False)),
+            cutoff_end=p["cutoff_end"],
+        )
+        for p in data["periods"]
+    )
+    return Calendar(
+        timezone=data.get("timezone", "Asia/Ho_Chi_Minh"),
+        timeliness_from=data.get("timeliness_from", "first_valid"),
+        periods=periods,
+        resubmit_days=int(data.get("resubmit_days", 5)),
+    )
+
+
+def _codes(path: Path) -> dict[str, Code]:
+    return {
+        r["code"]: Code(r["code"], Severity(r["severity"]), r["title"], r["message"]) for r in _read_csv(path)
+    }
+
+
+def _step(data: dict[str, Any]) -> Step:
+    days = data.get("max_days")
+    return Step(None if days is None else int(days), float(data["points"]), str(data["rule"]))
+
+
+def _criterion(data: dict[str, Any]) -> Criterion:
+    kind = CriterionKind(data["kind"])
+    otherwise = data.get("otherwise")
+    return Criterion(
+        key=str(data["key"]),
+        label=str(data["label"]),
+        points=float(data["points"]),
+        kind=kind,
+        rule=str(data.get("rule", "")),
+        steps=tuple(_step(s) for s in data.get("steps", ())),
+        otherwise=_step(otherwise) if isinstance(otherwise, dict) else None,
+        checks=tuple(
+            Condition(str(c["when"]), float(c["points"]), float(c.get("otherwise", 0)), str(c["rule"]))
+            for c in data.get("checks", ())
+        ),
+        numerator=str(data.get("numerator", "")),
+        denominator=str(data.get("denominator", "")),
+        full_at=float(data.get("full_at", 1.0)),
+        zero_at=float(data.get("zero_at", 0.0)),
+        if_no_denominator=float(data.get("if_no_denominator", 0.0)),
+    )
+
+
+def _rubric(path: Path) -> Rubric:
+    data = _read_toml(path)
+    return Rubric(
+        name=str(data.get("name", "")),
+        total=float(data.get("total", 100)),
+        criteria=tuple(_criterion(c) for c in data["criteria"]),
+        bands=tuple(Band(str(b["name"]), float(b["min"]), str(b.get("color", ""))) for b in data["bands"]),
+        caps=tuple(
+            Cap(UnitStatus(c["when"]), str(c["max_band"]), str(c["rule"])) for c in data.get("caps", ())
+        ),
+        statuses=tuple((UnitStatus(k), str(v)) for k, v in data.get("statuses", {}).items()),
+    )
+
+
+def _template(path: Path) -> TemplateSettings:
+    data = _read_toml(path)
+    return TemplateSettings(
+        id=str(data["id"]),
+        version=str(data["version"]),
+        file_name=str(data["file_name"]),
+        title=str(data["title"]),
+        agency=str(data.get("agency", "UBND TỈNH BÌNH ĐỊNH")),
+        receiver=str(data.get("receiver", "Sở Nội vụ")),
+        meta_sheet=str(data["meta_sheet"]),
+        instructions_sheet=str(data["instructions_sheet"]),
+        unit_list_max=int(data.get("unit_list_max", 1000)),
+        instructions=tuple(str(line) for line in data.get("instructions", ())),
+        tasks=tuple((str(k), str(v)) for k, v in data.get("tasks", {}).items()),
+    )
+
+
+def _check(schema: Schema) -> None:
+    keys = [f.key for f in schema.fields]
+    if len(keys) != len(set(keys)):
+        raise SchemaError("schemas/form.csv: khóa (key) bị trùng")
+    cells = [(f.sheet, f.cell) for f in schema.fields]
+    if len(cells) != len(set(cells)):
+        raise SchemaError("schemas/form.csv: hai chỉ tiêu dùng chung một ô")
+    codes = [u.code for u in schema.units]
+    if len(codes) != len(set(codes)):
+        raise SchemaError("schemas/units.csv: mã đơn vị bị trùng")
+    bands = [b.name for b in schema.rubric.bands]
+    for cap in schema.rubric.caps:
+        if cap.max_band not in bands:
+            raise SchemaError(f"schemas/rubric.toml: mức trần {cap.max_band!r} không phải một mức xếp loại")
+
+
+def load(directory: Path | str | None = None) -> Schema:
+    """The schema of `directory` (default: the project's schemas/)."""
+    d = Path(directory) if directory is not None else DEFAULT_DIR
+    if not d.is_dir():
+        raise SchemaError(f"Không tìm thấy thư mục cấu hình {d}")
+    schema = Schema(
+        directory=d,
+        units=_load(d / "units.csv", _units),
+        calendar=_load(d / "calendar.toml", _calendar),
+        fields=_load(d / "form.csv", _fields),
+        rubric=_load(d / "rubric.toml", _rubric),
+        template=_load(d / "template.toml", _template),
+        codes=_load(d / "codes.csv", _codes),
+    )
+    _check(schema)
+    return schema

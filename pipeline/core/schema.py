@@ -1,0 +1,246 @@
+"""The schema as typed values: registry, calendar, form, rubric, template settings, catalogue.
+
+`schemas/` is the single source of truth; pipeline.config reads it into these values. Nothing
+here reads a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from pipeline.core.statuses import Severity, UnitStatus
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    kind: str  # "department" | "district"
+    communes: int | None
+    aliases: tuple[str, ...]
+
+    @property
+    def addressee(self) -> str:
+        """How a letter addresses the unit: a district through its People's Committee."""
+        if self.kind == "district":
+            return "Ủy ban nhân dân " + self.name[:1].lower() + self.name[1:]
+        return self.name
+
+    @property
+    def kind_vi(self) -> str:
+        return "Sở, ban, ngành" if self.kind == "department" else "Huyện, thị xã, thành phố"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the form (a row of schemas/form.csv)."""
+
+    key: str
+    group: str  # "identification" | "indicator" | "narrative"
+    task: str
+    label: str
+    unit: str
+    kind: str  # "id" | "flow" | "stock" | "text"
+    type: str  # unit | period | integer | number | text | date | phone | email
+    applies_to: str  # "all" | "district" | "department"
+    periods: tuple[str, ...]  # ("all",) or period codes
+    requirement: str  # "required" | "expected" | "optional"
+    min: float | None
+    max: float | None
+    rule: str
+    rule_severity: Severity
+    sheet: str
+    cell: str
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("integer", "number")
+
+    def applies(self, unit: Unit | None, period: str) -> bool:
+        if self.applies_to not in ("all", "") and (unit is None or unit.kind != self.applies_to):
+            return False
+        return "all" in self.periods or period in self.periods
+
+
+@dataclass(frozen=True)
+class Period:
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+    order: int
+    deadline: str  # "MM-DD"
+    cutoff_start: str
+    cutoff_start_previous_year: bool
+    cutoff_end: str
+
+
+@dataclass(frozen=True)
+class Calendar:
+    timezone: str
+    timeliness_from: str  # "first_valid" | "consolidated"
+    periods: tuple[Period, ...]
+    resubmit_days: int = 5  # a rejected unit resends within this many days of the feedback
+
+    def period(self, code: str) -> Period:
+        for p in self.periods:
+            if p.code == code:
+                return p
+        raise KeyError(code)
+
+
+@dataclass(frozen=True)
+class Code:
+    """An entry of the issue catalogue (schemas/codes.csv)."""
+
+    code: str
+    severity: Severity
+    title: str
+    message: str  # str.format template; unknown names are left blank
+
+
+# --- the rubric (schemas/rubric.toml) ---------------------------------------------------------
+
+
+class CriterionKind(StrEnum):
+    LATENESS = "lateness"  # points by days late
+    COMPLETENESS = "completeness"  # points × share of expected inputs present and valid
+    CHECKS = "checks"  # points per condition met
+    RATE = "rate"  # points linear in a rate between zero_at and full_at
+
+
+@dataclass(frozen=True)
+class Step:
+    """Points for a lateness up to `max_days` (the last step: any lateness)."""
+
+    max_days: int | None
+    points: float
+    rule: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Points when an expression over the indicators holds (`otherwise` when it does not)."""
+
+    when: str
+    points: float
+    otherwise: float
+    rule: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    label: str
+    points: float
+    kind: CriterionKind
+    rule: str = ""
+    steps: tuple[Step, ...] = ()  # lateness: in order, then `otherwise`
+    otherwise: Step | None = None
+    checks: tuple[Condition, ...] = ()
+    numerator: str = ""  # rate
+    denominator: str = ""
+    full_at: float = 1.0
+    zero_at: float = 0.0
+    if_no_denominator: float = 0.0
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    min: float
+    color: str  # green | blue | amber | red: the traffic light of the outputs
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A unit with this status is rated at most `max_band`."""
+
+    when: UnitStatus
+    max_band: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Rubric:
+    name: str
+    total: float
+    criteria: tuple[Criterion, ...]
+    bands: tuple[Band, ...]  # best first: a score gets the first band whose minimum it reaches
+    caps: tuple[Cap, ...]
+    statuses: tuple[tuple[UnitStatus, str], ...]  # what a unit without a score is rated
+
+    def status_band(self, status: str) -> str:
+        """The rating shown for a unit without a score ("Không báo cáo"…); "" when none."""
+        for known, text in self.statuses:
+            if known == status:
+                return text
+        return ""
+
+    def band(self, name: str) -> Band | None:
+        return next((b for b in self.bands if b.name == name), None)
+
+
+# --- the template (schemas/template.toml) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    id: str
+    version: str
+    file_name: str
+    title: str
+    agency: str  # parent body in the header block, e.g. "UBND TỈNH BÌNH ĐỊNH"
+    receiver: str
+    meta_sheet: str
+    instructions_sheet: str
+    unit_list_max: int
+    instructions: tuple[str, ...]
+    tasks: tuple[tuple[str, str], ...]  # ("1", "Nhiệm vụ 1. …"), in order
+
+    @property
+    def task_titles(self) -> dict[str, str]:
+        return dict(self.tasks)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: per-schema caches key on the loaded value
+class Schema:
+    directory: Path
+    units: tuple[Unit, ...]
+    calendar: Calendar
+    fields: tuple[Field, ...]
+    rubric: Rubric
+    template: TemplateSettings
+    codes: dict[str, Code] = field(repr=False)
+    unit_by_code: dict[str, Unit] = field(init=False, repr=False)
+    field_by_key: dict[str, Field] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unit_by_code", {u.code: u for u in self.units})
+        object.__setattr__(self, "field_by_key", {f.key: f for f in self.fields})
+
+    @property
+    def indicators(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.group == "indicator")
+
+    @property
+    def narratives(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.group == "narrative")
+
+    @property
+    def identification(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.group == "identification")
+
+    @property
+    def rules(self) -> tuple[Field, ...]:
+        """Fields that carry a cross-field rule (parts of a whole)."""
+        return tuple(f for f in self.fields if f.rule)
+
+    @property
+    def template_id(self) -> str:
+        return self.template.id
+
+    @property
+    def template_version(self) -> str:
+        return self.template.version

@@ -1,0 +1,428 @@
+"""Feedback to units: the annotated workbook of each file with errors or warnings, and a
+ready-to-send e-mail text per unit.
+
+outbox/<period>/feedback/<unit code>-<sha256[:12]>.xlsx — the unit's own file (never the inbox
+copy: it is loaded, annotated and saved here) with every offending cell filled by severity and
+commented, and a first sheet "Kết quả kiểm tra" listing what to fix and by when. Only .xlsx/.xlsm
+files can be annotated; for .xls, .ods or a file openpyxl cannot load, the workbook holds the
+"Kết quả kiểm tra" sheet alone.
+
+outbox/<period>/thu-phan-hoi/<unit code>.txt — the e-mail text (UTF-8 with BOM, CRLF) for each
+unit whose latest file has errors (đề nghị sửa và gửi lại) or warnings (đề nghị xem lại), and a
+reminder for each unit that has not reported after the deadline.
+
+File names come from the registry's unit code and the file's hash, never from text the unit
+wrote. The openpyxl work itself is in pipeline.fill.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from pipeline.core import cellref
+from pipeline.core.deadlines import ReportingPeriod
+from pipeline.core.issues import Issue, has_errors
+from pipeline.core.model import RunResult, Submission, UnitResult
+from pipeline.core.schema import Schema
+from pipeline.core.statuses import SEVERITY_ORDER, FileStatus, Severity, UnitStatus
+from pipeline.core.vietnamese import format_date, format_datetime
+from pipeline.ooxml.annotate import CellNote, CheckReport, ReportRow, Wording
+from pipeline.outputs.feedback_workbook import WorkbookJob, build_workbook
+from pipeline.outputs.vocabulary import severity_vi
+from pipeline.outputs.written import WrittenFiles
+from pipeline.runtime.pool import Failure, Limits, Pool
+from pipeline.store.atomic import OutputError, write_bytes_atomic
+from pipeline.store.cache import Cache
+
+FEEDBACK_DIR = "feedback"
+EMAIL_DIR = "thu-phan-hoi"
+SIGNATURE = "Sở Nội vụ tỉnh Bình Định"
+# The feedback workbook's words (pipeline.ooxml holds none): its first sheet's name and column
+# headings, and the author of its comments (an earlier comment by another author is kept).
+FEEDBACK_SHEET = "Kết quả kiểm tra"
+COMMENT_AUTHOR = SIGNATURE
+HEADINGS = ("STT", "Trang tính", "Ô", "Nội dung cần sửa", "Mức độ", "Mã lỗi")
+WORDING = Wording(FEEDBACK_SHEET, HEADINGS, COMMENT_AUTHOR)
+UNKNOWN_UNIT = "chua-ro-don-vi"
+TITLE = "KẾT QUẢ KIỂM TRA BÁO CÁO CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
+ANNOTATABLE = ("xlsx",)  # sniffed kinds openpyxl can load (.xlsx and .xlsm)
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_FEEDBACK_NAME = re.compile(r"^[A-Za-z0-9_-]+-[0-9a-f]{12}\.xlsx$")
+_EMAIL_NAME = re.compile(r"^[A-Za-z0-9_-]+\.txt$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    errors: int
+    warnings: int
+
+
+def _order(issue: Issue) -> tuple[int, str, int, int, str]:
+    """Errors first, then by sheet, row and column (D7 before D17), then code."""
+    try:
+        row, col = cellref.from_a1(issue.cell)
+    except ValueError:
+        row, col = -1, -1
+    return (SEVERITY_ORDER.get(issue.severity, 9), issue.sheet, row, col, issue.code)
+
+
+def feedback_issues(sub: Submission) -> list[Issue]:
+    """What the unit has to fix or look at: errors and warnings, in a stable order."""
+    return sorted((i for i in sub.issues if i.severity in (Severity.ERROR, Severity.WARNING)), key=_order)
+
+
+def verdict(sub: Submission) -> Verdict:
+    issues = feedback_issues(sub)
+    errors = sum(1 for i in issues if i.severity == Severity.ERROR)
+    return Verdict(
+        accepted=sub.status != FileStatus.IGNORED and not has_errors(sub.issues),
+        errors=errors,
+        warnings=len(issues) - errors,
+    )
+
+
+def needs_feedback(sub: Submission) -> bool:
+    # asked of every file and unit of a national run: no sorting here
+    if not sub.issues:
+        return False
+    return sub.status != FileStatus.IGNORED and any(
+        i.severity in (Severity.ERROR, Severity.WARNING) for i in sub.issues
+    )
+
+
+def safe_code(text: str | None) -> str:
+    return _SAFE.sub("", text or "")[:40] or UNKNOWN_UNIT
+
+
+def feedback_name(sub: Submission) -> str:
+    """<unit code>-<sha256[:12]>.xlsx: from the registry code and the bytes, nothing else."""
+    digest = sub.file.sha256[:12] if re.fullmatch(r"[0-9a-f]{64}", sub.file.sha256) else "0" * 12
+    return f"{safe_code(sub.unit)}-{digest}.xlsx"
+
+
+def _verdict_text(v: Verdict) -> str:
+    if not v.accepted:
+        extra = f" và {v.warnings} cảnh báo cần xem lại" if v.warnings else ""
+        return f"Bị trả lại: có {v.errors} lỗi phải sửa{extra}. Đề nghị sửa và gửi lại."
+    return f"Được chấp nhận, có {v.warnings} cảnh báo. Đề nghị xem lại; nếu cần sửa thì gửi lại bản sửa."
+
+
+def _unit_label(schema: Schema, sub: Submission) -> str:
+    unit = schema.unit_by_code.get(sub.unit or "")
+    return f"{unit.name} (mã {unit.code})" if unit else "Chưa xác định được đơn vị"
+
+
+def annotatable(sub: Submission) -> bool:
+    """Only a file that was read as a workbook (in the guarded reader) is opened with openpyxl:
+    never one that screening or reading refused (too large, a zip bomb, encrypted, crashed)."""
+    refused = any(i.code.startswith("file-") and i.severity == Severity.ERROR for i in sub.issues)
+    return sub.file.kind in ANNOTATABLE and bool(sub.cells) and not refused
+
+
+def check_report(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, *, annotated: bool
+) -> CheckReport:
+    v = verdict(sub)
+    deadline = format_date(period.resubmit_by(as_of, schema.calendar.resubmit_days))
+    header = [
+        ("Đơn vị", _unit_label(schema, sub)),
+        ("Kỳ báo cáo", period.name_vi),
+        ("Tệp đã gửi", sub.file.name),
+        ("Mã SHA-256 của tệp", sub.file.sha256),
+    ]
+    if sub.file.received_at is not None:
+        header.append(("Thời điểm nhận", format_datetime(sub.file.received_at, period.tz)))
+    header += [
+        ("Ngày kiểm tra", format_date(as_of.astimezone(period.tz).date())),
+        ("Kết quả", _verdict_text(v)),
+        ("Hạn gửi lại" if not v.accepted else "Hạn gửi bản sửa (nếu có)", deadline),
+    ]
+    rows = tuple(
+        ReportRow(i.sheet, i.cell, i.message, i.severity, severity_vi(i.severity), i.code)
+        for i in feedback_issues(sub)
+    )
+    footer = (
+        "Cách sửa và gửi lại:",
+        check_report_where(annotated=annotated),
+        "2. Sửa trên tệp báo cáo của đơn vị (mẫu báo cáo của Sở Nội vụ), lưu lại bằng Excel, "
+        "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
+        f"3. Gửi lại tệp đã sửa cho Sở Nội vụ trước hết ngày {deadline}, theo đường đã gửi báo cáo "
+        '(thư điện tử hoặc hệ thống quản lý văn bản), ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
+    )
+    return CheckReport(TITLE, tuple(header), rows, footer, WORDING)
+
+
+def check_report_where(*, annotated: bool) -> str:
+    """The footer's first step: where to look (the flagged cells, or the addresses listed)."""
+    if annotated:
+        return (
+            "1. Các ô có lỗi được tô màu đỏ, ô cần xem lại tô màu cam; đưa chuột vào ô để đọc ghi chú. "
+            'Bấm vào địa chỉ ở cột "Ô" để đến ô đó.'
+        )
+    return (
+        "1. Tệp đã gửi không ghi chú trực tiếp được (không phải tệp .xlsx): đề nghị mở tệp gốc "
+        "của đơn vị và sửa theo địa chỉ trang tính, ô nêu trên."
+    )
+
+
+def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
+    # Document dates are written as UTC ("...Z"): the run's moment in UTC, not local time.
+    modified = as_of.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    notes = tuple(
+        CellNote(i.sheet, i.cell, i.severity, f"[{severity_vi(i.severity)} – {i.code}] {i.message}")
+        for i in feedback_issues(sub)
+        if i.sheet and i.cell
+    )
+    annotated = check_report(schema, sub, period, as_of, annotated=True)
+    where = check_report_where(annotated=False)
+    alone = dataclasses.replace(annotated, footer=(annotated.footer[0], where, *annotated.footer[2:]))
+    return WorkbookJob(
+        source=sub.file.path if annotatable(sub) else None,
+        sha256=sub.file.sha256,
+        notes=notes,
+        annotated=annotated,
+        alone=alone,
+        modified=modified,
+    )
+
+
+def feedback_workbook(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> bytes:
+    """The bytes of the feedback workbook of one submission (deterministic for the same inputs)."""
+    return build_workbook(workbook_job(schema, sub, period, as_of))
+
+
+def write_feedback_file(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, folder: Path
+) -> Path:
+    """Write one feedback workbook into `folder` (created when missing); returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / feedback_name(sub)
+    if target.resolve().parent != folder.resolve():  # cannot happen with safe names; stay inside
+        raise OutputError(f'Tên tệp phản hồi không hợp lệ: "{target.name}".')
+    write_bytes_atomic(target, feedback_workbook(schema, sub, period, as_of))
+    return target
+
+
+# --- e-mail texts ------------------------------------------------------------------------------
+
+
+def _crlf_bom(lines: list[str]) -> bytes:
+    return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def email_text(
+    schema: Schema,
+    unit: UnitResult,
+    sub: Submission,
+    period: ReportingPeriod,
+    as_of: datetime,
+    attachment: str,
+) -> bytes:
+    """The e-mail to a unit about its latest file (UTF-8 with BOM, CRLF line endings)."""
+    v = verdict(sub)
+    deadline = format_date(period.resubmit_by(as_of, schema.calendar.resubmit_days))
+    received = format_datetime(sub.file.received_at, period.tz)
+    action = "đề nghị sửa và gửi lại" if not v.accepted else "đề nghị xem lại"
+    lines = [
+        f"Tiêu đề: Kết quả kiểm tra báo cáo công tác dân vận chính quyền {period.name_vi} – {action}",
+        "",
+        f"Kính gửi: {unit.unit.addressee}",
+        "",
+        f"Sở Nội vụ tỉnh Bình Định đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
+        f'của đơn vị (tệp "{sub.file.name}"' + (f", nhận lúc {received}" if received else "") + ").",
+        "",
+    ]
+    if not v.accepted:
+        warn = f" và {v.warnings} nội dung cần xem lại" if v.warnings else ""
+        lines += [
+            f"Qua kiểm tra, báo cáo chưa được tổng hợp vì có {v.errors} lỗi{warn}. "
+            f"Đề nghị đơn vị sửa và gửi lại báo cáo trước hết ngày {deadline}.",
+        ]
+        kept = unit.submission
+        if kept is not None and kept is not sub:
+            lines.append(
+                f'Trong khi chờ bản sửa, Sở Nội vụ tổng hợp bản gửi trước của đơn vị (tệp "{kept.file.name}").'
+            )
+    else:
+        lines += [
+            f"Báo cáo đã được tiếp nhận và tổng hợp. Có {v.warnings} nội dung đề nghị đơn vị xem lại; "
+            f"nếu cần sửa, đề nghị gửi lại bản sửa trước hết ngày {deadline}.",
+        ]
+    lines += ["", "Các nội dung cần sửa, xem lại:"]
+    for n, i in enumerate(feedback_issues(sub), start=1):
+        where = f"{i.sheet}!{i.cell}: " if i.sheet and i.cell else ""
+        lines.append(f"{n}. [{severity_vi(i.severity)}] {where}{i.message}")
+    lines += [
+        "",
+        f'Tệp kèm theo ("{attachment}") là chính tệp của đơn vị, các ô cần sửa được tô màu và có ghi chú; '
+        'trang đầu "Kết quả kiểm tra" liệt kê các nội dung trên.',
+        'Khi gửi lại, đề nghị ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
+        "",
+        "Trân trọng.",
+        "",
+        SIGNATURE,
+    ]
+    return _crlf_bom(lines)
+
+
+def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) -> bytes:
+    """A short reminder to a unit that has not reported after the deadline."""
+    lines = [
+        f"Tiêu đề: Đôn đốc gửi báo cáo công tác dân vận chính quyền {period.name_vi}",
+        "",
+        f"Kính gửi: {unit.unit.addressee}",
+        "",
+        f"Đến ngày {format_date(as_of.astimezone(period.tz).date())}, Sở Nội vụ tỉnh Bình Định chưa nhận được "
+        f"báo cáo công tác dân vận chính quyền {period.name_vi} của đơn vị "
+        f"(hạn gửi: ngày {format_date(period.deadline)}).",
+        "Đề nghị đơn vị khẩn trương gửi báo cáo theo mẫu của Sở Nội vụ.",
+        "",
+        "Trân trọng.",
+        "",
+        SIGNATURE,
+    ]
+    return _crlf_bom(lines)
+
+
+def _clean_stale(folder: Path, keep: set[str], pattern: re.Pattern[str]) -> None:
+    """Remove this module's own files of an earlier run that this run did not write."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and pattern.match(path.name) and path.name not in keep:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise OutputError(f'Không xóa được tệp cũ "{path}": {exc.strerror or exc}.') from exc
+
+
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f'Không tạo được thư mục "{folder}" ({exc.strerror or exc}).') from exc
+
+
+# --- the run's part ------------------------------------------------------------------------------
+
+# Feedback workbooks from which the worker processes build them: below, this process is done
+# before workers would have started and earned their start-up (docs/performance.md).
+PARALLEL_MIN = 200
+BUILD_LIMITS = Limits(processes=2, timeout=60.0, memory=1 << 30, batch=8)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One feedback file of a run: a workbook (built from its job) or an e-mail text."""
+
+    job: WorkbookJob | None
+    text: Callable[[], bytes] | None = None
+
+    def key(self) -> str:
+        """What the file's bytes depend on: the job, or the text itself."""
+        if self.job is not None:
+            return self.job.key()
+        assert self.text is not None
+        return hashlib.sha256(self.text()).hexdigest()
+
+
+def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
+    """Every feedback file of a run (path relative to the outbox → what it is made of).
+
+    The names are known before anything is built, so the run can check every target first.
+    """
+    period, as_of = result.period, result.as_of
+    plan: dict[str, Planned] = {}
+    workbooks: dict[str, str] = {}  # sha256 → file name in feedback/
+    for sub in result.files:
+        if needs_feedback(sub):
+            name = feedback_name(sub)
+            workbooks[sub.file.sha256] = name
+            plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = Planned(workbook_job(schema, sub, period, as_of))
+    for unit in result.units:
+        latest = unit.versions[-1] if unit.versions else None
+        rel = f"{period.id}/{EMAIL_DIR}/{safe_code(unit.unit.code)}.txt"
+        if latest is not None and needs_feedback(latest) and latest.file.sha256 in workbooks:
+            attachment = workbooks[latest.file.sha256]
+            plan[rel] = Planned(None, partial(email_text, schema, unit, latest, period, as_of, attachment))
+        elif unit.status == UnitStatus.MISSING:
+            plan[rel] = Planned(None, partial(reminder_text, unit, period, as_of))
+    return plan
+
+
+def make_folders(plan: dict[str, Planned], outbox: Path) -> None:
+    for folder in sorted({rel.rpartition("/")[0] for rel in plan}):  # plan keys are "/"-separated
+        _mkdir(Path(outbox) / folder)
+
+
+def _built_here(job: WorkbookJob, failure: Failure) -> bytes:
+    """A workbook the workers could not build, built in this process: whole when it could not
+    be sent to them; the report sheet alone when its build crashed or overran (the unit's file
+    is not opened again here)."""
+    if failure.kind == "unsendable":
+        return build_workbook(job)
+    return build_workbook(dataclasses.replace(job, source=None))
+
+
+def build_all(jobs: list[WorkbookJob], on_done: Callable[[int], None] | None = None) -> list[bytes]:
+    """The workbooks' bytes, in order: in this process for a few, else in worker processes."""
+    if len(jobs) < PARALLEL_MIN:
+        built = []
+        for job in jobs:
+            built.append(build_workbook(job))
+            if on_done is not None:
+                on_done(1)
+        return built
+    with Pool[WorkbookJob, bytes]("pipeline.outputs.feedback_workbook", None, BUILD_LIMITS) as pool:
+        return pool.map(jobs, _built_here, on_done)
+
+
+def write_planned(
+    plan: dict[str, Planned],
+    outbox: Path,
+    period_id: str,
+    cache: Cache | None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Write the planned files atomically and remove this module's files of earlier runs.
+
+    A file whose inputs are those it was last written for, and which is still there unchanged,
+    is not built or written again (pipeline.outputs.written).
+    """
+    outbox = Path(outbox)
+    base = outbox / period_id
+    make_folders(plan, outbox)
+    files = WrittenFiles(outbox, cache, (f"{period_id}/{FEEDBACK_DIR}/", f"{period_id}/{EMAIL_DIR}/"))
+    try:
+        jobs: dict[str, WorkbookJob] = {}
+        for rel, planned in plan.items():
+            key = planned.key()
+            if files.unchanged(rel, key):
+                if on_done is not None:
+                    on_done(1)
+            elif planned.job is not None:
+                jobs[rel] = planned.job
+            else:
+                assert planned.text is not None
+                files.write(rel, key, planned.text())
+                if on_done is not None:
+                    on_done(1)
+        for (rel, job), data in zip(jobs.items(), build_all(list(jobs.values()), on_done), strict=True):
+            files.write(rel, job.key(), data)
+        files.commit()
+    except BaseException:
+        files.abort()
+        raise
+    names = {rel.rpartition("/")[2] for rel in plan}
+    _clean_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME)
+    _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
+    return list(plan)

@@ -1,0 +1,147 @@
+"""The reminder letters (công văn đôn đốc) in the Nghị định 30/2020 layout, one for each unit
+that is late, has not reported or was rejected, left for the officer to sign.
+
+A letter is named by the registry's unit code, never by text from a unit's file. It is written
+again only when its content changed or the file on disk is not the one written
+(pipeline.outputs.written); the letter of a unit that has since reported is removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.core.model import RunResult, UnitResult
+from pipeline.core.schema import Schema
+from pipeline.core.statuses import Severity, UnitStatus
+from pipeline.core.vietnamese import format_date, format_datetime
+from pipeline.ooxml import docx as word
+from pipeline.ooxml.docx import Paper, Run
+from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.late_list import late_units, received_at
+from pipeline.outputs.written import WrittenFiles
+from pipeline.store.atomic import OutputError
+from pipeline.store.cache import Cache
+
+FOLDER = "cong-van-don-doc"
+LETTER_NUMBER = "Số:        /SNV-XDCQ"
+SIGNER = "GIÁM ĐỐC"
+RECIPIENTS = "Nơi nhận:"  # the label of the recipients' list, left of the signature
+MAX_ERRORS = 15  # errors listed in a letter; the rest are counted
+
+
+def letter_units(result: RunResult) -> list[UnitResult]:
+    """Units that get a reminder letter: late, missing, rejected."""
+    return late_units(result)
+
+
+def letter_names(result: RunResult) -> dict[str, UnitResult]:
+    """Path of each letter, relative to the outbox → its unit."""
+    folder = f"{result.period.id}/{FOLDER}"
+    return {
+        f"{folder}/{code}.docx": unit
+        for unit in letter_units(result)
+        if (code := re.sub(r"[^0-9A-Za-z_-]", "_", unit.unit.code))
+    }
+
+
+def _subject(result: RunResult) -> str:
+    return f"V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {result.period.name_vi}"
+
+
+def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
+    """The letter to one unit."""
+    rp = result.period
+    tz = rp.tz
+    today = result.as_of.astimezone(tz).date()
+    by = rp.resubmit_by(result.as_of, schema.calendar.resubmit_days)  # as the feedback to units says
+    subject = _subject(result)
+    paper = Paper(subject, vi.ISSUING_BODY)
+    paper.header_block(
+        schema.template.agency,
+        vi.ISSUING_BODY,
+        LETTER_NUMBER,
+        subject,
+        vi.NATION,
+        vi.MOTTO,
+        vi.place_and_date(today),
+    )
+    paper.paragraph([Run("Kính gửi: "), Run(f"{unit.unit.addressee}.")], align="center", space_after=12)
+    paper.paragraph(
+        "Thực hiện Kế hoạch thực hiện công tác dân vận chính quyền năm "
+        f"{rp.year} của UBND tỉnh, các cơ quan, đơn vị, địa phương báo cáo kết quả thực hiện "
+        f"công tác dân vận chính quyền {rp.name_vi} về Sở Nội vụ trước ngày {format_date(rp.deadline)}."
+    )
+    when = format_datetime(result.as_of, tz)
+    if unit.status == UnitStatus.MISSING:
+        paper.paragraph(f"Đến {when}, Sở Nội vụ chưa nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị.")
+        paper.paragraph(
+            f"Sở Nội vụ đề nghị quý cơ quan, đơn vị gửi báo cáo (theo mẫu thống nhất) về Sở Nội vụ "
+            f"chậm nhất ngày {format_date(by)} để tổng hợp, báo cáo UBND tỉnh và Ban Dân vận Tỉnh ủy."
+        )
+    elif unit.status == UnitStatus.REJECTED:
+        paper.paragraph(
+            f"Báo cáo {rp.name_vi} quý cơ quan, đơn vị gửi về chưa hợp lệ nên chưa được tổng hợp. "
+            "Các nội dung cần sửa:"
+        )
+        latest = unit.versions[-1] if unit.versions else None
+        errors = [i for i in latest.issues if i.severity == Severity.ERROR] if latest is not None else []
+        for issue in errors[:MAX_ERRORS]:
+            where = f'Trang "{issue.sheet}", ô {issue.cell}: ' if issue.sheet and issue.cell else ""
+            paper.bullet(f"{where}{issue.message}")
+        if len(errors) > MAX_ERRORS:
+            more = len(errors) - MAX_ERRORS
+            paper.bullet(f'và {more} lỗi khác (chi tiết tại trang "Lỗi kiểm tra" của sổ tổng hợp).')
+        paper.paragraph(
+            f"Đề nghị quý cơ quan, đơn vị sửa các nội dung trên và gửi lại chính tệp báo cáo về Sở Nội vụ "
+            f"chậm nhất ngày {format_date(by)}."
+        )
+    else:  # late
+        got = format_datetime(received_at(unit), tz)
+        paper.paragraph(
+            f"Sở Nội vụ nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị lúc {got}, "
+            f"chậm {unit.days_late} ngày so với thời hạn quy định; việc chậm báo cáo đã được tính "
+            "vào kết quả chấm điểm tiêu chí chấp hành chế độ báo cáo."
+        )
+        paper.paragraph(
+            "Đề nghị quý cơ quan, đơn vị chấn chỉnh, thực hiện nghiêm chế độ báo cáo định kỳ, gửi báo cáo "
+            "các kỳ tiếp theo đúng thời hạn quy định."
+        )
+    paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
+    paper.signature(RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], SIGNER)
+    return paper
+
+
+def write_letters(
+    result: RunResult,
+    schema: Schema,
+    outbox: Path,
+    letters: dict[str, UnitResult],
+    cache: Cache | None,
+    on_done: Callable[[], None] | None = None,
+) -> None:
+    """Write the letters (path relative to the outbox → unit) that changed, and remove the
+    letters of earlier runs whose unit no longer gets one."""
+    core = word.core_entry(_subject(result), vi.ISSUING_BODY, result.as_of.astimezone(result.period.tz))
+    files = WrittenFiles(outbox, cache, (f"{result.period.id}/{FOLDER}/",))
+    try:
+        for rel, unit in letters.items():
+            body = letter(result, schema, unit).body_xml()
+            key = hashlib.sha256(core.data + word.encode(body)).hexdigest()
+            if not files.unchanged(rel, key):
+                files.write(rel, key, word.package(word.document_entry(body), core))
+            if on_done is not None:
+                on_done()
+        files.commit()
+    except BaseException:
+        files.abort()
+        raise
+    folder = outbox / result.period.id / FOLDER
+    stale = set(folder.glob("*.docx")) if folder.is_dir() else set()
+    for old in sorted(stale - {outbox / rel for rel in letters}):
+        try:
+            old.unlink()  # a unit that has since reported gets no letter
+        except OSError as exc:
+            raise OutputError(f'Không xóa được công văn cũ "{old}": {exc.strerror or exc}.') from exc

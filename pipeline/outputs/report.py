@@ -1,0 +1,247 @@
+"""The draft report (báo cáo) in the Nghị định 30/2020 layout, left for the officer to edit and
+sign. Every figure comes from pipeline.outputs.figures, as in the workbook.
+
+The report's lists that grow with the number of units (the proposals, the ranking appendix) are
+compressed by chunk and kept in the cache store's pieces (pipeline.ooxml.docx.Paper.repeated);
+a report with the same bytes as the file on disk is not written again.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.core.model import RunResult
+from pipeline.core.schema import Schema
+from pipeline.core.statuses import UnitStatus
+from pipeline.core.vietnamese import format_date, format_datetime, format_number, format_percent
+from pipeline.ooxml import docx as word
+from pipeline.ooxml.docx import Item, Paper
+from pipeline.ooxml.zipwriter import PieceStore
+from pipeline.outputs import figures
+from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.late_list import late_units
+from pipeline.outputs.workbook.texts import proposals
+from pipeline.store.atomic import write_bytes_atomic
+
+REPORT_NUMBER = "Số:        /BC-SNV"
+SIGNER = "GIÁM ĐỐC"
+RECIPIENTS = "Nơi nhận:"  # the label of the recipients' list, left of the signature
+HIGHLIGHTS = 5  # units quoted per task in the report
+
+
+def _first_sentences(text: str, limit: int = 320) -> str:
+    """The opening of a narrative: whole sentences up to about `limit` characters."""
+    text = " ".join(text.split())
+    sentences = re.split(r"(?<=[.;!?])\s+", text)
+    out = ""
+    for s in sentences:
+        if out and len(out) + len(s) > limit:
+            break
+        out = f"{out} {s}".strip()
+    return out if len(out) <= limit + 80 else out[:limit].rstrip() + "…"
+
+
+def status_sentence(result: RunResult) -> str:
+    """ "Tổng số đơn vị phải báo cáo: 32; đúng hạn 25 (78,1%); …" — the workbook's section I."""
+    total = len(result.units)
+    parts = [f"Tổng số đơn vị phải báo cáo: {total}"]
+    for status, label, count in figures.status_counts(result):
+        if status == UnitStatus.NOT_DUE and not count:
+            continue
+        parts.append(
+            f"{label.lower()} {count} ({format_percent(count / total if total else None, fixed=True)})"
+        )
+    return "; ".join(parts) + "."
+
+
+APPENDIX_HEADER = ["Hạng", "Đơn vị", "Tình trạng nộp", "Tổng điểm", "Xếp loại"]
+APPENDIX_WIDTHS = [14, 68, 27, 20, 36]
+_appendix_row = word.row_renderer(APPENDIX_WIDTHS, ["center", "left", "center", "center", "center"])
+
+
+def _proposal_xml(item: Item) -> str:
+    """(code, unit name, proposals) → the bullet."""
+    _code, name, text = item
+    return word.bullet_xml(" ".join(str(text).split()), f"{name}: ")
+
+
+def _appendix_xml(item: Item) -> str:
+    """(code, rank, unit name, status, total score, band) → the ranking table's row."""
+    _code, rank, name, status, total, band = item
+    score = "" if total is None else format_number(float(total))
+    return _appendix_row(["" if rank is None else str(rank), str(name), str(status), score, str(band)])
+
+
+def build_report(result: RunResult, schema: Schema, store: PieceStore | None = None, part: str = "") -> bytes:
+    """The report draft; the chunks of its long lists come from `store` (under `part`) when
+    their units are unchanged."""
+    rp = result.period
+    today = result.as_of.astimezone(rp.tz).date()
+    name = rp.period.name[:1].lower() + rp.period.name[1:]
+    title = f"Kết quả thực hiện công tác dân vận chính quyền {name} năm {rp.year}"
+    paper = Paper(f"Báo cáo {title}", vi.ISSUING_BODY)
+    paper.header_block(
+        schema.template.agency,
+        vi.ISSUING_BODY,
+        REPORT_NUMBER,
+        "",
+        vi.NATION,
+        vi.MOTTO,
+        vi.place_and_date(today),
+    )
+    paper.paragraph("BÁO CÁO", bold=True, align="center", space_after=0)
+    paper.paragraph(title, bold=True, align="center", space_after=12)
+    reported = sum(1 for u in result.units if u.submission is not None)
+    paper.paragraph(
+        f"Sở Nội vụ tổng hợp báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} "
+        f"của {reported}/{len(result.units)} cơ quan, đơn vị, địa phương (số liệu tính đến "
+        f"{format_datetime(result.as_of, rp.tz)}), như sau:"
+    )
+
+    # I. Reporting
+    paper.heading("I. TÌNH HÌNH THỰC HIỆN CHẾ ĐỘ BÁO CÁO")
+    paper.paragraph(f"Hạn gửi báo cáo: ngày {format_date(rp.deadline)}. {status_sentence(result)}")
+    chased = late_units(result)
+    for status, label in (("late", "Nộp muộn"), ("missing", "Chưa nộp"), ("rejected", "Bị trả lại")):
+        units = [u for u in chased if u.status == status]
+        if not units:
+            continue
+        if status == "late":
+            names = ", ".join(f"{u.unit.name} ({u.days_late} ngày)" for u in units)
+        else:
+            names = ", ".join(u.unit.name for u in units)
+        paper.bullet(f"{names}.", bold_prefix=f"{label} ({len(units)} đơn vị): ")
+
+    # II. Results per task
+    paper.heading("II. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ")
+    tasks = schema.template.task_titles
+    by_task = {tf.task: tf for tf in figures.task_figures(result)}
+    ranked = result.ranking
+    for task in sorted(tasks):
+        paper.heading(tasks[task].replace("Nhiệm vụ ", "", 1))
+        tf = by_task.get(task)
+        if tf is not None and tf.rate_label:
+            sentence = f"{tf.label}: {format_number(tf.value)} {tf.unit}"
+            sentence += (
+                f"; {tf.rate_label[0].lower()}{tf.rate_label[1:]}: {format_percent(tf.rate, fixed=True)}"
+            )
+            paper.paragraph(sentence + ".")
+        for field in schema.indicators:
+            if field.task != task or (field.applies_to == "district" and rp.period.code != "Y"):
+                continue
+            value = result.totals.get(field.key)
+            if value is None:
+                continue
+            paper.bullet(f"{field.label}: {format_number(value)} {field.unit}.")
+        key = f"n{task}_results"
+        quoted = 0
+        for _rank, unit in ranked:  # best scores first; stops at HIGHLIGHTS quotes
+            if unit.submission is None:
+                continue
+            text = unit.submission.values.get(key)
+            if text is None or not str(text).strip():
+                continue
+            if quoted == 0:
+                paper.paragraph("Một số kết quả nổi bật của các đơn vị:", italic=True)
+            paper.bullet(_first_sentences(str(text)), bold_prefix=f"{unit.unit.name}: ")
+            quoted += 1
+            if quoted >= HIGHLIGHTS:
+                break
+
+    # III. Rating
+    paper.heading("III. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI")
+    counts = [f"{band} {count} đơn vị" for band, count in figures.band_counts(result, schema) if count]
+    paper.paragraph("Kết quả xếp loại: " + "; ".join(counts) + " (chi tiết tại Phụ lục kèm theo).")
+    previous_name, previous = figures.previous_period(result, schema)
+    changes = [
+        round(u.score.total - previous[u.unit.code].score, 2)  # type: ignore[operator]
+        for u in (result.units if previous else ())
+        if u.score is not None and u.unit.code in previous and previous[u.unit.code].score is not None
+    ]
+    if changes:
+        up, down = sum(1 for c in changes if c > 0), sum(1 for c in changes if c < 0)
+        paper.paragraph(
+            f"So với {previous_name}: {up} đơn vị tăng điểm, {down} đơn vị giảm điểm, "
+            f"{len(changes) - up - down} đơn vị không đổi."
+        )
+
+    # IV. Limitations and units needing attention
+    paper.heading("IV. HẠN CHẾ VÀ CÁC ĐƠN VỊ CẦN QUAN TÂM")
+    for unit, why in figures.attention(result, schema):
+        paper.bullet(f"{why}.", bold_prefix=f"{unit.unit.name}: ")
+
+    # V. Proposals: one bullet per unit, a cached list
+    paper.heading("V. KIẾN NGHỊ, ĐỀ XUẤT")
+    props = proposals(result)
+    if props:
+        paper.paragraph(f"Có {len(props)} đơn vị có kiến nghị, đề xuất:")
+        # Items by the accepted file's sha256, not the text: a unit's proposals are read from
+        # those bytes under this schema (its fingerprint names the list), and digesting 10,000
+        # texts for the chunks' keys cost more than the rest of the report.
+        texts = {u.submission.file.sha256: text for u, text in props if u.submission is not None}
+
+        def proposal(item: Item) -> str:
+            code, name, sha = item
+            return _proposal_xml((code, name, texts[str(sha)]))
+
+        items: list[Item] = [
+            (u.unit.code, u.unit.name, u.submission.file.sha256) for u, _ in props if u.submission
+        ]
+        paper.repeated("proposals", items, proposal)
+    else:
+        paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
+    paper.paragraph(
+        "(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ kỳ tới và đề xuất của Sở Nội vụ.)", italic=True
+    )
+    paper.paragraph(
+        f"Trên đây là báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} của Sở Nội vụ./."
+    )
+    paper.signature(
+        RECIPIENTS,
+        ["- UBND tỉnh (b/c);", "- Ban Dân vận Tỉnh ủy (b/c);", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."],
+        SIGNER,
+    )
+
+    # Appendix: the ranking table, one row per unit, a cached list
+    paper.page_break()
+    paper.paragraph("PHỤ LỤC", bold=True, align="center", space_after=0)
+    paper.paragraph(
+        f"Kết quả chấm điểm, xếp loại công tác dân vận chính quyền {rp.name_vi}",
+        bold=True,
+        align="center",
+        space_after=0,
+    )
+    paper.paragraph(
+        f"(Kèm theo Báo cáo số       /BC-SNV ngày {format_date(today)} của Sở Nội vụ)",
+        italic=True,
+        align="center",
+    )
+    paper.table_start(APPENDIX_HEADER, APPENDIX_WIDTHS)
+    rubric, status_vi = schema.rubric, vi.UNIT_STATUS_VI
+    rows: list[Item] = [  # as vi.unit_status_vi and vi.band_of, inline: one row per unit
+        (u.unit.code, rank, u.unit.name, status_vi.get(u.status, u.status), None, vi.band_of(u, rubric))
+        if u.score is None
+        else (u.unit.code, rank, u.unit.name, status_vi.get(u.status, u.status), u.score.total, u.score.band)
+        for rank, u in ranked
+    ]
+    paper.repeated("appendix", rows, _appendix_xml)
+    paper.table_end()
+    return paper.to_bytes(result.as_of.astimezone(rp.tz), store, part)
+
+
+def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str, store: PieceStore | None) -> None:
+    """Write the report draft to outbox/rel, with the compressed chunks of the previous run
+    (the store's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
+    data = build_report(result, schema, store, f"{rel}#{word.DOCUMENT}")
+    if not _same_bytes(outbox / rel, data):
+        write_bytes_atomic(outbox / rel, data)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False

@@ -1,0 +1,210 @@
+"""Version history and period consistency, kept in the ledger.
+
+Every version of a unit's report (by content, sha256) is recorded on each run with its
+received time, validity, status and values. From that record:
+
+- each unit's history for the period (the consolidated workbook's "Phiên bản" column and the
+  "versions" list of run.json);
+- each unit's results per period (score, band, lateness, errors), for the change since the
+  previous period and the inspection list's repeated lateness and errors;
+- period consistency: cumulative (flow) figures never decrease from Q1 to H1 to 9M to Y within
+  a year, so a run of a later period compares each unit's consolidated figures with its accepted
+  figures of the earlier periods and warns about every decrease, quoting both values.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pipeline.core.deadlines import ReportingPeriod
+from pipeline.core.issues import make_issue
+from pipeline.core.model import Located, PastResult, RunResult, UnitResult, Value, Version
+from pipeline.core.schema import Schema
+from pipeline.core.vietnamese import format_number
+from pipeline.store.cache import Cache
+from pipeline.store.ledger import Ledger, ScoreRow, VersionRow
+
+
+def _json_value(v: Value) -> int | float | str | None:
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def record(
+    ledger: Ledger,
+    cache: Cache | None,
+    period: ReportingPeriod,
+    units: list[UnitResult],
+    stored: dict[str, list[VersionRow]],
+) -> list[VersionRow]:
+    """Store every version of every unit seen in this run, with the status merge gave it;
+    returns the rows written.
+
+    A version already stored with the same unit, validity and status is not written again
+    when the cache says the period's figures were stored under its fingerprint (the same bytes
+    read by the same program with the same form give the same figures): a rerun writes only
+    what changed. `stored`: the period's versions as Ledger.versions_by_unit gives them.
+    """
+    same_program = cache is not None and cache.recorded(period.id)
+    states: dict[str, tuple[str, bool, str]] = {}
+    if same_program:
+        states = {r.sha256: (r.unit, r.valid, r.status) for rows in stored.values() for r in rows}
+    rows = [
+        VersionRow(
+            sha256=sub.file.sha256,
+            period_id=period.id,
+            unit=u.unit.code,
+            file_name=sub.file.name,
+            received_at=sub.file.received_at,
+            valid=sub.valid,
+            status=sub.status,
+            values={k: _json_value(v) for k, v in sub.values.items()},
+        )
+        for u in units
+        for sub in u.versions
+        if sub.file.received_at is not None
+        and sub.file.sha256
+        and states.get(sub.file.sha256) != (u.unit.code, sub.valid, sub.status)
+    ]
+    ledger.record_versions(rows)
+    if cache is not None and not same_program:
+        cache.mark_recorded(period.id)
+    return rows
+
+
+def attach_history(units: list[UnitResult], stored: dict[str, list[VersionRow]]) -> None:
+    """UnitResult.history: every version the ledger knows for the unit and period, oldest first
+    (`stored`: Ledger.versions_by_unit for the period)."""
+    for u in units:
+        here = {s.file.sha256: s for s in u.versions}
+        rows = stored.get(u.unit.code, [])
+        u.history = [
+            Version(
+                number=n,
+                of=len(rows),
+                file=here[r.sha256].file.name if r.sha256 in here else r.file_name,
+                sha256=r.sha256,
+                received_at=r.received_at,
+                status=here[r.sha256].status if r.sha256 in here else r.status,
+                in_inbox=r.sha256 in here,
+            )
+            for n, r in enumerate(rows, start=1)
+        ]
+
+
+def _earlier_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str, str]]:
+    """(period id, Vietnamese name) of the same year's earlier periods, nearest first."""
+    periods = sorted(schema.calendar.periods, key=lambda p: p.order)
+    earlier = [p for p in periods if p.order < period.period.order]
+    return [(f"{period.year}-{p.code}", f"{p.name} năm {period.year}") for p in reversed(earlier)]
+
+
+def check_flows(schema: Schema, ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> None:
+    """A warning on the consolidated version for each flow figure below an earlier period's."""
+    earlier = _earlier_periods(schema, period)
+    if not earlier:
+        return
+    names = dict(earlier)
+    flows = [f for f in schema.indicators if f.kind == "flow" and f.numeric]
+    stored_versions = ledger.versions_by_unit([pid for pid, _ in earlier])
+    for u in units:
+        sub = u.submission
+        if sub is None:
+            continue
+        accepted: dict[str, VersionRow] = {}
+        for stored in stored_versions.get(u.unit.code, []):
+            if stored.status == "accepted":
+                accepted[stored.period_id] = stored  # oldest first: the latest accepted one wins
+        for f in flows:
+            now = sub.values.get(f.key)
+            if not isinstance(now, (int, float)) or isinstance(now, bool):
+                continue
+            for pid, _ in earlier:  # nearest earlier period with a larger figure
+                row = accepted.get(pid)
+                if row is None:
+                    continue
+                before = row.values.get(f.key)
+                if isinstance(before, (int, float)) and not isinstance(before, bool) and now < before:
+                    loc = sub.location(f.key, _default(schema, f.key))
+                    sub.issues.append(
+                        make_issue(
+                            schema,
+                            "flow-decreased",
+                            file=sub.file.name,
+                            sheet=loc.sheet,
+                            cell=loc.cell,
+                            unit=u.unit.code,
+                            key=f.key,
+                            value=format_number(now),
+                            period=period.name_vi,
+                            other_value=format_number(before),
+                            other_period=names[pid],
+                            other=row.file_name,
+                        )
+                    )
+                    break
+
+
+def _default(schema: Schema, key: str) -> Located:
+    f = schema.field_by_key[key]
+    return Located(f.sheet, f.cell)
+
+
+def apply(
+    schema: Schema, ledger: Ledger, cache: Cache | None, period: ReportingPeriod, units: list[UnitResult]
+) -> None:
+    """Check period consistency, record this run's versions, then read back each unit's history."""
+    check_flows(schema, ledger, period, units)
+    # The period's versions are read once: for what record need not write again, and, with
+    # the units whose versions it wrote read again, for the history.
+    stored = ledger.versions_by_unit([period.id], values=False)
+    owner = {r.sha256: unit for unit, rows in stored.items() for r in rows}
+    written = record(ledger, cache, period, units, stored)
+    touched = {r.unit for r in written} | {owner[r.sha256] for r in written if r.sha256 in owner}
+    if touched:
+        fresh = ledger.versions_by_unit([period.id], values=False, units=sorted(touched))
+        for unit in touched:
+            stored[unit] = fresh.get(unit, [])
+    attach_history(units, stored)
+
+
+def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:
+    """Every recorded unit result of periods before `period` (earlier years included)."""
+    return [
+        PastResult(
+            period_id=r[0],
+            year=r[1],
+            order=r[2],
+            unit=r[3],
+            status=r[4],
+            score=r[5],
+            band=r[6],
+            days_late=r[7],
+            errors=r[8],
+        )
+        for r in ledger.results_before(period.year, period.period.order)
+    ]
+
+
+def record_results(ledger: Ledger, result: RunResult) -> None:
+    """Replace this period's recorded unit results with this run's."""
+    rows: list[ScoreRow] = []
+    for u in result.units:
+        errors = sum(1 for s in u.versions for i in s.issues if i.severity == "error")
+        score = None if u.score is None else round(u.score.total, 2)
+        rows.append(
+            (
+                result.period.id,
+                result.period.year,
+                result.period.period.order,
+                u.unit.code,
+                u.status,
+                score,
+                u.band,
+                u.days_late,
+                errors,
+                result.as_of.isoformat(),
+            )
+        )
+    ledger.replace_results(result.period.id, rows)
