@@ -309,6 +309,8 @@ class Pool(Generic[Item, Result]):
                             if j not in alone:
                                 give_up(j, Failure("unsendable", exc.__class__.__name__, 0.0))
                         pending.extendleft(reversed(alone))
+            if not pending and not any(w.batch for w in workers):
+                break  # the last items were given up here: nothing is out to wait for
             now = time.monotonic()
             waits = [w.started + limits.start_timeout - now for w in workers if not w.ready]
             if limits.timeout is not None:
