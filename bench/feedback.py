@@ -32,10 +32,7 @@ AS_OF = "2023-04-10T09:00:00+07:00"  # as bench.benchmark
 
 def _result(bench: Path, work: Path) -> tuple[RunResult, Schema]:
     from pipeline import config, run
-    from pipeline.core import merge, ranking, score
     from pipeline.core.deadlines import parse_period
-    from pipeline.core.model import RunResult
-    from pipeline.store import history
     from pipeline.store.cache import Cache
     from pipeline.store.fingerprint import fingerprint
     from pipeline.store.ledger import FILE_NAME as LEDGER_FILE
@@ -50,19 +47,8 @@ def _result(bench: Path, work: Path) -> tuple[RunResult, Schema]:
         Cache.of_outbox(work, fingerprint(schema.directory)) as cache,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        subs = run.collect(schema, period, bench / "inbox", ledger, cache, as_of, Path(tmp))
-        units = merge.merge(schema, subs, period, as_of)
-        history.apply(schema, ledger, cache, period, units)
-        score.score_all(schema, units)
-        result = RunResult(
-            period=period,
-            as_of=as_of,
-            files=subs,
-            units=units,
-            totals=merge.totals(schema, units),
-            ranking=ranking.rank(units),
-        )
-        return result, schema
+        files = run.collect(schema, period, bench / "inbox", ledger, cache, as_of, Path(tmp))
+        return run.decide(schema, period, files, ledger, cache, as_of), schema
 
 
 def _cpu() -> tuple[float, float]:
@@ -89,6 +75,7 @@ def _stage(plan: dict[str, Planned], out: Path, fingerprint: str) -> dict[str, f
     from pipeline.store.cache import Cache
 
     with Cache.of_outbox(out, fingerprint) as cache:
+        feedback.make_folders(plan, out)  # as the run does, before checking the targets
         return _timed(lambda: feedback.write_planned(plan, out, PERIOD, cache))
 
 

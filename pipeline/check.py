@@ -86,14 +86,22 @@ def check_files(
         staged = _stage(paths, inbox)
         with Ledger(Path(tmp) / LEDGER_FILE) as ledger:
             subs = run.collect(schema, judged, inbox, ledger, None, now, work)
-        for sub in subs:
+        owns: list[ReportingPeriod] = []
+        again: dict[str, list[int]] = {}  # a report of another period → judged against its own
+        for n, sub in enumerate(subs):
             own = judged
             if period is None and sub.period is not None and sub.year is not None:
                 own = ReportingPeriod(sub.year, schema.calendar.period(sub.period), judged.tz)
-                if own.id != judged.id:  # judge the report against its own period
-                    with Reader(schema, own, None) as reader:
-                        [sub] = reader.judge([Entry(sub.file)])
-                        reader.check_ranges()
+                if own.id != judged.id:
+                    again.setdefault(own.id, []).append(n)
+            owns.append(own)
+        for indexes in again.values():  # one reader (one worker) per period, not per file
+            with Reader(schema, owns[indexes[0]], None) as reader:
+                fresh = reader.judge([Entry(subs[n].file) for n in indexes])
+                reader.check_ranges()
+            for n, again_judged in zip(indexes, fresh, strict=True):
+                subs[n] = again_judged
+        for sub, own in zip(subs, owns, strict=True):
             container = any(i.code in CONTAINER_CODES for i in sub.issues)
             checks.append(FileCheck(_shown(sub, staged), sub, own, verdict(sub), judged=not container))
         if feedback_dir is not None:  # while attachments still exist in the temporary folder

@@ -64,7 +64,6 @@ def collect(
                     opened, entries = containers.open_container(
                         schema, sub, receipts, sights, period.tz, now, workdir / f"{n:05d}"
                     )
-                    reader.revise(sub, opened)
                     subs[n] = opened
                     attached += entries
         if attached:
@@ -94,6 +93,36 @@ def _mark_duplicates(schema: Schema, subs: list[Submission]) -> None:
             subs[n] = copy
 
 
+def decide(
+    schema: Schema,
+    period: ReportingPeriod,
+    files: list[Submission],
+    ledger: Ledger,
+    cache: Cache,
+    as_of: datetime,
+) -> RunResult:
+    """The run's result from the collected files: merged by unit, checked against the ledger's
+    history, scored (kept scores reused from the cache), ranked."""
+    with STAGES.step("merge"):
+        units = merge.merge(schema, files, period, as_of)
+    with STAGES.step("history (ledger)"):
+        history.apply(schema, ledger, cache, period, units)
+    with STAGES.step("score"):
+        kept = cache.scores(period.id)
+        made = score.score_all(schema, units, kept)
+        used = {score.score_key(u) for u in units}
+        cache.keep_scores(period.id, made, [key for key in kept if key not in used])
+    return RunResult(
+        period=period,
+        as_of=as_of,
+        files=files,
+        units=units,
+        totals=merge.totals(schema, units),
+        ranking=ranking.rank(units),
+        past=history.earlier_results(ledger, period),
+    )
+
+
 def consolidate(
     schema: Schema, period: ReportingPeriod, inbox: Path, outbox: Path, as_of: datetime
 ) -> RunResult:
@@ -109,24 +138,7 @@ def consolidate(
     ):
         files = collect(schema, period, inbox, ledger, cache, as_of, Path(tmp))
         faults.checkpoint("after-collect")
-        with STAGES.step("merge"):
-            units = merge.merge(schema, files, period, as_of)
-        with STAGES.step("history (ledger)"):
-            history.apply(schema, ledger, cache, period, units)
-        with STAGES.step("score"):
-            kept = cache.scores(period.id)
-            made = score.score_all(schema, units, kept)
-            used = {score.score_key(u) for u in units}
-            cache.keep_scores(period.id, made, [key for key in kept if key not in used])
-        result = RunResult(
-            period=period,
-            as_of=as_of,
-            files=files,
-            units=units,
-            totals=merge.totals(schema, units),
-            ranking=ranking.rank(units),
-            past=history.earlier_results(ledger, period),
-        )
+        result = decide(schema, period, files, ledger, cache, as_of)
         write_outputs(result, schema, outbox, cache)
         with STAGES.step("history (ledger)"):
             history.record_results(ledger, result)

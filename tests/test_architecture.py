@@ -103,7 +103,7 @@ def test_the_import_graph_has_no_cycle() -> None:
         state[node] = 1
         for target in sorted(GRAPH[node]):
             if state.get(target) == 1:
-                cycles.append([*path[path.index(target) :], target] if target in path else [node, target])
+                cycles.append([*path[path.index(target) :], target])  # on the path: a cycle
             elif target not in state:
                 visit(target, [*path, target])
         state[node] = 2

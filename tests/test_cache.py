@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -80,30 +78,6 @@ def _program_copy(root: Path) -> Path:
     return root
 
 
-def _run_copy(program: Path, inbox: Path, outbox: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(program)}
-    args = [
-        "consolidate",
-        "--period",
-        PERIOD,
-        "--inbox",
-        str(inbox),
-        "--outbox",
-        str(outbox),
-        "--as-of",
-        AS_OF,
-    ]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        cwd=program,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-
-
 @pytest.mark.parametrize(
     "module", ["pipeline/reading/validate.py", "pipeline/core/merge.py", "pipeline/outputs/letters.py"]
 )
@@ -112,14 +86,14 @@ def test_a_change_to_any_module_reads_every_file_again(
 ) -> None:
     program = _program_copy(tmp_path / "program")
     outbox = tmp_path / "outbox"
-    _run_copy(program, sample.out_dir, outbox)
+    _run(sample.out_dir, outbox, cwd=program)
     verdicts = _verdicts(outbox)
     with (program / module).open("a", encoding="utf-8") as fh:
         fh.write("\n# a new version of the program: one more comment line\n")
-    _run_copy(program, sample.out_dir, outbox)
+    _run(sample.out_dir, outbox, cwd=program)
     assert not any(f["from_cache"] for f in _files(outbox))  # every verdict made again
     assert _verdicts(outbox) == verdicts  # and the same
-    _run_copy(program, sample.out_dir, outbox)
+    _run(sample.out_dir, outbox, cwd=program)
     assert all(f["from_cache"] for f in _files(outbox))
 
 
@@ -128,7 +102,7 @@ def test_a_changed_rule_is_never_answered_from_the_cache(sample: SampleManifest,
     The rerun judges with the new rule, as a fresh outbox would."""
     program = _program_copy(tmp_path / "program")
     old, fresh = tmp_path / "old", tmp_path / "fresh"
-    _run_copy(program, sample.out_dir, old)
+    _run(sample.out_dir, old, cwd=program)
     statuses = {u["code"]: u["status"] for u in json.loads((old / PERIOD / "run.json").read_text())["units"]}
     assert list(statuses.values()).count("on_time") > 10
     validate = program / "pipeline" / "reading" / "validate.py"
@@ -136,8 +110,8 @@ def test_a_changed_rule_is_never_answered_from_the_cache(sample: SampleManifest,
     rule = "if read.fingerprint_version != schema.template_version:"
     assert rule in text
     validate.write_text(text.replace(rule, "if True:  # every template now outdated"), encoding="utf-8")
-    _run_copy(program, sample.out_dir, old)
-    _run_copy(program, sample.out_dir, fresh)
+    _run(sample.out_dir, old, cwd=program)
+    _run(sample.out_dir, fresh, cwd=program)
     after = {u["code"]: u["status"] for u in json.loads((old / PERIOD / "run.json").read_text())["units"]}
     assert "on_time" not in after.values() and "late" not in after.values()
     # The same verdicts as a fresh outbox (the old one keeps its history of versions besides).

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from pipeline import config
 from pipeline.core.model import RunResult, Submission, UnitResult
 from pipeline.core.schema import Schema
 from tests.fixtures.make_fixture_inbox import (
@@ -56,11 +55,6 @@ MAX_DIFF_LINES = 40
 
 
 # --- the run -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return config.load()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ a run is a value too (pipeline.outputs.run_report): what was read, decided and w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core.schema import Schema
@@ -26,9 +26,6 @@ class Issue:
     message: str  # Vietnamese, from the catalogue's template
     unit: str = ""  # registry code, when known
     key: str = ""  # the form's key of the input concerned, when one is
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 class _Blank(dict[str, Any]):

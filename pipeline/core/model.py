@@ -189,9 +189,5 @@ class RunResult:
     past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
 
-    @property
-    def accepted(self) -> list[Submission]:
-        return [u.submission for u in self.units if u.submission is not None]
-
     def count(self, status: str) -> int:
         return sum(1 for u in self.units if u.status == status)

@@ -178,9 +178,6 @@ class Rubric:
                 return text
         return ""
 
-    def band(self, name: str) -> Band | None:
-        return next((b for b in self.bands if b.name == name), None)
-
 
 # --- the template (schemas/template.toml) ------------------------------------------------------
 

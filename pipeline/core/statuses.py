@@ -17,7 +17,7 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-SEVERITY_ORDER: dict[str, int] = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+SEVERITY_ORDER: dict[str, int] = {s: i for i, s in enumerate(Severity)}  # errors first
 
 
 class FileStatus(StrEnum):

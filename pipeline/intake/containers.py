@@ -61,7 +61,6 @@ class Opened:
     kind: str  # "email" | "zip"
     members: list[Member] = field(default_factory=list)
     received_at: datetime | None = None  # e-mail only: Received/Date of the message
-    time_source: str = ""  # "received-header" | "date-header" | ""
     problems: list[str] = field(default_factory=list)  # caps reached, in Vietnamese
 
 
@@ -189,7 +188,7 @@ def open_email(path: Path, name: str, tz: ZoneInfo) -> Opened:
         raise ContainerError(f"không đọc được thư ({exc.__class__.__name__})") from exc
     assert isinstance(msg, EmailMessage)
     opened = Opened(kind="email")
-    opened.received_at, opened.time_source = message_time(msg, tz)
+    opened.received_at, _ = message_time(msg, tz)
     budget = _Budget(opened)
     taken: set[str] = set()
     index = 0
@@ -239,11 +238,9 @@ def write_member(member: Member, workdir: Path, index: int) -> Path:
 
 
 def is_container(sub: Submission) -> bool:
-    """An e-mail or a zip of attachments: judged so by an earlier run (its verdict names the
-    opening), or screened now as no spreadsheet while being an .eml or a plain zip."""
+    """An e-mail or a zip of attachments: screened as no spreadsheet (now or by an earlier
+    run, whose verdict the cache keeps) while being an .eml or a plain zip."""
     codes = {i.code for i in sub.issues}
-    if codes & {"container-opened", "container-limit"}:
-        return True
     if sub.file.kind or codes != {"not-spreadsheet"} or not sub.file.size:
         return False
     return is_email(sub.file.path) or zipfile.is_zipfile(sub.file.path)

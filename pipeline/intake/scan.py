@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -68,11 +67,6 @@ def _inbox_key(inbox: Path) -> str:
     return str(inbox.resolve())
 
 
-def _nfc(text: str) -> str:
-    """nfc(), with the quick check first: names are nearly always NFC already."""
-    return text if unicodedata.is_normalized("NFC", text) else nfc(text)
-
-
 def _walk(inbox: Path) -> list[tuple[str, Path, os.stat_result | None]]:
     """Every file under the inbox: (name relative to the inbox, "/"-separated, NFC; path; stat,
     None when it vanished or cannot be looked at). Symlinked folders are not entered."""
@@ -93,7 +87,7 @@ def _walk(inbox: Path) -> list[tuple[str, Path, os.stat_result | None]]:
                 if not path.is_symlink():
                     folders.append((f"{prefix}{path.name}/", path))
                 continue
-            found.append((_nfc(prefix + path.name), path, st))
+            found.append((nfc(prefix + path.name), path, st))
     found.sort(key=lambda e: e[0])
     return found
 

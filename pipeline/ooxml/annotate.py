@@ -42,6 +42,7 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; the trees are typed Any here
 
 from pipeline.core import cellref
+from pipeline.core.statuses import SEVERITY_ORDER
 from pipeline.core.vietnamese import nfc
 from pipeline.ooxml.comments import comments_xml, vml_xml
 from pipeline.ooxml.package import Package, PackageError
@@ -79,7 +80,6 @@ from pipeline.ooxml.parts import Unsupported as Unsupported
 
 # A unit's file larger than this once unzipped is not annotated (zip bomb guard).
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
@@ -531,7 +531,7 @@ class _Annotation:
                     row, col = r1, c1
                     break
             cell, shown = table.cell(row, col)
-            worst = min(items, key=lambda n: SEVERITY_RANK.get(n.severity, 9)).severity
+            worst = min(items, key=lambda n: SEVERITY_ORDER.get(n.severity, 9)).severity
             cell.set("s", str(styles.highlighted(shown, worst)))
             key = cellref.to_a1(row, col)
             text = "\n\n".join(n.text for n in items)

@@ -550,11 +550,11 @@ def build_skeleton() -> bytes:
     run.font.size = Pt(13)
     for kind in ("begin", "instr", "end"):
         if kind == "instr":
-            field = run._r.makeelement(qn("w:instrText"), {qn("xml:space"): "preserve"})
+            field = run.element.makeelement(qn("w:instrText"), {qn("xml:space"): "preserve"})
             field.text = "PAGE"
         else:
-            field = run._r.makeelement(qn("w:fldChar"), {qn("w:fldCharType"): kind})
-        run._r.append(field)
+            field = run.element.makeelement(qn("w:fldChar"), {qn("w:fldCharType"): kind})
+        run.element.append(field)
     section.different_first_page_header_footer = True
     props = doc.core_properties
     fixed = datetime(*ZIP_DATE_TIME)

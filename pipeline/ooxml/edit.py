@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core import cellref
+from pipeline.core.statuses import SEVERITY_ORDER
 from pipeline.core.vietnamese import nfc
 from pipeline.ooxml.annotate import HIGHLIGHT as HIGHLIGHT
 from pipeline.ooxml.annotate import MAX_UNZIPPED_BYTES as MAX_UNZIPPED_BYTES
@@ -242,11 +243,10 @@ def annotate_workbook(
     for note in notes:
         if note.sheet in by_name and note.cell and cellref.is_a1(note.cell):
             grouped.setdefault((note.sheet, note.cell.upper()), []).append(note)
-    order = {"error": 0, "warning": 1, "info": 2}
     for (sheet, ref), items in grouped.items():
         ws = by_name[sheet]
         cell = _note_cell(ws, ref)
-        worst = min(items, key=lambda n: order.get(n.severity, 9)).severity
+        worst = min(items, key=lambda n: SEVERITY_ORDER.get(n.severity, 9)).severity
         cell.fill = PatternFill("solid", fgColor=HIGHLIGHT.get(worst, HIGHLIGHT["error"]))
         text = "\n\n".join(n.text for n in items)
         if cell.comment is not None and cell.comment.author != author:

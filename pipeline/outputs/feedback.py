@@ -36,9 +36,9 @@ from pipeline.core.vietnamese import format_date, format_datetime
 from pipeline.ooxml.annotate import CellNote, CheckReport, ReportRow, Wording
 from pipeline.outputs.feedback_workbook import WorkbookJob, build_workbook
 from pipeline.outputs.vocabulary import severity_vi
-from pipeline.outputs.written import WrittenFiles
+from pipeline.outputs.written import WrittenFiles, remove_stale
 from pipeline.runtime.pool import Failure, Limits, Pool
-from pipeline.store.atomic import OutputError, write_bytes_atomic
+from pipeline.store.atomic import OutputError, make_folder, write_bytes_atomic
 from pipeline.store.cache import Cache
 
 FEEDBACK_DIR = "feedback"
@@ -80,8 +80,10 @@ def feedback_issues(sub: Submission) -> list[Issue]:
     return sorted((i for i in sub.issues if i.severity in (Severity.ERROR, Severity.WARNING)), key=_order)
 
 
-def verdict(sub: Submission) -> Verdict:
-    issues = feedback_issues(sub)
+def verdict(sub: Submission, issues: list[Issue] | None = None) -> Verdict:
+    """Accepted or not, and how many errors and warnings (`issues`: feedback_issues(sub), when
+    the caller has them already)."""
+    issues = feedback_issues(sub) if issues is None else issues
     errors = sum(1 for i in issues if i.severity == Severity.ERROR)
     return Verdict(
         accepted=sub.status != FileStatus.IGNORED and not has_errors(sub.issues),
@@ -129,9 +131,16 @@ def annotatable(sub: Submission) -> bool:
 
 
 def check_report(
-    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, *, annotated: bool
+    schema: Schema,
+    sub: Submission,
+    period: ReportingPeriod,
+    as_of: datetime,
+    *,
+    annotated: bool,
+    issues: list[Issue] | None = None,
 ) -> CheckReport:
-    v = verdict(sub)
+    issues = feedback_issues(sub) if issues is None else issues
+    v = verdict(sub, issues)
     deadline = format_date(period.resubmit_by(as_of, schema.calendar.resubmit_days))
     header = [
         ("Đơn vị", _unit_label(schema, sub)),
@@ -147,8 +156,7 @@ def check_report(
         ("Hạn gửi lại" if not v.accepted else "Hạn gửi bản sửa (nếu có)", deadline),
     ]
     rows = tuple(
-        ReportRow(i.sheet, i.cell, i.message, i.severity, severity_vi(i.severity), i.code)
-        for i in feedback_issues(sub)
+        ReportRow(i.sheet, i.cell, i.message, i.severity, severity_vi(i.severity), i.code) for i in issues
     )
     footer = (
         "Cách sửa và gửi lại:",
@@ -177,12 +185,13 @@ def check_report_where(*, annotated: bool) -> str:
 def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
     # Document dates are written as UTC ("...Z"): the run's moment in UTC, not local time.
     modified = as_of.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    issues = feedback_issues(sub)
     notes = tuple(
         CellNote(i.sheet, i.cell, i.severity, f"[{severity_vi(i.severity)} – {i.code}] {i.message}")
-        for i in feedback_issues(sub)
+        for i in issues
         if i.sheet and i.cell
     )
-    annotated = check_report(schema, sub, period, as_of, annotated=True)
+    annotated = check_report(schema, sub, period, as_of, annotated=True, issues=issues)
     where = check_report_where(annotated=False)
     alone = dataclasses.replace(annotated, footer=(annotated.footer[0], where, *annotated.footer[2:]))
     return WorkbookJob(
@@ -228,7 +237,8 @@ def email_text(
     attachment: str,
 ) -> bytes:
     """The e-mail to a unit about its latest file (UTF-8 with BOM, CRLF line endings)."""
-    v = verdict(sub)
+    issues = feedback_issues(sub)
+    v = verdict(sub, issues)
     deadline = format_date(period.resubmit_by(as_of, schema.calendar.resubmit_days))
     received = format_datetime(sub.file.received_at, period.tz)
     action = "đề nghị sửa và gửi lại" if not v.accepted else "đề nghị xem lại"
@@ -258,7 +268,7 @@ def email_text(
             f"nếu cần sửa, đề nghị gửi lại bản sửa trước hết ngày {deadline}.",
         ]
     lines += ["", "Các nội dung cần sửa, xem lại:"]
-    for n, i in enumerate(feedback_issues(sub), start=1):
+    for n, i in enumerate(issues, start=1):
         where = f"{i.sheet}!{i.cell}: " if i.sheet and i.cell else ""
         lines.append(f"{n}. [{severity_vi(i.severity)}] {where}{i.message}")
     lines += [
@@ -293,25 +303,6 @@ def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) ->
     return _crlf_bom(lines)
 
 
-def _clean_stale(folder: Path, keep: set[str], pattern: re.Pattern[str]) -> None:
-    """Remove this module's own files of an earlier run that this run did not write."""
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        if path.is_file() and pattern.match(path.name) and path.name not in keep:
-            try:
-                path.unlink()
-            except OSError as exc:
-                raise OutputError(f'Không xóa được tệp cũ "{path}": {exc.strerror or exc}.') from exc
-
-
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f'Không tạo được thư mục "{folder}" ({exc.strerror or exc}).') from exc
-
-
 # --- the run's part ------------------------------------------------------------------------------
 
 # Feedback workbooks from which the worker processes build them: below, this process is done
@@ -326,13 +317,6 @@ class Planned:
 
     job: WorkbookJob | None
     text: Callable[[], bytes] | None = None
-
-    def key(self) -> str:
-        """What the file's bytes depend on: the job, or the text itself."""
-        if self.job is not None:
-            return self.job.key()
-        assert self.text is not None
-        return hashlib.sha256(self.text()).hexdigest()
 
 
 def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
@@ -360,8 +344,9 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
 
 
 def make_folders(plan: dict[str, Planned], outbox: Path) -> None:
+    """The folders of the planned files (before their targets are checked, then written)."""
     for folder in sorted({rel.rpartition("/")[0] for rel in plan}):  # plan keys are "/"-separated
-        _mkdir(Path(outbox) / folder)
+        make_folder(Path(outbox) / folder)
 
 
 def _built_here(job: WorkbookJob, failure: Failure) -> bytes:
@@ -393,36 +378,40 @@ def write_planned(
     cache: Cache | None,
     on_done: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """Write the planned files atomically and remove this module's files of earlier runs.
+    """Write the planned files atomically (into the folders make_folders made) and remove this
+    module's files of earlier runs.
 
     A file whose inputs are those it was last written for, and which is still there unchanged,
-    is not built or written again (pipeline.outputs.written).
+    is not built or written again (pipeline.outputs.written): a workbook's key is its job's, a
+    text's is the text itself.
     """
     outbox = Path(outbox)
     base = outbox / period_id
-    make_folders(plan, outbox)
     files = WrittenFiles(outbox, cache, (f"{period_id}/{FEEDBACK_DIR}/", f"{period_id}/{EMAIL_DIR}/"))
     try:
-        jobs: dict[str, WorkbookJob] = {}
+        jobs: dict[str, tuple[WorkbookJob, str]] = {}
         for rel, planned in plan.items():
-            key = planned.key()
-            if files.unchanged(rel, key):
-                if on_done is not None:
-                    on_done(1)
-            elif planned.job is not None:
-                jobs[rel] = planned.job
+            if planned.job is not None:
+                key = planned.job.key()
+                if not files.unchanged(rel, key):
+                    jobs[rel] = (planned.job, key)
+                    continue
             else:
                 assert planned.text is not None
-                files.write(rel, key, planned.text())
-                if on_done is not None:
-                    on_done(1)
-        for (rel, job), data in zip(jobs.items(), build_all(list(jobs.values()), on_done), strict=True):
-            files.write(rel, job.key(), data)
+                data = planned.text()
+                key = hashlib.sha256(data).hexdigest()
+                if not files.unchanged(rel, key):
+                    files.write(rel, key, data)
+            if on_done is not None:
+                on_done(1)
+        built = build_all([job for job, _ in jobs.values()], on_done)
+        for (rel, (_, key)), data in zip(jobs.items(), built, strict=True):
+            files.write(rel, key, data)
         files.commit()
     except BaseException:
         files.abort()
         raise
     names = {rel.rpartition("/")[2] for rel in plan}
-    _clean_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME)
-    _clean_stale(base / EMAIL_DIR, names, _EMAIL_NAME)
+    remove_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME, "tệp cũ")
+    remove_stale(base / EMAIL_DIR, names, _EMAIL_NAME, "tệp cũ")
     return list(plan)

@@ -55,9 +55,7 @@ def write_inspection_sheet(
             (f"Kỳ báo cáo: {result.period.name_vi} (căn cứ kỳ này và {basis})", f.subtitle),
         ],
     )
-    for col, (label, width) in enumerate(COLUMNS):
-        ws.set_column(col, col, width)
-        layout.write_text(ws, header, col, label, f.header)
+    layout.table_header(ws, f, header, COLUMNS)
     ws.set_row(header, 48)
     rows: list[layout.TableRow] = []
     for i, sug in enumerate(suggestions, start=1):

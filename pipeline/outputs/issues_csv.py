@@ -41,12 +41,10 @@ def build_issues_csv(result: RunResult, schema: Schema) -> bytes:
     rows: list[tuple[str, ...]] = [HEADER]
     for submission in result.files:
         for issue in sorted(submission.issues, key=sort_key):
-            code = issue.unit or submission.unit or ""
-            unit = schema.unit_by_code.get(code)
             rows.append(
                 (
                     issue.file or submission.file.name,
-                    unit.name if unit else code,
+                    vi.unit_name(schema, issue.unit or submission.unit),
                     issue.sheet,
                     issue.cell,
                     issue.code,

@@ -89,9 +89,7 @@ def write_late_sheet(
         ],
     )
     header = row
-    for col, (label, width) in enumerate(COLUMNS):
-        ws.set_column(col, col, width)
-        layout.write_text(ws, header, col, label, f.header)
+    layout.table_header(ws, f, header, COLUMNS)
     ws.set_row(header, 32)
     units = late_units(result)
     deadline = format_date(result.period.deadline)

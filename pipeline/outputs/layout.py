@@ -7,7 +7,7 @@ the footer, header rows repeated, the formal header block at the top of a docume
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, Any
@@ -28,7 +28,6 @@ from pipeline.ooxml.zipwriter import Entry, write_zip
 from pipeline.outputs import vocabulary as vi
 
 A4 = 9
-FONT_NAME = "Times New Roman"
 FOOTER = "&CTrang &P/&N"
 
 INT_FMT = "#,##0"
@@ -155,6 +154,13 @@ def write_text(ws: Worksheet, row: int, col: int, text: object, fmt: Format) -> 
         ws.write_blank(row, col, None, fmt)
     else:
         ws.write_string(row, col, str(text), fmt)
+
+
+def table_header(ws: Worksheet, f: Formats, row: int, columns: Sequence[tuple[str, float]]) -> None:
+    """A table's header row: each column's label and width."""
+    for col, (label, width) in enumerate(columns):
+        ws.set_column(col, col, width)
+        write_text(ws, row, col, label, f.header)
 
 
 def write_number(ws: Worksheet, row: int, col: int, value: object, fmt: Format) -> None:

@@ -21,28 +21,22 @@ from pipeline.ooxml import docx as word
 from pipeline.ooxml.docx import Paper, Run
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.late_list import late_units, received_at
-from pipeline.outputs.written import WrittenFiles
-from pipeline.store.atomic import OutputError
+from pipeline.outputs.written import WrittenFiles, remove_stale
 from pipeline.store.cache import Cache
 
 FOLDER = "cong-van-don-doc"
 LETTER_NUMBER = "Số:        /SNV-XDCQ"
-SIGNER = "GIÁM ĐỐC"
-RECIPIENTS = "Nơi nhận:"  # the label of the recipients' list, left of the signature
+_LETTER_NAME = re.compile(r".*\.docx$")
 MAX_ERRORS = 15  # errors listed in a letter; the rest are counted
 
 
-def letter_units(result: RunResult) -> list[UnitResult]:
-    """Units that get a reminder letter: late, missing, rejected."""
-    return late_units(result)
-
-
 def letter_names(result: RunResult) -> dict[str, UnitResult]:
-    """Path of each letter, relative to the outbox → its unit."""
+    """Path of each letter, relative to the outbox → its unit (late, missing, rejected: the
+    late list's units)."""
     folder = f"{result.period.id}/{FOLDER}"
     return {
         f"{folder}/{code}.docx": unit
-        for unit in letter_units(result)
+        for unit in late_units(result)
         if (code := re.sub(r"[^0-9A-Za-z_-]", "_", unit.unit.code))
     }
 
@@ -110,7 +104,7 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
             "các kỳ tiếp theo đúng thời hạn quy định."
         )
     paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
-    paper.signature(RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], SIGNER)
+    paper.signature(vi.RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], vi.SIGNER)
     return paper
 
 
@@ -138,10 +132,6 @@ def write_letters(
     except BaseException:
         files.abort()
         raise
-    folder = outbox / result.period.id / FOLDER
-    stale = set(folder.glob("*.docx")) if folder.is_dir() else set()
-    for old in sorted(stale - {outbox / rel for rel in letters}):
-        try:
-            old.unlink()  # a unit that has since reported gets no letter
-        except OSError as exc:
-            raise OutputError(f'Không xóa được công văn cũ "{old}": {exc.strerror or exc}.') from exc
+    # a unit that has since reported gets no letter
+    kept = {rel.rpartition("/")[2] for rel in letters}
+    remove_stale(outbox / result.period.id / FOLDER, kept, _LETTER_NAME, "công văn cũ")

@@ -25,8 +25,6 @@ from pipeline.outputs.workbook.texts import proposals
 from pipeline.store.atomic import write_bytes_atomic
 
 REPORT_NUMBER = "Số:        /BC-SNV"
-SIGNER = "GIÁM ĐỐC"
-RECIPIENTS = "Nơi nhận:"  # the label of the recipients' list, left of the signature
 HIGHLIGHTS = 5  # units quoted per task in the report
 
 
@@ -198,9 +196,9 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
         f"Trên đây là báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} của Sở Nội vụ./."
     )
     paper.signature(
-        RECIPIENTS,
+        vi.RECIPIENTS,
         ["- UBND tỉnh (b/c);", "- Ban Dân vận Tỉnh ủy (b/c);", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."],
-        SIGNER,
+        vi.SIGNER,
     )
 
     # Appendix: the ranking table, one row per unit, a cached list

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.core.model import UnitResult
-from pipeline.core.schema import Rubric
+from pipeline.core.schema import Rubric, Schema
 from pipeline.core.statuses import FileStatus, Severity, UnitStatus
 
 __all__ = [
@@ -57,6 +57,8 @@ PARENT_BODY = "UBND TỈNH BÌNH ĐỊNH"
 ISSUING_BODY = "SỞ NỘI VỤ"
 NATION = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
 MOTTO = "Độc lập - Tự do - Hạnh phúc"
+SIGNER = "GIÁM ĐỐC"  # who signs the Sở's papers
+RECIPIENTS = "Nơi nhận:"  # the label of a paper's recipients' list, left of the signature
 PLACE = "Bình Định"
 
 NOT_RECEIVED = "Chưa nhận được báo cáo"
@@ -93,3 +95,11 @@ def band_of(unit: UnitResult, rubric: Rubric) -> str:
     if unit.score is not None:
         return unit.score.band
     return rubric.status_band(unit.status) or unit.band
+
+
+def unit_name(schema: Schema, code: str | None) -> str:
+    """A unit's name in the registry; its code when the registry does not know it."""
+    if not code:
+        return ""
+    unit = schema.unit_by_code.get(code)
+    return unit.name if unit is not None else code

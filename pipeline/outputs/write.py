@@ -25,7 +25,13 @@ from pipeline.outputs.report import write_report
 from pipeline.outputs.workbook import build_consolidated
 from pipeline.reading.expectations import suite_document
 from pipeline.runtime.progress import STAGES, Progress
-from pipeline.store.atomic import OutputError, check_replaceable, write_atomic, write_bytes_atomic
+from pipeline.store.atomic import (
+    OutputError,
+    check_replaceable,
+    make_folder,
+    write_atomic,
+    write_bytes_atomic,
+)
 from pipeline.store.cache import Cache
 
 LOGS = ".logs"  # debug logs of the last runs (stage timings, read times): not outputs
@@ -52,16 +58,6 @@ def remove_stale_temporaries(folder: Path) -> None:
                 tmp.unlink()
 
 
-def _mkdir(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f'Không tạo được thư mục "{folder}" ({exc.strerror or exc}). '
-            "Kiểm tra quyền ghi vào thư mục kết quả rồi chạy lại."
-        ) from exc
-
-
 def write_outputs(result: RunResult, schema: Schema, outbox: Path, cache: Cache | None = None) -> list[str]:
     """Write every output into outbox/<period id>/ and return their paths relative to the outbox.
 
@@ -71,11 +67,11 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path, cache: Cache 
     outbox = Path(outbox)
     period_id = result.period.id
     names = output_names(period_id)
-    _mkdir(outbox / period_id)
+    make_folder(outbox / period_id)
     remove_stale_temporaries(outbox / period_id)
     letter_files = letters.letter_names(result)
     if letter_files:
-        _mkdir(outbox / period_id / letters.FOLDER)
+        make_folder(outbox / period_id / letters.FOLDER)
     remove_stale_temporaries(outbox / period_id / letters.FOLDER)
     planned = feedback.plan_run_feedback(result, schema)  # workbooks and e-mail texts to units
     feedback.make_folders(planned, outbox)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
-from pipeline.store.atomic import AtomicBatch
+from pipeline.store.atomic import AtomicBatch, OutputError
 from pipeline.store.cache import Cache, Written
 
 
@@ -72,3 +73,16 @@ class WrittenFiles:
 
     def abort(self) -> None:
         self._batch.abort()
+
+
+def remove_stale(folder: Path, keep: set[str], pattern: re.Pattern[str], what: str) -> None:
+    """Remove the files of an earlier run in `folder` (names matching `pattern`) that this run
+    did not write (`keep`: the names it wrote); `what` names such a file in the message."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and pattern.match(path.name) and path.name not in keep:
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise OutputError(f'Không xóa được {what} "{path}": {exc.strerror or exc}.') from exc

@@ -583,7 +583,7 @@ class Checker:
         self.close()
         return failed_directly(table, self.suite)
 
-    def close(self, *, wait: bool = True) -> None:
+    def close(self) -> None:
         """Stop great_expectations' process (if it was started)."""
         self._pool.close()
 

@@ -6,7 +6,6 @@ that crashes or hangs its worker costs only itself.
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pipeline.core.vietnamese import format_number
 from pipeline.intake import screen
 from pipeline.reading import packing
 from pipeline.runtime import faults
+from pipeline.store.cache import PackedVerdict
 
 MAX_TEXT = 20_000  # characters kept of one text input (a real narrative is a few thousand)
 
@@ -112,12 +112,13 @@ class Task(NamedTuple):
     name: str
     path: str
     size: int
+    sha256: str  # when the scan knows it already (unchanged file stats, an attachment): not hashed again
     known: frozenset[str]
 
 
 class Reply(NamedTuple):
     sha256: str  # "" when the file could not be read
-    packed: packing.Packed | None  # None when the verdict is in the cache (sha256 in `known`)
+    packed: PackedVerdict | None  # None when the verdict is in the cache (sha256 in `known`)
     seconds: float  # time spent on the file in the worker
 
 
@@ -137,9 +138,6 @@ def setup(payload: tuple[Schema, ReportingPeriod]) -> State:
 
     schema, period = payload
     registry.prepare(schema)
-    # The schema and the modules stay for the worker's life: out of the cyclic collector's
-    # sight, so that its passes over each file's garbage stay short.
-    gc.freeze()
     return State(schema, period)
 
 
@@ -161,7 +159,7 @@ def handle(state: State, task: Task) -> Reply:
     except OSError as exc:
         sub = refused(state.schema, file, screen.unreadable(exc))
         return Reply("", packing.pack(sub), time.perf_counter() - start)
-    file.sha256 = hashlib.sha256(data).hexdigest()
+    file.sha256 = task.sha256 or hashlib.sha256(data).hexdigest()
     if file.sha256 in task.known:
         return Reply(file.sha256, None, time.perf_counter() - start)
     sub = judge_bytes(state.schema, state.period, file, data)

@@ -15,12 +15,12 @@ from typing import Any
 from pipeline.core.issues import Issue
 from pipeline.core.model import InboxFile, Located, Submission, Value
 from pipeline.core.statuses import FileStatus, Severity
+from pipeline.store.cache import PackedVerdict as Packed  # how the cache keeps a verdict
 
 _MARSHAL = 4
 _PLAIN = frozenset({int, float, str, bool, type(None)})  # value types marshal keeps as they are
 
 # A packed verdict: (packed layout, packed data).
-Packed = tuple[bytes, bytes]
 
 
 def _pack_value(v: Value) -> Any:

@@ -28,7 +28,7 @@ from pipeline.reading.judge import Reply, Task
 from pipeline.runtime.pool import Failure, Limits, Pool
 from pipeline.store.cache import Cache, PackedVerdict
 
-READ_LIMITS = Limits(processes=2, timeout=10.0, memory=1 << 30)
+READ_LIMITS = Limits()  # two workers, 10 s a file, 1 GB each: the pool's defaults
 # Refusals that say more about this machine at that moment than about the file: read again.
 TRANSIENT = frozenset({"file-timeout", "file-crashed-reader"})
 
@@ -39,7 +39,7 @@ class _Fresh:
     (the range and rule checks may add issues, and the verdict is packed again)."""
 
     submission: Submission
-    packed: packing.Packed | None
+    packed: PackedVerdict | None
     issues: int
 
 
@@ -70,7 +70,7 @@ class Reader:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._pool.close()
-        self.checker.close(wait=t is None)
+        self.checker.close()
 
     def unknown(self, entries: Sequence[Entry]) -> int:
         """How many of these files the cache cannot judge (they will be read)."""
@@ -120,7 +120,7 @@ class Reader:
                 to_read.append(n)
         tasks = [
             Task(entries[n].file.name, str(entries[n].file.path), entries[n].file.size,
-                       self._by_name.get(entries[n].file.name, frozenset()))
+                 entries[n].file.sha256, self._by_name.get(entries[n].file.name, frozenset()))
             for n in to_read
         ]  # fmt: skip
         replies = self._pool.map(tasks, self._failed, on_done)
@@ -133,8 +133,7 @@ class Reader:
             sub = self._unpacker.submission(reply.packed, f)
             sub.read_seconds = reply.seconds
             subs[n] = sub
-            transient = any(i.code in TRANSIENT for i in sub.issues)
-            self._fresh.append(_Fresh(sub, None if transient else reply.packed, len(sub.issues)))
+            self._fresh.append(_Fresh(sub, reply.packed, len(sub.issues)))
         return [s for s in subs if s is not None]
 
     def _failed(self, task: Task, failure: Failure) -> Reply:
@@ -150,16 +149,6 @@ class Reader:
         with contextlib.suppress(OSError):
             file.sha256 = screen.sha256_of(file.path)
         return Reply(file.sha256, packing.pack(sub), failure.seconds)
-
-    def revise(self, old: Submission, new: Submission) -> None:
-        """`new` replaces the verdict `old` (an e-mail or zip once opened): kept in its place,
-        or as a new verdict when `old` came from the cache."""
-        for x in self._fresh:
-            if x.submission is old:
-                x.submission, x.packed = new, None
-                return
-        if not old.from_cache or new.issues != old.issues:
-            self._fresh.append(_Fresh(new, None, len(new.issues)))
 
     def check_ranges(self) -> None:
         """The range and cross-field rules over this run's new verdicts (row-wise: cached

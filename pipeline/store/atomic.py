@@ -75,6 +75,17 @@ def write_atomic(path: Path, produce: Callable[[IO[bytes]], None]) -> None:
     _fsync_dir(folder)
 
 
+def make_folder(folder: Path) -> None:
+    """An output folder (and its parents), or OutputError saying why it cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f'Không tạo được thư mục "{folder}" ({exc.strerror or exc}). '
+            "Kiểm tra quyền ghi vào thư mục kết quả rồi chạy lại."
+        ) from exc
+
+
 def check_replaceable(path: Path) -> None:
     """OutputError now if `path` could not be replaced later (open in Excel, a folder, read-only).
 

@@ -31,7 +31,6 @@ from pipeline.ooxml.zipwriter import Piece
 FOLDER = ".cache"
 FILE_NAME = "cache.sqlite"
 MMAP_BYTES = 1 << 30  # address space only: a rerun reads ~60 MB of verdicts, scores and pieces
-_CHUNK = 500
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS about (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -181,10 +180,6 @@ class Cache:
             "SELECT sha256, name, layout, data FROM verdicts WHERE period_id = ?", (period_id,)
         ).fetchall()
         return {(r[0], r[1]): (layouts[r[2]], r[3]) for r in rows}
-
-    def verdict_count(self, period_id: str) -> int:
-        row = self._db.execute("SELECT COUNT(*) FROM verdicts WHERE period_id = ?", (period_id,)).fetchone()
-        return int(row[0])
 
     def store_verdicts(self, period_id: str, rows: list[tuple[str, str, bytes, bytes]]) -> None:
         """(sha256, name, packed layout, packed data) rows; a layout is stored once."""

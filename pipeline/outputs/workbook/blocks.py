@@ -199,23 +199,10 @@ def band_colours(schema: Schema) -> dict[str, str]:
     return {b.name: b.color for b in schema.rubric.bands}
 
 
-def unit_name(schema: Schema, code: str | None) -> str:
-    if not code:
-        return ""
-    unit = schema.unit_by_code.get(code)
-    return unit.name if unit is not None else code
-
-
 def has_text(value: Value) -> bool:
     if type(value) is str:
         return bool(value) and not value.isspace()
     return value is not None and str(value).strip() != ""
-
-
-def table_header(ws: Worksheet, f: layout.Formats, row: int, columns: Sequence[tuple[str, float]]) -> None:
-    for col, (label, width) in enumerate(columns):
-        ws.set_column(col, col, width)
-        layout.write_text(ws, row, col, label, f.header)
 
 
 def simple_title(ws: Worksheet, f: layout.Formats, result: RunResult, last_col: int, title: str) -> int:

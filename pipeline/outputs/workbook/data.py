@@ -21,7 +21,6 @@ from pipeline.outputs.workbook.blocks import (
     Sheet,
     finish,
     simple_title,
-    table_header,
     total,
 )
 
@@ -191,7 +190,7 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
     columns = [("Mã", 10), ("Đơn vị", 26), ("Tệp", 34)]
     columns += [(fld.label, 14) for fld in indicators]
     columns += [("Phiên bản", 10)]
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     ws.set_row(header, 150)
     period = result.period.period.code
     # Per unit kind, for each indicator: key, the template's sheet and cell and that cell as XML,

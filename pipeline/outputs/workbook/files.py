@@ -9,7 +9,7 @@ from pipeline.core.vietnamese import format_datetime
 from pipeline.ooxml import rowxml
 from pipeline.ooxml.rowxml import text
 from pipeline.ooxml.xlsx import SplicedSheets, Workbook
-from pipeline.outputs import layout
+from pipeline.outputs import issues_csv, layout
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.workbook import blocks
 from pipeline.outputs.workbook.blocks import (
@@ -19,8 +19,6 @@ from pipeline.outputs.workbook.blocks import (
     Sheet,
     finish,
     simple_title,
-    table_header,
-    unit_name,
 )
 
 # ---------------------------------------------------------------- Lỗi kiểm tra, Nguồn
@@ -29,22 +27,15 @@ from pipeline.outputs.workbook.blocks import (
 def issues_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: Context) -> Sheet:
     result, schema, s = ctx.result, ctx.schema, ctx.styles
     ws = wb.add_worksheet(SHEET_ISSUES)
-    columns = [
-        ("Tệp", 30),
-        ("Đơn vị", 26),
-        ("Trang tính", 14),
-        ("Ô", 7),
-        ("Mã lỗi", 18),
-        ("Mức độ", 10),
-        ("Nội dung", 70),
-    ]
+    # the issues CSV's columns, with their widths
+    columns = list(zip(issues_csv.HEADER, (30, 26, 14, 7, 18, 10, 70), strict=True))
     last_col = len(columns) - 1
     header = simple_title(ws, f, result, last_col, "CÁC LỖI PHÁT HIỆN KHI KIỂM TRA BÁO CÁO")
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     with_issues = [sub for sub in result.files if sub.issues]
 
     def unit_of(sub_unit: str | None, issue_unit: str) -> str:
-        return unit_name(schema, issue_unit or sub_unit)
+        return vi.unit_name(schema, issue_unit or sub_unit)
 
     def render(subs: list[Submission]) -> tuple[str, bytes]:
         out = []
@@ -98,7 +89,7 @@ def sources_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
     ]
     last_col = len(columns) - 1
     header = simple_title(ws, f, result, last_col, "CÁC TỆP BÁO CÁO ĐÃ NHẬN")
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     tz = result.period.tz
     version_of = ctx.version_labels
 
@@ -112,7 +103,7 @@ def sources_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
                 + text(s.cell, file.sha256)
                 + text(s.centre, format_datetime(file.received_at, tz))
                 + text(s.cell, vi.received_source_vi(file.received_source))
-                + text(s.cell, unit_name(schema, sub.unit))
+                + text(s.cell, vi.unit_name(schema, sub.unit))
                 + text(s.cell, vi.file_status_vi(sub.status))
                 + text(s.centre, version_of.get((sub.unit or "", file.sha256), ""))
                 + "</row>"

@@ -28,7 +28,6 @@ from pipeline.outputs.workbook.blocks import (
     finish,
     fit_height,
     simple_title,
-    table_header,
 )
 
 
@@ -53,7 +52,7 @@ def ranking_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
     last_col = len(columns) - 1
     header = simple_title(ws, f, result, last_col, "XẾP LOẠI KẾT QUẢ CÔNG TÁC DÂN VẬN CHÍNH QUYỀN")
     assert header == RANKING_HEADER_ROW
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     ws.set_row(header, 90)
     colours = band_colours(schema)
     criterion_keys = [c.key for c in criteria]
@@ -141,7 +140,7 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
     ]
     last_col = len(columns) - 1
     header = simple_title(ws, f, ctx.result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     s = ctx.styles
     scored = [u for rank, u in ctx.result.ranking if rank is not None]
     # A criterion's label, points and rule repeat on many rows: their cells and the lines they

@@ -8,7 +8,7 @@ from typing import Any
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.core.vietnamese import format_date, format_datetime
-from pipeline.ooxml.xlsx import Workbook, Worksheet
+from pipeline.ooxml.xlsx import FONT, Workbook, Worksheet
 from pipeline.outputs import figures, layout
 from pipeline.outputs.workbook.blocks import (
     RANKING_HEADER_ROW,
@@ -182,11 +182,11 @@ _STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
 
 
 def _font(size: float) -> dict[str, Any]:
-    return {"name": layout.FONT_NAME, "size": size}
+    return {"name": FONT, "size": size}
 
 
 def _chart_style(chart: Any, title: str) -> None:
-    chart.set_title({"name": title, "name_font": {"name": layout.FONT_NAME, "size": 10, "bold": True}})
+    chart.set_title({"name": title, "name_font": {"name": FONT, "size": 10, "bold": True}})
     chart.set_chartarea({"border": {"none": True}})
     chart.set_style(10)
 

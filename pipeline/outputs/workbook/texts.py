@@ -19,7 +19,6 @@ from pipeline.outputs.workbook.blocks import (
     finish,
     has_text,
     simple_title,
-    table_header,
     text_height,
 )
 
@@ -54,7 +53,7 @@ def narratives_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
     columns = [("Mã", 10), ("Đơn vị", 26), ("Nội dung", 115)]
     last_col = len(columns) - 1
     header = simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     blocks = ctx.blocks(SHEET_NARRATIVES, [u for u in result.units if u.submission is not None])
     sheet = Sheet(ctx, SHEET_NARRATIVES, ws)
     fields = [fld for fld in schema.narratives if fld.key != "n_proposals"]  # proposals: own sheet
@@ -99,7 +98,7 @@ def proposals_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx
     columns = [("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 105)]
     last_col = len(columns) - 1
     header = simple_title(ws, f, ctx.result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
-    table_header(ws, f, header, columns)
+    layout.table_header(ws, f, header, columns)
     sheet = Sheet(ctx, SHEET_PROPOSALS, ws)
     rows = 0
     for block in ctx.blocks(SHEET_PROPOSALS, [u for u in ctx.result.units if u.submission is not None]):
