@@ -7,6 +7,7 @@ inconsistent stops the run with a SchemaError naming the file.
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -92,9 +93,26 @@ def _units(path: Path) -> tuple[Unit, ...]:
                 kind=row["kind"].strip(),
                 communes=int(communes) if communes else None,
                 aliases=tuple(a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()),
+                emails=_emails(path, row),
             )
         )
     return tuple(units)
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"(),;|]+@[^@\s<>\"(),;|]+\.[A-Za-z0-9-]+")
+
+
+def _emails(path: Path, row: dict[str, str]) -> tuple[str, ...]:
+    """The unit's e-mail addresses: the `email` column, several separated by ";" (or "," or
+    "|"); an empty column is a unit without an address."""
+    found = tuple(a.strip() for a in re.split(r"[;,|]", row.get("email") or "") if a.strip())
+    for address in found:
+        if not _ADDRESS.fullmatch(address):
+            raise SchemaError(
+                f'{path}: địa chỉ thư "{address}" của đơn vị {row.get("code", "").strip()} không hợp lệ '
+                "(mỗi địa chỉ dạng ten@donvi.gov.vn, nhiều địa chỉ cách nhau bằng dấu chấm phẩy)."
+            )
+    return found
 
 
 def _fields(path: Path) -> tuple[Field, ...]:

@@ -20,6 +20,7 @@ class Unit:
     kind: str  # "department" | "district"
     communes: int | None
     aliases: tuple[str, ...]
+    emails: tuple[str, ...] = ()  # where `mail send` writes to the unit (units.csv `email`)
 
     @property
     def addressee(self) -> str:
