@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -53,16 +56,25 @@ def build(
     attachments: tuple[Attachment, ...],
     message_id: str,
     date: datetime,
-) -> EmailMessage:
-    msg = EmailMessage(policy=policy.SMTP)  # CRLF line endings, as sent
+) -> bytes:
+    """The message as sent (CRLF line endings).
+
+    Built with the compat32 API: the newer policy's folding of a long Vietnamese subject loses
+    the space before a word that follows non-ASCII punctuation ("2023 – đề" read back as
+    "2023 –đề"); email.header.Header splits inside the encoded words and keeps every space.
+    """
+    msg = MIMEMultipart("mixed")
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Reply-To"] = reply_to
-    msg["Subject"] = text.subject
+    # encoded words joined by single spaces: the generator folds there, never inside a word
+    msg["Subject"] = " ".join(Header(text.subject, "utf-8", header_name="Subject").encode().split())
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
-    msg.set_content(text.body, charset="utf-8")
+    msg.attach(MIMEText(text.body.replace("\n", "\r\n"), "plain", "utf-8"))
     for att in attachments:
-        main, sub = MIME_TYPES.get(att.path.suffix.lower(), ("application", "octet-stream"))
-        msg.add_attachment(att.path.read_bytes(), maintype=main, subtype=sub, filename=att.name)
-    return msg
+        _, sub = MIME_TYPES.get(att.path.suffix.lower(), ("application", "octet-stream"))
+        part = MIMEApplication(att.path.read_bytes(), _subtype=sub)
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", att.name))
+        msg.attach(part)
+    return msg.as_bytes(policy=policy.compat32.clone(linesep="\r\n"))

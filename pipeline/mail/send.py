@@ -185,10 +185,9 @@ def message_id(period: ReportingPeriod, p: Planned, sender: str) -> str:
 
 
 def _built(period: ReportingPeriod, p: Planned, sender: str, reply_to: str, now: datetime) -> bytes:
-    msg = message.build(
+    return message.build(
         sender, reply_to, p.recipients, p.text, p.attachments, message_id(period, p, sender), now
     )
-    return bytes(msg)
 
 
 def send(
