@@ -243,22 +243,23 @@ class Collector:
 
 
 class SmtpServer:
-    """aiosmtpd on a loopback port: STARTTLS required, then AUTH (PLAIN/LOGIN) with one user."""
+    """aiosmtpd on a loopback port, AUTH (PLAIN/LOGIN) for one user: STARTTLS required before
+    AUTH, or (`implicit`) TLS from the first byte, as on port 465."""
 
-    def __init__(self, cert: Path, key: Path, user: str, password: str) -> None:
+    def __init__(self, cert: Path, key: Path, user: str, password: str, *, implicit: bool = False) -> None:
         self.user, self.password = user, password
         self.collector = Collector()
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
         self.port = free_port()
+        tls: dict[str, Any] = (
+            # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; implicit TLS is TLS anyway
+            {"ssl_context": ctx, "auth_require_tls": False}
+            if implicit
+            else {"tls_context": ctx, "require_starttls": True, "auth_require_tls": True}
+        )
         self.controller = Controller(
-            self.collector,
-            hostname="127.0.0.1",
-            port=self.port,
-            tls_context=ctx,
-            require_starttls=True,
-            auth_require_tls=True,
-            authenticator=self._authenticate,
+            self.collector, hostname="127.0.0.1", port=self.port, authenticator=self._authenticate, **tls
         )
 
     def _authenticate(

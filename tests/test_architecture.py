@@ -153,7 +153,9 @@ def test_every_command_has_help_text() -> None:
         return found
 
     listed = commands(main)
-    assert {"consolidate", "check", "sample", "template", "mail fetch", "mail send"} <= {name for name, _ in listed}
+    assert {"consolidate", "check", "sample", "template", "mail fetch", "mail send"} <= {
+        name for name, _ in listed
+    }
     assert main.help
     for name, command in listed:
         assert command.help and len(command.help) > 20, name

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sqlite3
 import subprocess
 import zipfile
@@ -163,13 +162,7 @@ def fetch(
         "mail", "fetch", "--server", f"127.0.0.1:{port or server.imaps_port}", "--user", USER,
         "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"), *extra,
     ]  # fmt: skip
-    old = dict(os.environ)
-    os.environ.update(env_password)
-    try:
-        return run_cli(*args)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return run_cli(*args, env=env_password)
 
 
 def with_ca(server: Dovecot) -> tuple[str, str]:

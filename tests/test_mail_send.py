@@ -124,13 +124,7 @@ def send(
         args += ["--server", f"127.0.0.1:{server.port}", "--user", USER]
     if cafile is not None:
         args += ["--cafile", str(cafile)]
-    old = dict(os.environ)
-    os.environ["DVCQ_MAIL_PASSWORD"] = password
-    try:
-        return run_cli(*args)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return run_cli(*args, env={"DVCQ_MAIL_PASSWORD": password})
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -320,3 +314,25 @@ def test_the_password_is_written_nowhere(
 def test_send_needs_a_consolidation(registry: Path, tmp_path: Path) -> None:
     done = send(registry, tmp_path, None)
     assert done.returncode == 1 and "Traceback" not in done.stderr and "consolidate" in done.stderr
+
+
+def test_implicit_tls_is_the_default(
+    work: Path, registry: Path, certificate: tuple[Path, Path], cases: dict[str, str]
+) -> None:
+    with SmtpServer(*certificate, USER, PASSWORD, implicit=True) as server:
+        args = [
+            "--schemas",
+            str(registry),
+            "mail",
+            "send",
+            "--period",
+            "2023-Q1",
+            "--outbox",
+            str(work / "outbox"),
+        ]
+        args += ["--from", SENDER, "--server", f"127.0.0.1:{server.port}", "--user", USER, "--send"]
+        args += ["--cafile", str(certificate[0])]
+        done = run_cli(*args, env={"DVCQ_MAIL_PASSWORD": PASSWORD})
+        assert done.returncode == 0, done.stderr
+        to = registry_addresses(registry)
+        assert len(server.collector.messages) == len([c for c in expected(work, registry) if to[c]])
