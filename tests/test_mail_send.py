@@ -33,7 +33,7 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 AS_OF = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
 LATER = datetime(2023, 4, 12, 15, 0, tzinfo=TZ)  # a consolidation two days later: new dates in the letters
 USER = "dvcq.snv@example.org"
-PASSWORD = "smtp-Pw-4f9c2e71d0"
+PASSWORD = "Gửi-thư-Sở-4f9c2e71d0"  # UTF-8: AUTH PLAIN carries it as UTF-8
 SENDER = "dvcq@snv.example.org"
 OFFICER = "canbo.dvcq@snv.example.org"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from types import TracebackType
@@ -54,13 +55,31 @@ class Outgoing:
                 ) from None
             raise connection_error(s, exc) from None
         try:
-            smtp.login(self._user, self._password)
-        except (smtplib.SMTPAuthenticationError, UnicodeEncodeError):
+            self._login(smtp)
+        except smtplib.SMTPAuthenticationError:
             self.close()
             raise refused_login(s, self._user) from None
+        except smtplib.SMTPNotSupportedError:
+            self.close()
+            raise MailError(
+                f"Máy chủ thư {s.shown} không cho đăng nhập qua kết nối này. Kiểm tra cổng và --tls "
+                "(465: implicit, 587: starttls) theo hướng dẫn của bộ phận quản trị thư."
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise connection_error(s, exc) from None
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        """AUTH PLAIN with the credentials in UTF-8 when the server offers it (smtplib's own
+        login encodes them as ASCII: a Vietnamese password would fail), else smtplib's login."""
+        offered = smtp.esmtp_features.get("auth", "").upper().split() if smtp.has_extn("auth") else []
+        if "PLAIN" not in offered:
+            smtp.login(self._user, self._password)
+            return
+        token = base64.b64encode(f"\0{self._user}\0{self._password}".encode()).decode("ascii")
+        code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+        if code not in (235, 503):  # 503: already authenticated
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     def send(self, sender: str, recipients: list[str], data: bytes) -> list[str]:
         """Send one message; the recipients the server refused (the others got it). Raises
