@@ -227,6 +227,11 @@ def test_send_delivers_one_message_per_unit_then_nothing(
     again = send(registry, work, smtp, "--send", cafile=certificate[0])
     assert again.returncode == 0, again.stderr
     assert len(smtp.collector.messages) == len(by_unit)  # a second send delivers nothing
+    # a dry run now: every message already sent, their copies kept in thu-gui/
+    dry = send(registry, work, None)
+    assert dry.returncode == 0 and "đã gửi trước đó, không gửi lại" in dry.stdout
+    copies = {p.stem for p in (work / "outbox" / "2023-Q1" / "thu-gui").glob("*.eml")}
+    assert copies == set(by_unit)
 
 
 def test_a_resubmission_produces_exactly_one_new_message(

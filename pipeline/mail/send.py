@@ -213,7 +213,9 @@ def send(
             make_folder(folder)
             for p in due:
                 write_bytes_atomic(folder / p.file_name, _built(period, p, sender, reply_to, now))
-            remove_stale(folder, {p.file_name for p in due}, _SENT_NAME, "thư cũ")
+            # a message sent earlier keeps its copy; a dry run's message no longer due goes
+            kept = {p.file_name for p in result.messages if p.state in (TO_SEND, SENT_BEFORE)}
+            remove_stale(folder, kept, _SENT_NAME, "thư cũ")
             return result
         if not due:
             return result
