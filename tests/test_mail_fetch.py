@@ -292,6 +292,21 @@ def test_starttls_and_since(dovecot: Dovecot, tmp_path: Path) -> None:
     }
 
 
+def test_a_folder_with_a_vietnamese_name(dovecot: Dovecot, mailbox: Mailbox, tmp_path: Path) -> None:
+    folder = '"B&AOE-o c&AOE-o &AREBoQ-n v&Hss-"'  # "Báo cáo đơn vị" in modified UTF-7 (RFC 3501)
+    with dovecot.admin() as imap:
+        assert imap.create(folder)[0] == "OK"
+    name, data = mailbox.data(mailbox.on_time)
+    dovecot.append(
+        message("vanthu@example.org", "Báo cáo", ON_TIME_AT, "in-folder", [(name, data, XLSX)]),
+        ON_TIME_AT,
+        folder,
+    )
+    done = fetch(dovecot, tmp_path, *with_ca(dovecot), "--folder", "Báo cáo đơn vị")
+    assert done.returncode == 0, done.stderr
+    assert [r[0] for r in fetched_rows(tmp_path / "outbox")] == ["<in-folder@example.org>"]
+
+
 def test_a_wrong_password_stops_with_one_vietnamese_line(dovecot: Dovecot, tmp_path: Path) -> None:
     done = fetch(dovecot, tmp_path, *with_ca(dovecot), password="sai-mật-khẩu")
     assert done.returncode == 1

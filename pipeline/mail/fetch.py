@@ -143,16 +143,13 @@ def _take(
 ) -> None:
     """One message: recognised (nothing to do), listed (no report attached) or saved."""
     had = known.get(summary.message_id.strip()) if summary.message_id.strip() else None
-    if had is not None and (not had.file_name or (inbox / had.file_name).is_file()):
-        _recognised(had, result)
+    if _still_had(had, inbox, result):
         return
     raw = box.message(summary.uid)
     sha = hashlib.sha256(raw).hexdigest()
     msg = _parse(raw)
     key = message_key(summary.message_id or str(msg.get("Message-ID", "")), sha)
-    had = known.get(key)
-    if had is not None and (not had.file_name or (inbox / had.file_name).is_file()):
-        _recognised(had, result)
+    if _still_had(known.get(key), inbox, result):
         return
     arrived = summary.internaldate.astimezone(tz)
     sender, subject = _sender(msg), _text(msg.get("Subject", ""))
@@ -170,11 +167,16 @@ def _take(
     taken.append(fetched)
 
 
-def _recognised(had: FetchedMessage, result: FetchResult) -> None:
+def _still_had(had: FetchedMessage | None, inbox: Path, result: FetchResult) -> bool:
+    """A message fetched before whose .eml is still in this inbox (or that had no report):
+    counted, nothing written. One whose .eml is not in this inbox is fetched again."""
+    if had is None or (had.file_name and not (inbox / had.file_name).is_file()):
+        return False
     if had.file_name:
         result.already += 1
     else:  # still listed: the officer may have to ask the unit for its file
         result.without_attachment.append(Listed(had.internaldate, had.sender, had.subject))
+    return True
 
 
 def fetch_into(
