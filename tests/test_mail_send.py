@@ -259,7 +259,10 @@ def test_a_resubmission_produces_exactly_one_new_message(
     stamp = datetime(2023, 4, 11, 10, 0, tzinfo=TZ).timestamp()
     os.utime(fixed, (stamp, stamp))
     schema = config.load(registry)
+    reminder = work / "outbox" / "2023-Q1" / "cong-van-don-doc" / f"{cases['missing']}.docx"
+    before = reminder.read_bytes()
     consolidate(schema, parse_period("2023-Q1", schema.calendar), work / "inbox", work / "outbox", LATER)
+    assert reminder.read_bytes() != before  # new dates in the letter: not a new message for the unit
     done = send(registry, work, smtp, "--send", cafile=certificate[0])
     assert done.returncode == 0, done.stderr
     new = smtp.collector.messages[first:]
