@@ -1,0 +1,270 @@
+"""Plausibility against the ledger, after merge: outliers and reports with nothing new.
+
+A run of a period reads, once (pipeline.store.history.apply), every unit's accepted figures of
+the year's earlier periods and of the previous year's same period (and the one before it). From
+them, for each unit with a consolidated report:
+
+- `value-outlier` (warning) at each numeric figure that departs strongly from what the unit's
+  history predicts (pipeline.core.outliers): for a cumulative (flow) figure its increment since
+  the previous report against its earlier increments (per quarter) and last year's increment of
+  the same period; for a stock its earlier values. A unit with no history is compared with its
+  peers of the same kind (districts scaled by their number of communes). An outlier whose task's
+  explanation cell is filled is marked explained and quotes it;
+- `report-empty` (every figure blank or zero) or `report-unchanged` (every cumulative figure equal
+  to the previous report of the year, every figure equal to the same period of last year, or the
+  whole report equal to an earlier one but for its date and number).
+
+Work is O(units × indicators): peers' medians are computed once per kind and indicator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.core import novelty, outliers
+from pipeline.core.deadlines import ReportingPeriod
+from pipeline.core.issues import Issue, make_issue
+from pipeline.core.model import Located, Submission, UnitResult, Value
+from pipeline.core.schema import Field, Schema, Unit
+from pipeline.core.vietnamese import format_number
+from pipeline.store.history import Accepted, earlier_periods, last_year_periods, last_year_rows
+from pipeline.store.ledger import VersionRow
+
+# At most this many characters of an explanation are quoted in a message.
+QUOTE_MAX = 300
+OUTLIER = "value-outlier"
+NO_NEW_CONTENT = ("report-unchanged", "report-empty")
+
+
+def _number(v: Value | object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
+
+
+@dataclass(frozen=True)
+class _Report:
+    """An earlier accepted report of the unit: its period's id, name and order, and the row."""
+
+    pid: str
+    name: str
+    order: int
+    row: VersionRow
+
+
+@dataclass(frozen=True)
+class _Expectation:
+    verdict: outliers.Verdict
+    expected: float  # the figure expected, on the reported (cumulative) scale
+    reference: float | None  # the figure the message compares with
+    reference_name: str
+    basis: str
+
+
+class _Peers:
+    """What peers of one kind predict for one indicator (districts per commune), fitted once
+    per kind and indicator over every unit's figure (the unit's own included: the median does
+    not let one unit move it)."""
+
+    def __init__(self, schema: Schema, units: Sequence[UnitResult]) -> None:
+        self._schema = schema
+        self._units = units
+        self._fits: dict[tuple[str, str], outliers.Fit | None] = {}
+
+    @staticmethod
+    def size(unit: Unit) -> float | None:
+        return float(unit.communes) if unit.kind == "district" and unit.communes else None
+
+    def fit(self, kind: str, key: str) -> outliers.Fit | None:
+        if (kind, key) not in self._fits:
+            known = []
+            for u in self._units:
+                if u.unit.kind != kind or u.submission is None:
+                    continue
+                v = _number(u.submission.values.get(key))
+                size = self.size(u.unit)
+                if v is not None and (size or kind != "district"):
+                    known.append(v / size if size else v)
+            s = self._schema.checks.outliers
+            enough = len(known) >= s.peer_min_count
+            self._fits[(kind, key)] = outliers.fit(known, s, peers=True) if enough else None
+        return self._fits[(kind, key)]
+
+
+def _explanation(schema: Schema, f: Field, sub: Submission) -> str:
+    field = schema.explanations.get(f.task)
+    text = sub.values.get(field.key) if field is not None else None
+    return text.strip() if isinstance(text, str) else ""
+
+
+def _flow_expectation(
+    schema: Schema, f: Field, value: float, order: int, year: list[_Report], last: list[_Report]
+) -> _Expectation | None:
+    s = schema.checks.outliers
+    points = [(0, 0.0, "")] + [
+        (r.order, v, r.name) for r in year if (v := _number(r.row.values.get(f.key))) is not None
+    ]
+    history: list[float] = []
+    for (o1, v1, _n1), (o2, v2, _n2) in itertools.pairwise(points):
+        history.append(max(0.0, v2 - v1) / (o2 - o1))
+    last_points = {r.order: _number(r.row.values.get(f.key)) for r in last}
+    same, before = last_points.get(order), last_points.get(order - 1, 0.0 if order == 1 else None)
+    if same is not None and before is not None:
+        history.append(max(0.0, same - before))
+    if not history:
+        return None
+    prev_order, prev_value, prev_name = points[-1]
+    if len(points) > 1 and value == prev_value:
+        return None  # nothing new in this figure since the last report: common for small counts
+    gap = order - prev_order
+    verdict = outliers.judge(max(0.0, value - prev_value) / gap, history, s)
+    if verdict is None:
+        return None
+    expected = prev_value + verdict.expected * gap
+    if len(points) > 1:
+        return _Expectation(
+            verdict, expected, prev_value, prev_name, "số liệu phát sinh các kỳ trước của đơn vị"
+        )
+    last_same = last[-1].name if last else ""
+    return _Expectation(verdict, expected, same, last_same, "số liệu phát sinh cùng kỳ năm trước của đơn vị")
+
+
+def _stock_expectation(
+    schema: Schema, f: Field, value: float, year: list[_Report], last: list[_Report]
+) -> _Expectation | None:
+    reports = [*last[-1:], *year]
+    known = [(r, v) for r in reports if (v := _number(r.row.values.get(f.key))) is not None]
+    verdict = outliers.judge(value, [v for _r, v in known], schema.checks.outliers)
+    if verdict is None:
+        return None
+    ref, ref_value = known[-1]
+    return _Expectation(verdict, verdict.expected, ref_value, ref.name, "số liệu các kỳ trước của đơn vị")
+
+
+def _peer_expectation(
+    schema: Schema, f: Field, value: float, unit: Unit, peers: _Peers
+) -> _Expectation | None:
+    model = peers.fit(unit.kind, f.key)
+    size = _Peers.size(unit)
+    if model is None or (unit.kind == "district" and not size):
+        return None
+    scale = size or 1.0
+    verdict = model.verdict(value / scale)
+    if size:
+        basis = "số liệu của các đơn vị cùng loại, quy theo số xã, phường, thị trấn"
+    else:
+        basis = "số liệu của các đơn vị cùng loại"
+    expected = verdict.expected * scale
+    return _Expectation(verdict, expected, None, "", basis)
+
+
+def _outlier_issues(
+    schema: Schema,
+    period: ReportingPeriod,
+    u: UnitResult,
+    year: list[_Report],
+    last: list[_Report],
+    peers: _Peers,
+) -> list[Issue]:
+    sub = u.submission
+    assert sub is not None
+    found: list[Issue] = []
+    order = period.period.order
+    own_history = bool(year or last)
+    for f in schema.indicators:
+        value = _number(sub.values.get(f.key))
+        if value is None or not f.numeric or not f.applies(u.unit, period.period.code):
+            continue
+        if own_history:
+            if f.kind == "flow":
+                exp = _flow_expectation(schema, f, value, order, year, last)
+            else:
+                exp = _stock_expectation(schema, f, value, year, last)
+        else:
+            exp = _peer_expectation(schema, f, value, u.unit, peers)
+        if exp is None or not exp.verdict.flagged:
+            continue
+        if exp.reference is None:
+            detail = outliers.ratio_words(value, exp.expected, "mức thường gặp")
+        else:
+            what = f"số đã báo cáo {exp.reference_name} ({format_number(exp.reference)})"
+            detail = outliers.ratio_words(value, exp.reference, what)
+        text = _explanation(schema, f, sub)
+        quoted = text if len(text) <= QUOTE_MAX else text[: QUOTE_MAX - 1] + "…"
+        loc = sub.location(f.key, Located(f.sheet, f.cell))
+        issue = make_issue(
+            schema,
+            OUTLIER,
+            file=sub.file.name,
+            sheet=loc.sheet,
+            cell=loc.cell,
+            unit=u.unit.code,
+            key=f.key,
+            period=period.name_vi,
+            value=format_number(value),
+            detail=detail,
+            basis=exp.basis,
+            expected=format_number(round(exp.expected)),
+            task=f.task,
+            explanation=f' Đã giải trình: "{quoted}".' if text else "",
+        )
+        found.append(dataclasses.replace(issue, explained=bool(text)))
+    return found
+
+
+def _novelty_issue(
+    schema: Schema, period: ReportingPeriod, u: UnitResult, year: list[_Report], last: list[_Report]
+) -> Issue | None:
+    sub = u.submission
+    assert sub is not None
+    numeric = [f.key for f in schema.indicators if f.numeric and f.applies(u.unit, period.period.code)]
+    flows = [
+        f.key
+        for f in schema.indicators
+        if f.numeric and f.kind == "flow" and f.applies(u.unit, period.period.code)
+    ]
+    if novelty.empty(sub.values, numeric):
+        return make_issue(schema, "report-empty", file=sub.file.name, unit=u.unit.code)
+    detail = ""
+    same_period = [r for r in last if r.order == period.period.order]
+    for r in [*reversed(year), *same_period]:
+        if novelty.same_but(sub.values, r.row.values, schema.checks.unchanged_ignore):
+            detail = (
+                f'nội dung giống hệt báo cáo {r.name} (tệp "{r.row.file_name}"), chỉ khác ngày và số văn bản'
+            )
+            break
+    if not detail and year and novelty.same(sub.values, year[-1].row.values, flows):
+        r = year[-1]
+        detail = (
+            f'mọi số liệu lũy kế bằng đúng báo cáo {r.name} (tệp "{r.row.file_name}"):'
+            " không có phát sinh nào trong kỳ"
+        )
+    if not detail and same_period and novelty.same(sub.values, same_period[0].row.values, numeric):
+        r = same_period[0]
+        detail = f'mọi số liệu bằng đúng báo cáo cùng kỳ {r.name} (tệp "{r.row.file_name}")'
+    if not detail:
+        return None
+    return make_issue(schema, "report-unchanged", file=sub.file.name, unit=u.unit.code, detail=detail)
+
+
+def check(schema: Schema, period: ReportingPeriod, units: list[UnitResult], accepted: Accepted) -> None:
+    """Add the outlier and unchanged-report issues to each unit's consolidated report
+    (`accepted`: what pipeline.store.history.apply read)."""
+    this_year = earlier_periods(schema, period)
+    previous = last_year_periods(schema, period)
+    peers = _Peers(schema, units)
+    for u in units:
+        sub = u.submission
+        if sub is None:
+            continue
+        mine = accepted.get(u.unit.code, {})
+        year = [_Report(pid, name, order, mine[pid]) for pid, name, order in this_year if pid in mine]
+        old = last_year_rows(accepted, u.unit)
+        last = [_Report(pid, name, order, old[pid]) for pid, name, order in previous if pid in old]
+        sub.issues += _outlier_issues(schema, period, u, year, last, peers)
+        flagged = _novelty_issue(schema, period, u, year, last)
+        if flagged is not None:
+            sub.issues.append(flagged)
