@@ -25,9 +25,9 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	@set -e; for p in $(DEMO_PERIODS); do \
 	  code=$${p%@*}; day=$${p#*@}; \
-	  echo "$(PY) -m pipeline sample --out $(DEMO)/inbox/$(DEMO_YEAR)-$$code --period $(DEMO_YEAR)-$$code"; \
-	  $(PY) -m pipeline sample --out $(DEMO)/inbox/$(DEMO_YEAR)-$$code --period $(DEMO_YEAR)-$$code; \
-	  $(PY) -m pipeline consolidate --period $(DEMO_YEAR)-$$code --inbox $(DEMO)/inbox/$(DEMO_YEAR)-$$code \
+	  echo "$(PY) -m pipeline sample --out $(DEMO)/inbox-$(DEMO_YEAR)-$$code --period $(DEMO_YEAR)-$$code"; \
+	  $(PY) -m pipeline sample --out $(DEMO)/inbox-$(DEMO_YEAR)-$$code --period $(DEMO_YEAR)-$$code; \
+	  $(PY) -m pipeline consolidate --period $(DEMO_YEAR)-$$code --inbox $(DEMO)/inbox-$(DEMO_YEAR)-$$code \
 	    --outbox $(DEMO)/outbox --as-of $(DEMO_YEAR)-$${day}T09:00:00+07:00; \
 	done
 

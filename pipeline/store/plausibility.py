@@ -65,32 +65,40 @@ class _Expectation:
 
 
 class _Peers:
-    """What peers of one kind predict for one indicator (districts per commune), fitted once
-    per kind and indicator over every unit's figure (the unit's own included: the median does
-    not let one unit move it)."""
+    """What peers of one kind predict for one indicator, fitted once per kind and indicator over
+    every unit's figure (the unit's own included: the median does not let one unit move it).
+    Districts are compared per commune: the median per commune times the unit's communes is
+    what it is expected to report, and the spread is taken on the peers' figures brought to the
+    size of a median district (the log scale's offset then means the same as for the unit)."""
 
     def __init__(self, schema: Schema, units: Sequence[UnitResult]) -> None:
         self._schema = schema
         self._units = units
-        self._fits: dict[tuple[str, str], outliers.Fit | None] = {}
+        self._fits: dict[tuple[str, str], tuple[float, outliers.Fit] | None] = {}
 
     @staticmethod
     def size(unit: Unit) -> float | None:
         return float(unit.communes) if unit.kind == "district" and unit.communes else None
 
-    def fit(self, kind: str, key: str) -> outliers.Fit | None:
+    def fit(self, kind: str, key: str) -> tuple[float, outliers.Fit] | None:
+        """(median figure per unit of size, the fit of the peers at a median size)."""
         if (kind, key) not in self._fits:
-            known = []
+            known: list[tuple[float, float]] = []
             for u in self._units:
                 if u.unit.kind != kind or u.submission is None:
                     continue
                 v = _number(u.submission.values.get(key))
-                size = self.size(u.unit)
-                if v is not None and (size or kind != "district"):
-                    known.append(v / size if size else v)
+                size = self.size(u.unit) or (None if kind == "district" else 1.0)
+                if v is not None and size:
+                    known.append((v / size, size))
             s = self._schema.checks.outliers
-            enough = len(known) >= s.peer_min_count
-            self._fits[(kind, key)] = outliers.fit(known, s, peers=True) if enough else None
+            found = None
+            if len(known) >= s.peer_min_count:
+                typical = outliers.median([size for _v, size in known])
+                model = outliers.fit([v * typical for v, _size in known], s, peers=True)
+                if model is not None:
+                    found = (outliers.median([v for v, _size in known]), model)
+            self._fits[(kind, key)] = found
         return self._fits[(kind, key)]
 
 
@@ -147,17 +155,19 @@ def _stock_expectation(
 def _peer_expectation(
     schema: Schema, f: Field, value: float, unit: Unit, peers: _Peers
 ) -> _Expectation | None:
-    model = peers.fit(unit.kind, f.key)
-    size = _Peers.size(unit)
-    if model is None or (unit.kind == "district" and not size):
+    found = peers.fit(unit.kind, f.key)
+    size = _Peers.size(unit) or (None if unit.kind == "district" else 1.0)
+    if found is None or size is None:
         return None
-    scale = size or 1.0
-    verdict = model.verdict(value / scale)
-    if size:
+    per_size, model = found
+    expected = per_size * size
+    c = model.offset
+    distance = abs(outliers.log_scale(value, c) - outliers.log_scale(expected, c))
+    verdict = outliers.Verdict(expected=expected, factor=10**distance, tolerance=model.tolerance)
+    if unit.kind == "district":
         basis = "số liệu của các đơn vị cùng loại, quy theo số xã, phường, thị trấn"
     else:
         basis = "số liệu của các đơn vị cùng loại"
-    expected = verdict.expected * scale
     return _Expectation(verdict, expected, None, "", basis)
 
 
@@ -264,7 +274,8 @@ def check(schema: Schema, period: ReportingPeriod, units: list[UnitResult], acce
         year = [_Report(pid, name, order, mine[pid]) for pid, name, order in this_year if pid in mine]
         old = last_year_rows(accepted, u.unit)
         last = [_Report(pid, name, order, old[pid]) for pid, name, order in previous if pid in old]
-        sub.issues += _outlier_issues(schema, period, u, year, last, peers)
         flagged = _novelty_issue(schema, period, u, year, last)
+        if flagged is None or flagged.code != "report-empty":  # an empty report: nothing to judge
+            sub.issues += _outlier_issues(schema, period, u, year, last, peers)
         if flagged is not None:
             sub.issues.append(flagged)
