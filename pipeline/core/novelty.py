@@ -14,7 +14,7 @@ from pipeline.core.model import Value
 Figures = Mapping[str, Value]
 
 
-def stored_form(v: Value) -> int | float | str | None:
+def stored_form(v: Value | object) -> object:
     """A value as the ledger stores it (JSON): a date as ISO text, blank text as None."""
     if isinstance(v, date):
         return v.isoformat()
@@ -24,7 +24,7 @@ def stored_form(v: Value) -> int | float | str | None:
 
 
 def empty(values: Figures, numeric_keys: Iterable[str]) -> bool:
-    """Every figure blank or zero."""
+    """Every figure blank or zero (stops at the first figure that is not)."""
     return all(stored_form(values.get(k)) in (None, 0) for k in numeric_keys)
 
 
