@@ -67,7 +67,8 @@ def fit(history: Sequence[float], settings: OutlierSettings, *, peers: bool = Fa
     if not history:
         return None
     c = settings.offset
-    logs = [log_scale(h, c) for h in history]
+    log10 = math.log10
+    logs = [log10((h if h > 0 else 0.0) + c) for h in history]  # log_scale, inlined: 10,000 peers
     centre = median(logs)
     spread = MAD_TO_SD * median([abs(x - centre) for x in logs]) if len(logs) > 1 else 0.0
     floor = settings.peer_min_factor if peers else settings.min_factor

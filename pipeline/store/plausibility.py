@@ -76,7 +76,7 @@ class _Peers:
         self._schema = schema
         self._period_code = period_code
         self._units = units
-        self._fits: dict[str, dict[str, tuple[float, outliers.Fit] | None]] = {}
+        self._fits: dict[str, tuple[dict[str, tuple[float, outliers.Fit] | None], dict[str, list[str]]]] = {}
 
     @staticmethod
     def size(unit: Unit) -> float | None:
@@ -84,16 +84,26 @@ class _Peers:
 
     def fit(self, kind: str, key: str) -> tuple[float, outliers.Fit] | None:
         """(median figure per unit of size, the fit of the peers at a median size)."""
-        fits = self._fits.get(kind)
-        if fits is None:
-            fits = self._fits[kind] = self._fit_kind(kind)
-        return fits.get(key)
+        return self._kind(kind)[0].get(key)
 
-    def _fit_kind(self, kind: str) -> dict[str, tuple[float, outliers.Fit] | None]:
-        """Every indicator's fit for one kind of unit, from one pass over the units."""
+    def suspects(self, unit: Unit) -> list[str]:
+        """The keys of the unit's figures that the peers' fits flag (the exact verdict follows)."""
+        return self._kind(unit.kind)[1].get(unit.code, [])
+
+    def _kind(self, kind: str) -> tuple[dict[str, tuple[float, outliers.Fit] | None], dict[str, list[str]]]:
+        known = self._fits.get(kind)
+        if known is None:
+            known = self._fits[kind] = self._fit_kind(kind)
+        return known
+
+    def _fit_kind(
+        self, kind: str
+    ) -> tuple[dict[str, tuple[float, outliers.Fit] | None], dict[str, list[str]]]:
+        """Every indicator's fit for one kind of unit, and the units each flags, in one pass
+        over the units and one comparison per figure (no per-figure function call: at 10,000
+        units the peers' check is the cold run's, see docs/performance.md)."""
         keys = [f.key for f in _judged(self._schema, kind, self._period_code)]
-        per_size: dict[str, list[float]] = {k: [] for k in keys}
-        sizes: dict[str, list[float]] = {k: [] for k in keys}
+        columns: dict[str, list[tuple[str, float, float]]] = {k: [] for k in keys}  # (unit, value, size)
         for u in self._units:
             if u.unit.kind != kind or u.submission is None:
                 continue
@@ -104,19 +114,29 @@ class _Peers:
             for k in keys:
                 v = values.get(k)
                 if type(v) is int or type(v) is float:
-                    per_size[k].append(v / size)
-                    sizes[k].append(size)
+                    columns[k].append((u.unit.code, v, size))
         s = self._schema.checks.outliers
+        c = s.offset
         fits: dict[str, tuple[float, outliers.Fit] | None] = {}
+        suspects: dict[str, list[str]] = {}
         for k in keys:
-            known = per_size[k]
+            column = columns[k]
             fits[k] = None
-            if len(known) >= s.peer_min_count:
-                typical = outliers.median(sizes[k])
-                model = outliers.fit([v * typical for v in known], s, peers=True)
-                if model is not None:
-                    fits[k] = (outliers.median(known), model)
-        return fits
+            if len(column) < s.peer_min_count:
+                continue
+            per_size = [v / size for _u, v, size in column]
+            typical = outliers.median([size for _u, _v, size in column])
+            model = outliers.fit([v * typical for v in per_size], s, peers=True)
+            if model is None:
+                continue
+            middle = outliers.median(per_size)
+            fits[k] = (middle, model)
+            t = model.tolerance
+            for unit, v, size in column:
+                e = middle * size + c
+                if v + c > t * e or (v + c) * t < e:
+                    suspects.setdefault(unit, []).append(k)
+        return fits, suspects
 
 
 def _explanation(schema: Schema, f: Field, sub: Submission) -> str:
@@ -265,7 +285,11 @@ def _outlier_issues(
     c = schema.checks.outliers.offset
     floor = schema.checks.outliers.min_factor
     size = _Peers.size(u.unit) or (None if u.unit.kind == "district" else 1.0)
-    for f in _judged(schema, u.unit.kind, period.period.code):
+    judged = _judged(schema, u.unit.kind, period.period.code)
+    if not own_history:  # only the figures the peers' fits flag: the rest cannot be outliers
+        flagged = set(peers.suspects(u.unit))
+        judged = tuple(f for f in judged if f.key in flagged)
+    for f in judged:
         raw = values.get(f.key)
         if type(raw) is not int and type(raw) is not float:
             continue
