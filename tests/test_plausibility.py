@@ -26,6 +26,9 @@ from pipeline.ooxml.edit import fill_workbook
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.workbook import year_sheet
 from pipeline.run import consolidate
+from pipeline.store import history
+from pipeline.store.ledger import FILE_NAME as LEDGER_FILE
+from pipeline.store.ledger import Ledger
 
 # openpyxl reads the year sheet's sparklines as an extension it drops: only the values matter here
 pytestmark = pytest.mark.filterwarnings("ignore:Sparkline Group extension:UserWarning")
@@ -323,3 +326,16 @@ def test_template_without_explanation_cells_still_reads(schema: Schema, tmp_path
     assert checked.submission.unit == "SYT"
     assert not [i for i in checked.submission.issues if i.code == "field-missing"]
     assert all(checked.submission.values.get(f.key) is None for f in schema.explanations.values())
+
+
+def test_period_figures_are_each_units_accepted_figures(schema: Schema, year: Year) -> None:
+    with Ledger(year.outbox / LEDGER_FILE) as ledger:
+        q1 = history.period_figures(ledger, "2023-Q1")
+    manifest = year.manifests["Q1"]
+    accepted = {u["code"]: u["file"] for u in year.reports["Q1"]["units"] if u["file"] is not None}
+    assert set(q1) == set(accepted)
+    for code, figures in q1.items():
+        written = manifest.units[code].values
+        assert written is not None
+        for f in schema.indicators:
+            assert figures.get(f.key) == written[f.key], (code, f.key)

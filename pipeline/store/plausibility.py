@@ -103,7 +103,9 @@ class _Peers:
         over the units and one comparison per figure (no per-figure function call: at 10,000
         units the peers' check is the cold run's, see docs/performance.md)."""
         keys = [f.key for f in _judged(self._schema, kind, self._period_code)]
-        columns: dict[str, list[tuple[str, float, float]]] = {k: [] for k in keys}  # (unit, value, size)
+        codes: list[str] = []
+        sizes: list[float] = []
+        rows: list[tuple[Value, ...]] = []
         for u in self._units:
             if u.unit.kind != kind or u.submission is None:
                 continue
@@ -111,31 +113,33 @@ class _Peers:
             if size is None:
                 continue
             values = u.submission.values
-            for k in keys:
-                v = values.get(k)
-                if type(v) is int or type(v) is float:
-                    columns[k].append((u.unit.code, v, size))
+            codes.append(u.unit.code)
+            sizes.append(size)
+            rows.append(tuple([values.get(k) for k in keys]))
         s = self._schema.checks.outliers
         c = s.offset
         fits: dict[str, tuple[float, outliers.Fit] | None] = {}
         suspects: dict[str, list[str]] = {}
-        for k in keys:
-            column = columns[k]
+        for k, column in zip(keys, zip(*rows, strict=True) if rows else [() for _k in keys], strict=True):
             fits[k] = None
-            if len(column) < s.peer_min_count:
+            # (unit, figure, size) of the units that reported the figure
+            known = [(n, v, sizes[n]) for n, v in enumerate(column) if type(v) is int or type(v) is float]
+            if len(known) < s.peer_min_count:
                 continue
-            per_size = [v / size for _u, v, size in column]
-            typical = outliers.median([size for _u, _v, size in column])
+            per_size = [v / size for _n, v, size in known]
+            typical = outliers.median([size for _n, _v, size in known])
             model = outliers.fit([v * typical for v in per_size], s, peers=True)
             if model is None:
                 continue
             middle = outliers.median(per_size)
             fits[k] = (middle, model)
             t = model.tolerance
-            for unit, v, size in column:
-                e = middle * size + c
-                if v + c > t * e or (v + c) * t < e:
-                    suspects.setdefault(unit, []).append(k)
+            for n in [
+                n
+                for n, v, size in known
+                if v + c > t * (middle * size + c) or (v + c) * t < middle * size + c
+            ]:
+                suspects.setdefault(codes[n], []).append(k)
         return fits, suspects
 
 
