@@ -54,10 +54,13 @@ def write_year_sheet(
     cols = columns(schema, result)
     last_col = len(cols) - 1
     annual = _annual(schema, result)
-    lines = [(TITLE, f.title), (f"Năm {result.period.year}, đến {result.period.name_vi}", f.subtitle)]
+    names = ", ".join(schema.calendar.period(c).name for c in reached(schema, result))
+    lines = [(TITLE, f.title), (f"Các kỳ báo cáo năm {result.period.year}: {names}", f.subtitle)]
     if annual and schema.rubric.annual is not None:
         lines.append((f"Xếp loại năm (thi đua, khen thưởng): {schema.rubric.annual.rule}", f.subtitle))
     row = layout.title_rows(ws, f, 0, last_col, lines)
+    if annual:
+        ws.set_row(len(lines) - 1, 36)  # the rating's rule wraps on two lines
     header = row
     layout.table_header(ws, f, header, cols)
     ws.set_row(header, 45)
@@ -97,4 +100,9 @@ def write_year_sheet(
             )
     spliced.reserve(ws, header + len(rows), last_col)
     layout.finish_table(ws, header, header + max(len(rows), 1), last_col, 3)
+    if len(codes) > 2:
+        # Past two periods the table is ~250 characters wide: on one A4 page its text would print
+        # below 8 pt. Two pages wide, the unit's code and name repeated on each.
+        ws.fit_to_pages(2, 0)
+        ws.repeat_columns(0, 2)
     return rows
