@@ -339,3 +339,12 @@ def test_period_figures_are_each_units_accepted_figures(schema: Schema, year: Ye
         assert written is not None
         for f in schema.indicators:
             assert figures.get(f.key) == written[f.key], (code, f.key)
+
+
+def test_criteria_sheet_explains_the_annual_rating_in_the_year_run(schema: Schema, year: Year) -> None:
+    assert schema.rubric.annual is not None
+    for code, shown in (("9M", False), ("Y", True)):
+        path = year.outbox / f"2023-{code}" / f"tong-hop-2023-{code}.xlsx"
+        ws = openpyxl.load_workbook(path, read_only=True)["Chi tiết điểm"]
+        top = [str(v) for r in ws.iter_rows(max_row=4, values_only=True) for v in r if v is not None]
+        assert any(schema.rubric.annual.rule in t for t in top) == shown, code

@@ -149,7 +149,7 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
             (f"Xếp loại năm (thi đua, khen thưởng; xem trang {year_sheet.SHEET}): {annual.rule}", f.subtitle),
         ]
         header = layout.title_rows(ws, f, 0, last_col, lines)
-        ws.set_row(header - 1, 48)
+        ws.set_row(len(lines) - 1, 48)  # the rating's rule wraps
     else:
         header = simple_title(ws, f, ctx.result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
     layout.table_header(ws, f, header, columns)
