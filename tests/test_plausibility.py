@@ -287,13 +287,19 @@ def test_first_period_without_history_compares_with_peers(
     on_time = _on_time_units(manifest, set())
     department = next(c for c in on_time if schema.unit_by_code[c].kind == "department")
     district = next(c for c in on_time if schema.unit_by_code[c].kind == "district")
-    empty = next(c for c in on_time if c not in (department, district))
+    empty = next(c for c in on_time if c != district and schema.unit_by_code[c].kind == "district")
     grown = dict(manifest.units[department].files[0].values)
     grown["t2_dossiers_received"] = grown["t2_dossiers_received"] * 100
     _rewrite(template_path, manifest, department, grown)
-    shrunk = dict(manifest.units[district].files[0].values)
-    shrunk["t2_dossiers_online"] = shrunk["t2_dossiers_online"] // 100
-    _rewrite(template_path, manifest, district, shrunk)
+    grown_district = dict(manifest.units[district].files[0].values)
+    grown_district["t4_reception_turns"] = grown_district["t4_reception_turns"] * 100
+    grown_district["t4_reception_people"] = grown_district["t4_reception_people"] * 100
+    _rewrite(template_path, manifest, district, grown_district)
+    # far below the peers is no outlier without a history of its own (a small unit)
+    small_unit = next(c for c in on_time if c != department and schema.unit_by_code[c].kind == "department")
+    small = dict(manifest.units[small_unit].files[0].values)
+    small["t2_dossiers_online"] = small["t2_dossiers_online"] // 100
+    _rewrite(template_path, manifest, small_unit, small)
     zeros = dict(manifest.units[empty].files[0].values)
     for f in schema.indicators:
         if zeros.get(f.key) is not None:
@@ -306,7 +312,8 @@ def test_first_period_without_history_compares_with_peers(
     report = json.loads((tmp_path / "outbox" / "2023-Q1" / "run.json").read_text(encoding="utf-8"))
     flagged = {(unit, i["cell"]) for unit, i in _issues(report, "value-outlier")}
     assert (department, _cell(schema, "t2_dossiers_received")) in flagged
-    assert (district, _cell(schema, "t2_dossiers_online")) in flagged
+    assert (district, _cell(schema, "t4_reception_turns")) in flagged
+    assert (small_unit, _cell(schema, "t2_dossiers_online")) not in flagged
     assert [unit for unit, _i in _issues(report, "report-empty")] == [empty]
     # the empty report counts as received; the rubric's completeness points for nothing new
     unit = next(u for u in report["units"] if u["code"] == empty)

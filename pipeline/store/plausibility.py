@@ -134,11 +134,8 @@ class _Peers:
             middle = outliers.median(per_size)
             fits[k] = (middle, model)
             t = model.tolerance
-            for n in [
-                n
-                for n, v, size in known
-                if v + c > t * (middle * size + c) or (v + c) * t < middle * size + c
-            ]:
+            # only above the peers: below them is what a small unit reports (_peer_expectation)
+            for n in [n for n, v, size in known if v + c > t * (middle * size + c)]:
                 suspects.setdefault(codes[n], []).append(k)
         return fits, suspects
 
@@ -202,6 +199,10 @@ def _peer_expectation(
         return None
     per_size, model = found
     expected = per_size * size
+    if value <= expected:
+        # Far below its peers is what a small unit reports (a department's size is unknown);
+        # far above them is what inflates the province's totals: a typo's ×10, ×100.
+        return None
     c = model.offset
     distance = abs(outliers.log_scale(value, c) - outliers.log_scale(expected, c))
     verdict = outliers.Verdict(expected=expected, factor=10**distance, tolerance=model.tolerance)
