@@ -145,6 +145,8 @@ class Criterion:
     full_at: float = 1.0
     zero_at: float = 0.0
     if_no_denominator: float = 0.0
+    may_be_left_out: bool = False  # left out (score rescaled) when none of its figures applies
+    if_no_new_content: float | None = None  # completeness: points of a report with nothing new
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,19 @@ class Cap:
 
 
 @dataclass(frozen=True)
+class AnnualRule:
+    """The annual rating of the year's run: the year report's score and the year's record."""
+
+    report_weight: float
+    record_weight: float
+    period_points: tuple[tuple[str, float], ...]  # (unit status, points out of 100)
+    rule: str
+
+    def points_of(self, status: str) -> float:
+        return dict(self.period_points).get(status, 0.0)
+
+
+@dataclass(frozen=True)
 class Rubric:
     name: str
     total: float
@@ -171,6 +186,7 @@ class Rubric:
     bands: tuple[Band, ...]  # best first: a score gets the first band whose minimum it reaches
     caps: tuple[Cap, ...]
     statuses: tuple[tuple[UnitStatus, str], ...]  # what a unit without a score is rated
+    annual: AnnualRule | None = None
 
     def status_band(self, status: str) -> str:
         """The rating shown for a unit without a score ("Không báo cáo"…); "" when none."""
@@ -178,6 +194,24 @@ class Rubric:
             if known == status:
                 return text
         return ""
+
+
+# --- plausibility checks (schemas/checks.toml) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutlierSettings:
+    offset: float = 10.0
+    min_factor: float = 10.0
+    spread_multiplier: float = 5.0
+    peer_min_factor: float = 30.0
+    peer_min_count: int = 5
+
+
+@dataclass(frozen=True)
+class Checks:
+    outliers: OutlierSettings = OutlierSettings()
+    unchanged_ignore: tuple[str, ...] = ("period", "year", "report_number", "report_date")
 
 
 # --- the template (schemas/template.toml) ------------------------------------------------------
@@ -211,6 +245,7 @@ class Schema:
     rubric: Rubric
     template: TemplateSettings
     codes: dict[str, Code] = field(repr=False)
+    checks: Checks = Checks()
     unit_by_code: dict[str, Unit] = field(init=False, repr=False)
     field_by_key: dict[str, Field] = field(init=False, repr=False)
 
@@ -225,6 +260,11 @@ class Schema:
     @property
     def narratives(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.group == "narrative")
+
+    @property
+    def explanations(self) -> dict[str, Field]:
+        """Each task's explanation cell ("Giải trình số liệu có biến động lớn"), by task."""
+        return {f.task: f for f in self.fields if f.group == "explanation"}
 
     @property
     def identification(self) -> tuple[Field, ...]:
