@@ -112,6 +112,7 @@ def decide(
         made = score.score_all(schema, units, kept)
         used = {score.score_key(u) for u in units}
         cache.keep_scores(period.id, made, [key for key in kept if key not in used])
+    past = history.earlier_results(ledger, period)
     return RunResult(
         period=period,
         as_of=as_of,
@@ -119,7 +120,8 @@ def decide(
         units=units,
         totals=merge.totals(schema, units),
         ranking=ranking.rank(units),
-        past=history.earlier_results(ledger, period),
+        past=past,
+        compared=history.comparison_totals(schema, ledger, period, past),
     )
 
 

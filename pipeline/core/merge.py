@@ -47,6 +47,9 @@ def merge(
             result.submission = chosen
             result.received_at = decisive.file.received_at
             result.days_late = period.days_late(result.received_at) if result.received_at else 0
+            if result.days_late and _resent_in_time(schema, period, versions, decisive):
+                result.days_late = 0
+                result.resubmitted_in_time = True
             result.status = UnitStatus.LATE if result.days_late > 0 else UnitStatus.ON_TIME
         elif versions:
             result.status = UnitStatus.REJECTED
@@ -55,6 +58,25 @@ def merge(
             result.status = UnitStatus.MISSING if period.is_due(as_of) else UnitStatus.NOT_DUE
         results.append(result)
     return results
+
+
+def _resent_in_time(
+    schema: Schema, period: ReportingPeriod, versions: list[Submission], decisive: Submission
+) -> bool:
+    """The fairness policy (schemas/calendar.toml resubmission_policy = "on_time"): a report
+    received on time and rejected, whose corrected version came by the resubmission deadline
+    (resubmit_days working days after the rejected version was received), counts as on time."""
+    calendar = schema.calendar
+    received = decisive.file.received_at
+    if calendar.resubmission_policy != "on_time" or received is None:
+        return False
+    for sub in versions:
+        if sub is decisive:
+            return False
+        at = sub.file.received_at
+        if at is not None and not sub.valid and at <= period.deadline_end:
+            return received <= period.resubmission_end(at, calendar)
+    return False
 
 
 def totals(schema: Schema, results: list[UnitResult]) -> dict[str, int | float]:

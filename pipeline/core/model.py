@@ -155,6 +155,7 @@ class UnitResult:
     submission: Submission | None = None  # the consolidated version
     received_at: datetime | None = None  # the time that decides timeliness
     days_late: int = 0
+    resubmitted_in_time: bool = False  # rejected on time, corrected by the resubmission deadline
     score: Score | None = None
     band: str = ""
     versions: list[Submission] = field(default_factory=list)  # every file of this unit, oldest first
@@ -187,6 +188,9 @@ class RunResult:
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     ranking: list[tuple[int | None, UnitResult]]  # pipeline.core.ranking.rank(units)
     past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
+    # period id → indicator totals of the previous period of the year and the same period of
+    # the previous year, when the ledger has them (pipeline.store.history.comparison_totals)
+    compared: dict[str, dict[str, int | float]] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
 
     def count(self, status: str) -> int:

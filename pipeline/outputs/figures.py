@@ -15,6 +15,7 @@ from pipeline.core.schema import Schema
 from pipeline.core.statuses import Severity, UnitStatus
 from pipeline.core.vietnamese import format_date, format_number
 from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.plain import plain_issue
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ _TASKS: tuple[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], tuple[
 )
 
 
+def task_value_keys(task: str) -> tuple[str, ...]:
+    """The indicator keys whose sum is the task's key figure."""
+    return next((keys for t, _label, _unit, keys, *_rest in _TASKS if t == task), ())
+
+
 def task_figures(result: RunResult) -> list[TaskFigure]:
     """One key figure per task, with its rate where the task has one (from result.totals)."""
 
@@ -117,11 +123,11 @@ def band_counts(result: RunResult, schema: Schema) -> list[tuple[str, int]]:
     return [(b, unit_bands.count(b)) for b in band_names(schema)]
 
 
-def _first_error(unit: UnitResult) -> str:
+def _first_error(unit: UnitResult, schema: Schema) -> str:
     for sub in reversed(unit.versions):
         for issue in sub.issues:
             if issue.severity == Severity.ERROR:
-                return issue.message
+                return plain_issue(issue, schema)
     return ""
 
 
@@ -142,8 +148,8 @@ def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
     if unit.status == UnitStatus.MISSING:
         return f"Chưa nộp báo cáo (hạn {format_date(result.period.deadline)})"
     if unit.status == UnitStatus.REJECTED:
-        error = _first_error(unit)
-        return "Báo cáo bị trả lại" + (f": {error}" if error else "")
+        error = _first_error(unit, schema)
+        return "Báo cáo bị trả lại" + (f": {error.rstrip('.')}" if error else "")
     parts: list[str] = []
     if unit.score is not None:
         parts.append(

@@ -169,6 +169,41 @@ def apply(
     attach_history(units, stored)
 
 
+def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]]:
+    """Each unit's accepted (consolidated) figures for `period_id`, as the ledger recorded them:
+    unit code → indicator key → value. The one way outputs read another period's figures (the
+    report's comparisons), so that following merged units' predecessors is a change here."""
+    out: dict[str, dict[str, Value]] = {}
+    for unit, rows in ledger.versions_by_unit([period_id]).items():
+        for row in rows:  # oldest first: the latest accepted version wins
+            if row.status == "accepted":
+                out[unit] = dict(row.values)
+    return out
+
+
+def comparison_totals(
+    schema: Schema, ledger: Ledger, period: ReportingPeriod, past: list[PastResult]
+) -> dict[str, dict[str, int | float]]:
+    """Period id → the totals of every indicator over the units' accepted figures, for the
+    previous period of the year and the same period of the previous year, when the ledger holds
+    results for them (the report's "so với kỳ trước, cùng kỳ năm trước")."""
+    recorded = {p.period_id for p in past}
+    earlier = [pid for pid, _name in _earlier_periods(schema, period)[:1]]
+    wanted = [*earlier, f"{period.year - 1}-{period.period.code}"]
+    out: dict[str, dict[str, int | float]] = {}
+    for pid in wanted:
+        if pid not in recorded:
+            continue
+        sums: dict[str, int | float] = {f.key: 0 for f in schema.indicators}
+        for values in period_figures(ledger, pid).values():
+            for key in sums:
+                v = values.get(key)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    sums[key] += v
+        out[pid] = sums
+    return out
+
+
 def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:
     """Every recorded unit result of periods before `period` (earlier years included)."""
     return [

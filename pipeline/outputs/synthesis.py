@@ -1,0 +1,128 @@
+"""What the units wrote, grouped: the report's general assessment (strengths, limitations,
+causes), its directions and its proposals come from the units' own narratives.
+
+The rule, plain and deterministic (no model, no network):
+
+1. Each unit's text is cut into sentences: at ". ", "; ", "! ", "? ", at line breaks and at
+   list marks ("- ", "+ ", "• ", "1. ", "a) "). Fragments under three words are dropped.
+2. A sentence is compared by its folded words (pipeline.core.vietnamese.fold: lower case, no
+   diacritics, no punctuation), short function words left out.
+3. Two sentences make the same point when their folded word sets are equal, or when their
+   Jaccard similarity (shared words / all words) is at least SIMILAR (0.6).
+4. Units are read in registry order; a sentence joins the first group whose first sentence it
+   is similar to, else starts a group. A unit counts once per group.
+5. Groups are listed by how many units made the point (most first), then by first appearance.
+   Each group is quoted by its first sentence, with the count and the units' names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pipeline.core.vietnamese import fold
+
+SIMILAR = 0.6
+MIN_WORDS = 3
+_SPLIT = re.compile(r"(?<=[.;!?])\s+|\s*[\r\n]+\s*")
+_MARK = re.compile(r"^\s*(?:[-+•*–]+|\d{1,2}[.)]|[a-zđ][)])\s*", re.IGNORECASE)
+_STOP = frozenset(
+    [
+        "va",
+        "cua",
+        "cac",
+        "cho",
+        "voi",
+        "trong",
+        "la",
+        "da",
+        "duoc",
+        "co",
+        "nhung",
+        "mot",
+        "de",
+        "tai",
+        "tu",
+        "theo",
+        "tren",
+        "ve",
+        "nay",
+        "do",
+        "khi",
+        "nhu",
+    ]
+)
+
+
+@dataclass
+class Point:
+    """One point several units made: its first wording and who made it."""
+
+    text: str
+    words: frozenset[str]
+    first: int  # order of appearance
+    units: list[str] = field(default_factory=list)  # unit names, registry order, once each
+
+    @property
+    def count(self) -> int:
+        return len(self.units)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a narrative, list marks removed, each ending with a full stop."""
+    out = []
+    for piece in _SPLIT.split(" ".join(text.replace("\r", "\n").split(" "))):
+        piece = _MARK.sub("", piece).strip().rstrip(".;,:").strip()
+        if len(piece.split()) < MIN_WORDS:
+            continue
+        out.append(piece[:1].upper() + piece[1:] + ".")
+    return out
+
+
+def _words(sentence: str) -> frozenset[str]:
+    return frozenset(w for w in fold(sentence).split() if w not in _STOP)
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if a == b:
+        return True
+    union = len(a | b)
+    return union > 0 and len(a & b) / union >= SIMILAR
+
+
+def group(texts: Iterable[tuple[str, str]]) -> list[Point]:
+    """(unit name, text) in registry order → the points made, most often made first.
+
+    Only points sharing a word are compared (an index by word), so the work grows with the
+    number of sentences, not with its square."""
+    points: list[Point] = []
+    exact: dict[frozenset[str], Point] = {}
+    by_word: dict[str, list[Point]] = {}
+    for unit, text in texts:
+        for sentence in sentences(text):
+            words = _words(sentence)
+            if not words:
+                continue
+            found = exact.get(words)
+            if found is None:
+                candidates = sorted({p.first: p for w in words for p in by_word.get(w, ())}.items())
+                found = next((p for _i, p in candidates if _similar(words, p.words)), None)
+            if found is None:
+                found = Point(sentence, words, len(points))
+                points.append(found)
+                exact[words] = found
+                for w in words:
+                    by_word.setdefault(w, []).append(found)
+            if unit not in found.units:
+                found.units.append(unit)
+    return sorted(points, key=lambda p: (-p.count, p.first))
+
+
+def quote(point: Point, names: int = 6) -> str:
+    """ "Sentence (3 đơn vị: A, B, C)." — the first `names` units named, the rest counted."""
+    shown = ", ".join(point.units[:names])
+    more = point.count - names
+    if more > 0:
+        shown += f" và {more} đơn vị khác"
+    return f"{point.text[:-1]} ({point.count} đơn vị: {shown})."
