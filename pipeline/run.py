@@ -119,7 +119,7 @@ def decide(
         files=files,
         units=units,
         totals=merge.totals(schema, units),
-        ranking=ranking.rank(units),
+        ranking=ranking.rank(units, [b.name for b in schema.rubric.bands]),
         past=past,
         compared=history.comparison_totals(schema, ledger, period, past),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
@@ -60,23 +60,31 @@ def merge(
     return results
 
 
+def grace_deadline(schema: Schema, period: ReportingPeriod, versions: list[Submission]) -> date | None:
+    """Under the fairness policy "on_time" (schemas/calendar.toml resubmission_policy), the day
+    by which a unit whose report came on time but was rejected must send the corrected version
+    to be counted on time: resubmit_days working days after that rejected version was received
+    (never before the period's deadline). None when the policy or the unit's files do not give
+    one. Letters and feedback quote this same day."""
+    if schema.calendar.resubmission_policy != "on_time":
+        return None
+    for sub in sorted(versions, key=_order):
+        at = sub.file.received_at
+        if at is None or at > period.deadline_end:
+            return None
+        if not sub.valid:
+            return period.resubmit_by(at, schema.calendar)
+    return None
+
+
 def _resent_in_time(
     schema: Schema, period: ReportingPeriod, versions: list[Submission], decisive: Submission
 ) -> bool:
-    """The fairness policy (schemas/calendar.toml resubmission_policy = "on_time"): a report
-    received on time and rejected, whose corrected version came by the resubmission deadline
-    (resubmit_days working days after the rejected version was received), counts as on time."""
-    calendar = schema.calendar
+    """The decisive version came after the deadline but by the grace deadline of an earlier,
+    on-time, rejected version."""
     received = decisive.file.received_at
-    if calendar.resubmission_policy != "on_time" or received is None:
-        return False
-    for sub in versions:
-        if sub is decisive:
-            return False
-        at = sub.file.received_at
-        if at is not None and not sub.valid and at <= period.deadline_end:
-            return received <= period.resubmission_end(at, calendar)
-    return False
+    grace = grace_deadline(schema, period, [s for s in versions if _order(s) < _order(decisive)])
+    return received is not None and grace is not None and received.astimezone(period.tz).date() <= grace
 
 
 def totals(schema: Schema, results: list[UnitResult]) -> dict[str, int | float]:

@@ -29,13 +29,14 @@ from pathlib import Path
 from pipeline.core import cellref
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import Issue, has_errors
+from pipeline.core.merge import grace_deadline
 from pipeline.core.model import RunResult, Submission, UnitResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import SEVERITY_ORDER, FileStatus, Severity, UnitStatus
 from pipeline.core.vietnamese import format_date, format_datetime
 from pipeline.ooxml.annotate import CellNote, CheckReport, ReportRow, Wording
 from pipeline.outputs.feedback_workbook import WorkbookJob, build_workbook
-from pipeline.outputs.plain import plain_issue
+from pipeline.outputs.plain import grace_sentence, plain_issue
 from pipeline.outputs.vocabulary import severity_vi
 from pipeline.outputs.written import WrittenFiles, remove_stale
 from pipeline.runtime.pool import Failure, Limits, Pool
@@ -167,26 +168,22 @@ def check_report(
         "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
         f"3. Gửi lại tệp đã sửa cho Sở Nội vụ chậm nhất ngày {deadline}, theo đường đã gửi báo cáo "
         '(thư điện tử hoặc hệ thống quản lý văn bản), ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
-        *((policy,) if (policy := policy_sentence(schema, sub, period)) else ()),
+        *((policy,) if (policy := policy_sentence(schema, sub, period, as_of)) else ()),
     )
     return CheckReport(TITLE, tuple(header), rows, footer, WORDING)
 
 
-def policy_sentence(schema: Schema, sub: Submission, period: ReportingPeriod) -> str:
+def policy_sentence(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> str:
     """Which fairness policy applies to a rejected file (schemas/calendar.toml
-    resubmission_policy); "" for an accepted file."""
+    resubmission_policy) and what it means for this file; "" for an accepted file."""
     if not has_errors(sub.issues):
         return ""
     if schema.calendar.resubmission_policy != "on_time":
-        return "Thời hạn báo cáo tính theo thời điểm Sở Nội vụ nhận được bản đã sửa hợp lệ."
-    at = sub.file.received_at
-    if at is not None and at <= period.deadline_end:
-        by = format_date(period.resubmit_by(at, schema.calendar))
-        return (
-            "Báo cáo này gửi trong hạn: nếu bản đã sửa được gửi lại chậm nhất ngày "
-            f"{by}, báo cáo được tính là đúng hạn (gửi lại trong hạn)."
-        )
-    return "Báo cáo này gửi sau hạn: thời hạn báo cáo tính theo thời điểm nhận bản đã sửa hợp lệ."
+        return "Thời hạn báo cáo được tính theo thời điểm Sở Nội vụ nhận được bản đã sửa hợp lệ."
+    grace = grace_deadline(schema, period, [sub])
+    if grace is None:
+        return "Báo cáo này gửi sau hạn: thời hạn báo cáo được tính theo thời điểm nhận bản đã sửa hợp lệ."
+    return grace_sentence(grace, as_of.astimezone(period.tz).date())
 
 
 def check_report_where(*, annotated: bool) -> str:
@@ -277,7 +274,7 @@ def email_text(
             f"Qua kiểm tra, báo cáo chưa được tổng hợp vì có {v.errors} lỗi{warn}. "
             f"Đề nghị đơn vị sửa và gửi lại báo cáo chậm nhất ngày {deadline}.",
         ]
-        policy = policy_sentence(schema, sub, period)
+        policy = policy_sentence(schema, sub, period, as_of)
         if policy:
             lines.append(policy)
         kept = unit.submission

@@ -143,8 +143,9 @@ def _weakest(unit: UnitResult, n: int = 2) -> str:
     )
 
 
-def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
-    """Why a unit needs attention, in one sentence."""
+def reason(unit: UnitResult, result: RunResult, schema: Schema, *, with_score: bool = True) -> str:
+    """Why a unit needs attention, in one sentence (`with_score`: its score in the sentence,
+    where no numeric cell beside shows it)."""
     if unit.status == UnitStatus.MISSING:
         return f"Chưa nộp báo cáo (hạn {format_date(result.period.deadline)})"
     if unit.status == UnitStatus.REJECTED:
@@ -152,8 +153,11 @@ def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
         return "Báo cáo bị trả lại" + (f": {error.rstrip('.')}" if error else "")
     parts: list[str] = []
     if unit.score is not None:
+        band = vi.band_of(unit, schema.rubric)
         parts.append(
-            f"Đạt {format_number(unit.score.total)} điểm, xếp loại {vi.band_of(unit, schema.rubric)}"
+            f"Đạt {format_number(unit.score.total)} điểm, xếp loại {band}"
+            if with_score
+            else f"Xếp loại {band}"
         )
         weakest = _weakest(unit)
         if weakest:
@@ -163,7 +167,9 @@ def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
     return "; ".join(parts)
 
 
-def attention(result: RunResult, schema: Schema, n: int = 5) -> list[tuple[UnitResult, str]]:
+def attention(
+    result: RunResult, schema: Schema, n: int = 5, *, with_score: bool = True
+) -> list[tuple[UnitResult, str]]:
     """The n units needing most attention: no report, rejected, then the lowest scores (then
     most days late, then registry order)."""
     first = {UnitStatus.MISSING: 0, UnitStatus.REJECTED: 1}
@@ -174,7 +180,7 @@ def attention(result: RunResult, schema: Schema, n: int = 5) -> list[tuple[UnitR
         for i, u in enumerate(result.units)
         if u.status != UnitStatus.NOT_DUE
     ]
-    return [(u, reason(u, result, schema)) for *_key, u in heapq.nsmallest(n, due)]
+    return [(u, reason(u, result, schema, with_score=with_score)) for *_key, u in heapq.nsmallest(n, due)]
 
 
 # ------------------------------------------------------------------ previous period

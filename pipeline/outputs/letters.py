@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.core.merge import grace_deadline
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import Severity, UnitStatus
@@ -21,7 +22,7 @@ from pipeline.ooxml import docx as word
 from pipeline.ooxml.docx import Paper, Run
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.late_list import late_units, received_at
-from pipeline.outputs.plain import plain_issue
+from pipeline.outputs.plain import grace_sentence, plain_issue
 from pipeline.outputs.written import WrittenFiles, remove_stale
 from pipeline.store.cache import Cache
 
@@ -114,15 +115,9 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
             "Đề nghị quý cơ quan, đơn vị hoàn thiện các nội dung trên và gửi lại chính tệp báo cáo về "
             f"Sở Nội vụ chậm nhất ngày {by}."
         )
-        if (
-            schema.calendar.resubmission_policy == "on_time"
-            and latest is not None
-            and _sent_on_time(unit, result)
-        ):
-            paper.paragraph(
-                "Báo cáo đã gửi trong hạn; nếu bản hoàn thiện được gửi lại trong thời hạn trên, báo cáo "
-                "được tính là đúng hạn."
-            )
+        grace = grace_deadline(schema, rp, unit.versions)
+        if grace is not None:
+            paper.paragraph(grace_sentence(grace, today))
     else:  # late: the report is in, the unit is told to keep the deadlines, nothing to send
         got = format_moment(received_at(unit), tz)
         paper.paragraph(
@@ -140,12 +135,6 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
     paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
     paper.signature(vi.RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], vi.SIGNER)
     return paper
-
-
-def _sent_on_time(unit: UnitResult, result: RunResult) -> bool:
-    """The unit's first file came by the period's deadline."""
-    first = unit.versions[0].file.received_at if unit.versions else None
-    return first is not None and first <= result.period.deadline_end
 
 
 def write_letters(

@@ -9,9 +9,11 @@ an issue through `plain_issue`.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from pipeline.core.issues import Issue
 from pipeline.core.schema import Schema
+from pipeline.core.vietnamese import format_date
 
 # "(D15)", "(Số liệu!D15)": a cell quoted beside a label in a rule's figures.
 _QUOTED_CELL = re.compile(r"\s*\((?:[^()!]{1,40}!)?\$?[A-Z]{1,3}\$?\d{1,7}\)")
@@ -48,3 +50,16 @@ def plain_issue(issue: Issue, schema: Schema) -> str:
 
 def _item_word(m: re.Match[str]) -> str:
     return "Mục" if m.group(1) == "Ô" else "mục"
+
+
+def grace_sentence(grace: date, today: date) -> str:
+    """What the fairness policy means for a report sent on time and rejected."""
+    if grace >= today:
+        return (
+            "Báo cáo đã gửi trong hạn: nếu bản hoàn thiện được gửi lại chậm nhất ngày "
+            f"{format_date(grace)}, báo cáo được tính là đúng hạn (gửi lại trong hạn)."
+        )
+    return (
+        f"Báo cáo đã gửi trong hạn nhưng thời hạn gửi lại để được tính đúng hạn (ngày {format_date(grace)}) "
+        "đã qua: bản hoàn thiện được tính theo thời điểm Sở Nội vụ nhận được."
+    )

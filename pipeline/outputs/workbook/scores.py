@@ -5,6 +5,7 @@ criterion of every unit, with the rule and figures behind its points)."""
 from __future__ import annotations
 
 from pipeline.core.model import UnitResult
+from pipeline.core.schema import Schema
 from pipeline.core.vietnamese import format_number
 from pipeline.ooxml import rowxml
 from pipeline.ooxml.rowxml import number, repeated_number, row, text
@@ -120,7 +121,26 @@ def ranking_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
             },
         )
     finish(spliced, ws, header, last_row, last_col, 3)
+    # Under the table, how it is ordered (pipeline.core.ranking).
+    sheet.fresh(row(text(s.cell, ranking_order(schema)) + s.cell.blank * last_col, 33))
+    spliced.merge(ws, last_row + 1, 0, last_row + 1, last_col)
+    spliced.reserve(ws, last_row + 1, last_col)
     return sheet
+
+
+def ranking_order(schema: Schema) -> str:
+    """The sentence under the ranking table: how it is ordered (pipeline.core.ranking)."""
+    bands = ", ".join(b.name for b in schema.rubric.bands)
+    caps = "; ".join(c.rule for c in schema.rubric.caps)
+    return (
+        f"Thứ tự xếp hạng: theo mức xếp loại ({bands}), trong cùng mức theo tổng điểm từ cao xuống thấp."
+        + (
+            f" {caps}: đơn vị bị giới hạn mức xếp loại đứng sau các đơn vị mức cao hơn dù điểm cao hơn; "
+            'lý do ghi ở cột "Ghi chú".'
+            if caps
+            else ""
+        )
+    )
 
 
 # ---------------------------------------------------------------- Chi tiết điểm
