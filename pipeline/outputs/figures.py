@@ -208,21 +208,26 @@ class Suggestion:
     error_periods: tuple[str, ...]  # period ids with error issues
 
 
-def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[Suggestion]:
-    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons)."""
-    scored = sorted(
-        (u for u in result.units if u.score is not None),
-        key=lambda u: round(u.score.total, 2) if u.score else 0.0,
-    )
-    low_cut = round(scored[min(lowest, len(scored)) - 1].score.total, 2) if scored else None  # type: ignore[union-attr]
-    weak_bands = {b.name for b in schema.rubric.bands[-2:]}
+def inspection_list(result: RunResult, schema: Schema) -> list[Suggestion]:
+    """Units to inspect by the explicit criteria of schemas/rubric.toml [inspection]: a band
+    among `bands`, late or missing in `late_periods` periods of the year or more, rejected or
+    with errors in `rejected_periods` or more, a drop of `score_drop` points or more since the
+    previous period. Most criteria met first, then the lower band, the lower score, registry
+    order. The consolidating department is left out when `exclude_consolidating` (default)."""
+    policy = schema.inspection
+    skip = schema.papers.consolidating_unit if policy.exclude_consolidating else ""
+    bands = [b.name for b in schema.rubric.bands]
     names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
     names[result.period.id] = result.period.name_vi
+    previous_name, previous = previous_period(result, schema)
     past_of: dict[str, list[PastResult]] = {}  # one pass: a scan per unit is quadratic at national scale
     for p in result.past:
-        past_of.setdefault(p.unit, []).append(p)
-    out: list[Suggestion] = []
-    for u in result.units:
+        if p.period_id in names:  # this year's earlier periods
+            past_of.setdefault(p.unit, []).append(p)
+    found: list[tuple[tuple[int, int, float, int], Suggestion]] = []
+    for index, u in enumerate(result.units):
+        if u.unit.code == skip or u.status == UnitStatus.NOT_DUE:
+            continue
         past = past_of.get(u.unit.code, [])
         late = [p.period_id for p in past if p.status in (UnitStatus.LATE, UnitStatus.MISSING)]
         if u.status in (UnitStatus.LATE, UnitStatus.MISSING):
@@ -232,22 +237,33 @@ def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[
             i.severity == Severity.ERROR for s in u.versions for i in s.issues
         ):
             errors.append(result.period.id)
+        band = vi.band_of(u, schema.rubric)
         reasons: list[str] = []
-        if u.score is not None and low_cut is not None and round(u.score.total, 2) <= low_cut:
+        if u.score is not None and band in policy.bands:
+            weakest = _weakest(u)
             reasons.append(
-                f"Điểm thấp: {format_number(u.score.total)} điểm ({vi.band_of(u, schema.rubric)})"
-                + (f"; {_weakest(u)}" if _weakest(u) else "")
+                f"Xếp loại {band} ({format_number(u.score.total)} điểm)"
+                + (f"; thấp ở: {weakest}" if weakest else "")
             )
-        elif u.score is not None and u.score.band in weak_bands:
-            reasons.append(f"Xếp loại {u.score.band} ({format_number(u.score.total)} điểm)")
-        if u.status == UnitStatus.MISSING:
-            reasons.append("Không báo cáo kỳ này")
-        if len(late) >= 2:
+        if len(late) >= policy.late_periods:
             reasons.append("Nộp muộn hoặc không nộp nhiều kỳ: " + ", ".join(names.get(p, p) for p in late))
-        if len(errors) >= 2:
-            reasons.append("Báo cáo có lỗi nhiều kỳ: " + ", ".join(names.get(p, p) for p in errors))
-        elif u.status == UnitStatus.REJECTED:
-            reasons.append("Báo cáo kỳ này bị trả lại")
-        if reasons:
-            out.append(Suggestion(u, tuple(reasons), tuple(late), tuple(errors)))
-    return out
+        elif u.status == UnitStatus.MISSING:
+            reasons.append("Không báo cáo kỳ này")
+        if len(errors) >= policy.rejected_periods:
+            reasons.append(
+                "Báo cáo bị trả lại hoặc có lỗi nhiều kỳ: " + ", ".join(names.get(p, p) for p in errors)
+            )
+        before = previous.get(u.unit.code)
+        if u.score is not None and before is not None and before.score is not None:
+            drop = round(before.score - u.score.total, 2)
+            if drop >= policy.score_drop:
+                reasons.append(f"Điểm giảm {format_number(drop)} điểm so với {previous_name}")
+        if not reasons:
+            continue
+        worst = bands.index(band) if band in bands else len(bands)
+        score = u.score.total if u.score is not None else -1.0
+        found.append(
+            ((-len(reasons), -worst, score, index), Suggestion(u, tuple(reasons), tuple(late), tuple(errors)))
+        )
+    found.sort(key=lambda item: item[0])
+    return [s for _key, s in found]

@@ -11,6 +11,7 @@ from typing import IO
 
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
+from pipeline.core.vietnamese import format_number
 from pipeline.ooxml.xlsx import SplicedSheets, Styles, Workbook
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
@@ -43,8 +44,18 @@ def write_inspection_sheet(
     ws = wb.add_worksheet(SHEET)
     last_col = len(COLUMNS) - 1
     row = layout.run_header(ws, f, 2, last_col, result, schema)
-    earlier = sorted({p.period_id for p in result.past})
+    earlier = [
+        p.name_vi
+        for p in result.period.previous_in_year(schema.calendar)
+        if p.id in {x.period_id for x in result.past}
+    ]
     basis = "các kỳ trước có trong sổ theo dõi: " + ", ".join(earlier) if earlier else "chưa có kỳ trước"
+    policy = schema.inspection
+    criteria = (
+        f"Tiêu chí: xếp loại {' hoặc '.join(policy.bands)}; nộp muộn hoặc không nộp từ {policy.late_periods} kỳ; "
+        f"bị trả lại hoặc có lỗi từ {policy.rejected_periods} kỳ; điểm giảm từ {format_number(policy.score_drop)} "
+        "điểm so với kỳ trước. Xếp theo số tiêu chí, rồi mức xếp loại, rồi điểm."
+    )
     header = layout.title_rows(
         ws,
         f,
@@ -53,6 +64,7 @@ def write_inspection_sheet(
         [
             (TITLE, f.title),
             (f"Kỳ báo cáo: {result.period.name_vi} (căn cứ kỳ này và {basis})", f.subtitle),
+            (criteria, f.subtitle),
         ],
     )
     layout.table_header(ws, f, header, COLUMNS)
