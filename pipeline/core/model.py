@@ -155,11 +155,11 @@ class UnitResult:
     submission: Submission | None = None  # the consolidated version
     received_at: datetime | None = None  # the time that decides timeliness
     days_late: int = 0
-    resubmitted_in_time: bool = False  # rejected on time, corrected by the resubmission deadline
     score: Score | None = None
     band: str = ""
     versions: list[Submission] = field(default_factory=list)  # every file of this unit, oldest first
     history: list[Version] = field(default_factory=list)  # every version ever received (ledger)
+    resubmitted_in_time: bool = False  # sent on time, rejected, corrected by the grace deadline
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,10 @@ class Pages:
     breaks: tuple[int, ...]
     scale: int
 
+    def first_page_last(self, last: int) -> int:
+        """The last column printed on the first page (`last`: the table's last column)."""
+        return self.breaks[0] - 1 if self.breaks else last
+
     def spans(self, first: int, last: int) -> list[tuple[int, int]]:
         """(first, last) columns of each page's part of the range first..last."""
         starts = [first, *(b for b in self.breaks if first < b <= last)]

@@ -4,7 +4,8 @@ causes), its directions and its proposals come from the units' own narratives.
 The rule, plain and deterministic (no model, no network):
 
 1. Each unit's text is cut into sentences: at ". ", "; ", "! ", "? ", at line breaks and at
-   list marks ("- ", "+ ", "• ", "1. ", "a) "). Fragments under three words are dropped.
+   list marks ("- ", "+ ", "• ", "1. ", "a) "). Fragments under three words are dropped, but
+   a text with no longer sentence is kept whole (a unit's words are never lost).
 2. A sentence is compared by its folded words (pipeline.core.vietnamese.fold: lower case, no
    diacritics, no punctuation), short function words left out.
 3. Two sentences make the same point when their folded word sets are equal, or when their
@@ -77,7 +78,8 @@ def sentences(text: str) -> list[str]:
         if len(piece.split()) < MIN_WORDS:
             continue
         out.append(piece[:1].upper() + piece[1:] + ".")
-    return out
+    whole = " ".join(text.split())
+    return out if out or not whole else [whole if whole.endswith((".", "!", "?")) else whole + "."]
 
 
 def _words(sentence: str) -> frozenset[str]:

@@ -90,15 +90,17 @@ def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
     indicators = period_indicators(schema, result.period.period.code)
     first_value_col = 3
     last_col = first_value_col + len(indicators) - 1
-    header = simple_title(ws, f, result, last_col, "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ")
-    widths: list[float] = [5, 9, NAME_WIDTH]
+    widths: list[float] = [5, 9, NAME_WIDTH, *([VALUE_WIDTH] * len(indicators))]
+    groups = _task_groups(indicators, first_value_col)
+    pages = layout.plan_pages(widths, first_value_col, list(groups.values()))
+    # The title over the first page only (merged wider, it would print on a middle page).
+    header = simple_title(
+        ws, f, result, pages.first_page_last(last_col), "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ"
+    )
     for col, (label, width) in enumerate((("STT", 5), ("Mã", 9), ("Đơn vị", NAME_WIDTH))):
         ws.set_column(col, col, width)
         ws.merge_range(header, col, header + 2, col, "", f.header)
         layout.write_text(ws, header, col, label, f.header)
-    groups = _task_groups(indicators, first_value_col)
-    widths += [VALUE_WIDTH] * len(indicators)
-    pages = layout.plan_pages(widths, first_value_col, list(groups.values()))
     spans = pages.spans(first_value_col, last_col)  # a unit without figures: its status on each page
     titles = schema.template.task_titles
     for task, (first_col, last_col_of_task) in groups.items():
@@ -245,25 +247,25 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
     indicators = period_indicators(schema, result.period.period.code)
     first_value_col = 3
     last_col = first_value_col + len(indicators)
+    columns = [("Mã", 10), ("Đơn vị", 26), ("Tệp", 34)]
+    columns += [(fld.label, 14) for fld in indicators]
+    columns += [("Phiên bản", 10)]
+    widths = [float(w) for _label, w in columns]
+    groups = [(2, 2), *_task_groups(indicators, first_value_col).values(), (last_col, last_col)]
+    pages = layout.plan_pages(widths, 2, groups)
     header = layout.title_rows(
         ws,
         f,
         0,
-        last_col,
+        pages.first_page_last(last_col),
         [
             ("NGUỒN CỦA TỪNG SỐ LIỆU", f.title),
             (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
             (PROVENANCE_NOTE, f.subtitle),
         ],
     )
-    columns = [("Mã", 10), ("Đơn vị", 26), ("Tệp", 34)]
-    columns += [(fld.label, 14) for fld in indicators]
-    columns += [("Phiên bản", 10)]
     layout.table_header(ws, f, header, columns)
     ws.set_row(header, 150)
-    widths = [float(w) for _label, w in columns]
-    groups = [(2, 2), *_task_groups(indicators, first_value_col).values(), (last_col, last_col)]
-    pages = layout.plan_pages(widths, 2, groups)
     spans = pages.spans(2, last_col)
     everyone = [u for group in data_rows(result) for u in group]
     for i, u in enumerate(everyone):  # status in words across each page's columns (cached blocks too)
