@@ -26,8 +26,8 @@ from pipeline.core.deadlines import parse_period
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.core.vietnamese import format_number, format_percent
-from pipeline.ooxml import docx as word
 from pipeline.core.workdays import is_working_day
+from pipeline.ooxml import docx as word
 from pipeline.outputs import figures
 from pipeline.outputs.plain import plain_issue
 from pipeline.outputs.workbook.data import no_figures, period_indicators

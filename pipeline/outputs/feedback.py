@@ -251,7 +251,6 @@ def email_text(
     sub: Submission,
     period: ReportingPeriod,
     as_of: datetime,
-    attachment: str,
 ) -> bytes:
     """The e-mail to a unit about its latest file (UTF-8 with BOM, CRLF line endings)."""
     issues = feedback_issues(sub)
@@ -292,7 +291,9 @@ def email_text(
         lines.append(f"{n}. [{severity_vi(i.severity)}] {plain_issue(i, schema)}")
     lines += [
         "",
-        f'Tệp kèm theo ("{attachment}") là chính tệp của đơn vị, các ô cần sửa được tô màu và có ghi chú; '
+        # The attachment is named by the unit's code and a part of the file's hash: the officer
+        # attaches it (feedback/<code>-….xlsx), the unit reads no hash in the text.
+        "Tệp kèm theo là chính tệp của đơn vị, các ô cần sửa được tô màu và có ghi chú; "
         'trang đầu "Kết quả kiểm tra" liệt kê các nội dung trên.',
         'Khi gửi lại, đề nghị ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
         *_contact(schema),
@@ -368,8 +369,7 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
         latest = unit.versions[-1] if unit.versions else None
         rel = f"{period.id}/{EMAIL_DIR}/{safe_code(unit.unit.code)}.txt"
         if latest is not None and needs_feedback(latest) and latest.file.sha256 in workbooks:
-            attachment = workbooks[latest.file.sha256]
-            plan[rel] = Planned(None, partial(email_text, schema, unit, latest, period, as_of, attachment))
+            plan[rel] = Planned(None, partial(email_text, schema, unit, latest, period, as_of))
         elif unit.status == UnitStatus.MISSING:
             plan[rel] = Planned(None, partial(reminder_text, schema, unit, period, as_of))
     return plan
