@@ -20,14 +20,14 @@ SHEET = "Đề xuất kiểm tra"
 TITLE = "DANH SÁCH ĐƠN VỊ ĐỀ XUẤT KIỂM TRA CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("STT", 5),
-    ("Mã", 10),
-    ("Đơn vị", 32),
+    ("Mã", 9),
+    ("Đơn vị", 28),
     ("Tổng điểm", 9),
-    ("Xếp loại", 22),
+    ("Xếp loại", 14),
     ("Số kỳ nộp muộn, không nộp", 10),
-    ("Số kỳ có lỗi", 9),
-    ("Lý do đề xuất", 70),
-)
+    ("Số kỳ có lỗi", 8),
+    ("Lý do đề xuất", 50),
+)  # 133 wide: fits A4 landscape at 70% or more (8 pt on paper)
 
 
 def write_inspection_sheet(
@@ -82,7 +82,7 @@ def write_inspection_sheet(
             (len(sug.error_periods), f.int, True),
             ("\n".join(f"- {reason}" for reason in sug.reasons), f.cell, False),
         )
-        rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 75)) for x in sug.reasons) + 2))
+        rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 54)) for x in sug.reasons) + 2))
     spliced.reserve(ws, header + len(rows), last_col)
     last_row = header + max(len(suggestions), 1)
     if not suggestions:

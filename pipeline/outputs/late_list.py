@@ -24,13 +24,13 @@ STATUSES = (UnitStatus.LATE, UnitStatus.MISSING, UnitStatus.REJECTED)
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("STT", 5),
     ("Mã", 9),
-    ("Đơn vị", 34),
+    ("Đơn vị", 30),
     ("Tình trạng", 13),
-    ("Hạn nộp", 12),
-    ("Thời điểm nhận", 17),
+    ("Hạn nộp", 11),
+    ("Thời điểm nhận", 16),
     ("Số ngày muộn", 9),
-    ("Ghi chú", 50),
-)
+    ("Ghi chú", 40),
+)  # 133 wide: fits A4 landscape at 70% or more (8 pt on paper)
 
 
 def late_units(result: RunResult) -> list[UnitResult]:
@@ -108,7 +108,8 @@ def write_late_sheet(
             (unit.days_late if unit.status == UnitStatus.LATE else None, f.int, True),
             (text, f.cell, False),
         )
-        rows.append(layout.TableRow(cells, 16.0 * max(1, -(-len(text) // 55)) + 2))
+        lines = max(-(-len(text) // 43), -(-len(unit.unit.name) // 32), 1)
+        rows.append(layout.TableRow(cells, 16.0 * lines + 2))
     spliced.reserve(ws, header + len(rows), last_col)
     last_row = header + max(len(units), 1)
     if not units:
