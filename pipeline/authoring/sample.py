@@ -558,6 +558,18 @@ def _with_errors(values: Mapping[str, CellValue], rng: random.Random) -> dict[st
     return bad
 
 
+def _resent_in_time(schema: Schema, rp: ReportingPeriod, files: list[SampleFile]) -> bool:
+    """Whether the resubmitter counts as on time (schemas/calendar.toml resubmission_policy
+    "on_time": its rejected version came by the deadline and the corrected one within the
+    resubmission days of it), as pipeline.core.merge decides."""
+    first, fixed = files[0].received_at, files[-1].received_at
+    return (
+        schema.calendar.resubmission_policy == "on_time"
+        and first <= rp.deadline_end
+        and fixed.astimezone(rp.tz).date() <= rp.resubmit_by(first, schema.calendar)
+    )
+
+
 def build_sample_inbox(
     schema: Schema, template: Path, out_dir: Path, year: int = 2023, period: str = "Q1"
 ) -> SampleManifest:
@@ -593,7 +605,10 @@ def build_sample_inbox(
                 files.append(SampleFile(name, received, _with_errors(values, rng), valid=False))
             else:
                 files.append(SampleFile(name, received, values, valid=True))
-        units[unit.code] = SampleUnit(unit.code, plan.state, plan.days_late, tuple(files))
+        state, days_late = plan.state, plan.days_late
+        if plan.role == "resubmit" and _resent_in_time(schema, rp, files):
+            state, days_late = "on_time", 0  # the fairness policy: sent on time, fixed in time
+        units[unit.code] = SampleUnit(unit.code, state, days_late, tuple(files))
 
     manifest = SampleManifest(period=rp, out_dir=out_dir, units=units)
     names = [f.name for f in manifest.files]
