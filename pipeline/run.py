@@ -107,6 +107,7 @@ def decide(
         units = merge.merge(schema, files, period, as_of)
     with STAGES.step("history (ledger)"):
         history.apply(schema, ledger, cache, period, units)
+        merge.apply_fairness(schema, period, units, history.rejection_checks(ledger, period, units, as_of))
     with STAGES.step("score"):
         kept = cache.scores(period.id)
         made = score.score_all(schema, units, kept)

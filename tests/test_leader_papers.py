@@ -7,6 +7,7 @@ feedback for the version that counts only; charts by short names; the ranking's 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import re
@@ -34,6 +35,7 @@ from pipeline.core.workdays import add_working_days, is_working_day, public_holi
 from pipeline.outputs import feedback, report_tasks, synthesis
 from pipeline.outputs.plain import plain_issue
 from pipeline.run import consolidate
+from pipeline.store.ledger import Ledger
 
 AS_OF = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
 
@@ -218,32 +220,39 @@ def _sub(schema: Schema, name: str, received: datetime, *, error: bool) -> Submi
     return Submission(file=file, unit="STP", period="Q1", year=2023, issues=issues if error else [])
 
 
-def test_fairness_policy(schema: Schema) -> None:
+def test_fairness_policy(schema: Schema, tmp_path: Path) -> None:
     period = parse_period("2023-Q1", schema.calendar)
-    on_time_rejected = datetime(2023, 3, 17, 10, 0, tzinfo=TZ)  # Friday; 5 working days → 24/3
+    sent = datetime(2023, 3, 17, 10, 0, tzinfo=TZ)  # Friday, on time, rejected
+    told = datetime(2023, 3, 17, 16, 0, tzinfo=TZ)  # the run that found it: 5 working days → 24/3
     fixed = datetime(2023, 3, 22, 16, 0, tzinfo=TZ)  # 2 days after the deadline, within grace
 
-    def unit_of(policy: str, corrected: datetime) -> Any:
-        s = schema if policy == "on_time" else _with_policy(schema, policy)
-        subs = [_sub(s, "a.xlsx", on_time_rejected, error=True), _sub(s, "b.xlsx", corrected, error=False)]
-        return next(u for u in merge.merge(s, subs, period, AS_OF) if u.unit.code == "STP")
+    def unit_of(s: Schema, corrected: datetime) -> Any:
+        subs = [_sub(s, "a.xlsx", sent, error=True), _sub(s, "b.xlsx", corrected, error=False)]
+        units = merge.merge(s, subs, period, AS_OF)
+        merge.apply_fairness(s, period, units, {subs[0].file.sha256: told})
+        return next(u for u in units if u.unit.code == "STP")
 
-    kept = unit_of("on_time", fixed)
+    kept = unit_of(schema, fixed)
     assert kept.status == UnitStatus.ON_TIME and kept.days_late == 0 and kept.resubmitted_in_time
-    assert merge.grace_deadline(schema, period, kept.versions[:1]) == date(2023, 3, 24)
-    assert unit_of("on_time", datetime(2023, 3, 28, 9, 0, tzinfo=TZ)).status == UnitStatus.LATE  # past grace
-    strict = unit_of("corrected_time", fixed)
-    assert strict.status == UnitStatus.LATE and strict.days_late == 2 and not strict.resubmitted_in_time
+    assert kept.grace_until == date(2023, 3, 24)
+    late = unit_of(schema, datetime(2023, 3, 28, 9, 0, tzinfo=TZ))  # past the grace period
+    assert late.status == UnitStatus.LATE and late.days_late == 8 and not late.resubmitted_in_time
+    strict = unit_of(_with_policy(schema, "corrected_time"), fixed)
+    assert strict.status == UnitStatus.LATE and strict.days_late == 2 and strict.grace_until is None
     # The feedback on the rejected file says which policy applies and by when.
     sub = kept.versions[0]
-    assert "22/03/2023" not in feedback.policy_sentence(schema, sub, period, datetime(2023, 3, 18, tzinfo=TZ))
-    assert "24/03/2023" in feedback.policy_sentence(schema, sub, period, datetime(2023, 3, 18, tzinfo=TZ))
-    assert "đã qua" in feedback.policy_sentence(schema, sub, period, AS_OF)
+    assert "24/03/2023" in feedback.policy_sentence(schema, sub, period, told, kept.grace_until)
+    assert "đã qua" in feedback.policy_sentence(schema, sub, period, AS_OF, kept.grace_until)
+    strict_words = feedback.policy_sentence(_with_policy(schema, "corrected_time"), sub, period, told)
+    assert "bản đã sửa" in strict_words and "đúng hạn" not in strict_words
+    # The day a rejection was first found is kept in the ledger: a later run does not move it.
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        first = ledger.first_rejections("2023-Q1", {sub.file.sha256: told})
+        again = ledger.first_rejections("2023-Q1", {sub.file.sha256: AS_OF})
+    assert first == again == {sub.file.sha256: told}
 
 
 def _with_policy(schema: Schema, policy: str) -> Schema:
-    import dataclasses
-
     calendar = dataclasses.replace(schema.calendar, resubmission_policy=policy)
     return dataclasses.replace(schema, calendar=calendar)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
@@ -47,9 +47,6 @@ def merge(
             result.submission = chosen
             result.received_at = decisive.file.received_at
             result.days_late = period.days_late(result.received_at) if result.received_at else 0
-            if result.days_late and _resent_in_time(schema, period, versions, decisive):
-                result.days_late = 0
-                result.resubmitted_in_time = True
             result.status = UnitStatus.LATE if result.days_late > 0 else UnitStatus.ON_TIME
         elif versions:
             result.status = UnitStatus.REJECTED
@@ -60,31 +57,41 @@ def merge(
     return results
 
 
-def grace_deadline(schema: Schema, period: ReportingPeriod, versions: list[Submission]) -> date | None:
-    """Under the fairness policy "on_time" (schemas/calendar.toml resubmission_policy), the day
-    by which a unit whose report came on time but was rejected must send the corrected version
-    to be counted on time: resubmit_days working days after that rejected version was received
-    (never before the period's deadline). None when the policy or the unit's files do not give
-    one. Letters and feedback quote this same day."""
-    if schema.calendar.resubmission_policy != "on_time":
+def on_time_rejection(period: ReportingPeriod, versions: list[Submission]) -> Submission | None:
+    """The unit's first file, when it came by the period's deadline and was rejected: the
+    version the fairness policy gives a grace period to."""
+    ordered = sorted(versions, key=_order)
+    if not ordered:
         return None
-    for sub in sorted(versions, key=_order):
-        at = sub.file.received_at
-        if at is None or at > period.deadline_end:
-            return None
-        if not sub.valid:
-            return period.resubmit_by(at, schema.calendar)
-    return None
+    first = ordered[0]
+    at = first.file.received_at
+    return first if at is not None and at <= period.deadline_end and not first.valid else None
 
 
-def _resent_in_time(
-    schema: Schema, period: ReportingPeriod, versions: list[Submission], decisive: Submission
-) -> bool:
-    """The decisive version came after the deadline but by the grace deadline of an earlier,
-    on-time, rejected version."""
-    received = decisive.file.received_at
-    grace = grace_deadline(schema, period, [s for s in versions if _order(s) < _order(decisive)])
-    return received is not None and grace is not None and received.astimezone(period.tz).date() <= grace
+def apply_fairness(
+    schema: Schema, period: ReportingPeriod, units: list[UnitResult], checked: dict[str, datetime]
+) -> None:
+    """The fairness policy (schemas/calendar.toml resubmission_policy = "on_time"): a unit whose
+    report came on time but was rejected gets a grace period, resubmit_days working days from
+    the day the program first found the report rejected (`checked`: sha256 → that run's as-of,
+    from the ledger; the day the unit could be told, as its feedback said). A corrected version
+    received by then counts as on time. Every unit with such a report gets `grace_until`, which
+    letters and feedback quote."""
+    if schema.calendar.resubmission_policy != "on_time":
+        return
+    for u in units:
+        rejected = on_time_rejection(period, u.versions)
+        if rejected is None:
+            continue
+        told = checked.get(rejected.file.sha256) or rejected.file.received_at
+        assert told is not None
+        u.grace_until = period.resubmit_by(told, schema.calendar)
+        if u.status != UnitStatus.LATE or u.received_at is None:
+            continue
+        if u.received_at.astimezone(period.tz).date() <= u.grace_until:
+            u.days_late = 0
+            u.status = UnitStatus.ON_TIME
+            u.resubmitted_in_time = True
 
 
 def totals(schema: Schema, results: list[UnitResult]) -> dict[str, int | float]:

@@ -160,6 +160,7 @@ class UnitResult:
     versions: list[Submission] = field(default_factory=list)  # every file of this unit, oldest first
     history: list[Version] = field(default_factory=list)  # every version ever received (ledger)
     resubmitted_in_time: bool = False  # sent on time, rejected, corrected by the grace deadline
+    grace_until: date | None = None  # sent on time and rejected: the day to resend by to count on time
 
 
 @dataclass(frozen=True)

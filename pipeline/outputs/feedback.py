@@ -22,14 +22,13 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
 from pipeline.core import cellref
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import Issue, has_errors
-from pipeline.core.merge import grace_deadline
 from pipeline.core.model import RunResult, Submission, UnitResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import SEVERITY_ORDER, FileStatus, Severity, UnitStatus
@@ -141,6 +140,7 @@ def check_report(
     *,
     annotated: bool,
     issues: list[Issue] | None = None,
+    grace: date | None = None,
 ) -> CheckReport:
     issues = feedback_issues(sub) if issues is None else issues
     v = verdict(sub, issues)
@@ -168,21 +168,29 @@ def check_report(
         "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
         f"3. Gửi lại tệp đã sửa cho Sở Nội vụ chậm nhất ngày {deadline}, theo đường đã gửi báo cáo "
         '(thư điện tử hoặc hệ thống quản lý văn bản), ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
-        *((policy,) if (policy := policy_sentence(schema, sub, period, as_of)) else ()),
+        *((policy,) if (policy := policy_sentence(schema, sub, period, as_of, grace)) else ()),
     )
     return CheckReport(TITLE, tuple(header), rows, footer, WORDING)
 
 
-def policy_sentence(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> str:
+def policy_sentence(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, grace: date | None = None
+) -> str:
     """Which fairness policy applies to a rejected file (schemas/calendar.toml
-    resubmission_policy) and what it means for this file; "" for an accepted file."""
+    resubmission_policy) and what it means for it; "" for an accepted file. `grace`: the unit's
+    grace deadline (UnitResult.grace_until); without it, a file received on time is told now, so
+    its grace runs from `as_of`, as pipeline.core.merge.apply_fairness counts it."""
     if not has_errors(sub.issues):
         return ""
     if schema.calendar.resubmission_policy != "on_time":
         return "Thời hạn báo cáo được tính theo thời điểm Sở Nội vụ nhận được bản đã sửa hợp lệ."
-    grace = grace_deadline(schema, period, [sub])
     if grace is None:
-        return "Báo cáo này gửi sau hạn: thời hạn báo cáo được tính theo thời điểm nhận bản đã sửa hợp lệ."
+        at = sub.file.received_at
+        if at is None or at > period.deadline_end:
+            return (
+                "Báo cáo này gửi sau hạn: thời hạn báo cáo được tính theo thời điểm nhận bản đã sửa hợp lệ."
+            )
+        grace = period.resubmit_by(as_of, schema.calendar)
     return grace_sentence(grace, as_of.astimezone(period.tz).date())
 
 
@@ -199,7 +207,9 @@ def check_report_where(*, annotated: bool) -> str:
     )
 
 
-def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
+def workbook_job(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, grace: date | None = None
+) -> WorkbookJob:
     # Document dates are written as UTC ("...Z"): the run's moment in UTC, not local time.
     modified = as_of.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     issues = feedback_issues(sub)
@@ -208,7 +218,7 @@ def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of
         for i in issues
         if i.sheet and i.cell
     )
-    annotated = check_report(schema, sub, period, as_of, annotated=True, issues=issues)
+    annotated = check_report(schema, sub, period, as_of, annotated=True, issues=issues, grace=grace)
     where = check_report_where(annotated=False)
     alone = dataclasses.replace(annotated, footer=(annotated.footer[0], where, *annotated.footer[2:]))
     return WorkbookJob(
@@ -273,7 +283,7 @@ def email_text(
             f"Qua kiểm tra, báo cáo chưa được tổng hợp vì có {v.errors} lỗi{warn}. "
             f"Đề nghị đơn vị sửa và gửi lại báo cáo chậm nhất ngày {deadline}.",
         ]
-        policy = policy_sentence(schema, sub, period, as_of)
+        policy = policy_sentence(schema, sub, period, as_of, unit.grace_until)
         if policy:
             lines.append(policy)
         kept = unit.submission
@@ -358,13 +368,16 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
     workbooks: dict[str, str] = {}  # sha256 → file name in feedback/
     # Only the version that counts gets feedback: a unit's latest file; a file no unit owns
     # (unknown unit, not a report of this period) is answered on its own.
-    counts = {u.versions[-1].file.sha256 for u in result.units if u.versions}
+    counts = {u.versions[-1].file.sha256: u.grace_until for u in result.units if u.versions}
     owned = {s.file.sha256 for u in result.units for s in u.versions}
     for sub in result.files:
         if needs_feedback(sub) and (sub.file.sha256 in counts or sub.file.sha256 not in owned):
             name = feedback_name(sub)
             workbooks[sub.file.sha256] = name
-            plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = Planned(workbook_job(schema, sub, period, as_of))
+            grace = counts.get(sub.file.sha256)
+            plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = Planned(
+                workbook_job(schema, sub, period, as_of, grace)
+            )
     for unit in result.units:
         latest = unit.versions[-1] if unit.versions else None
         rel = f"{period.id}/{EMAIL_DIR}/{safe_code(unit.unit.code)}.txt"

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.core.merge import grace_deadline
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import Severity, UnitStatus
@@ -115,9 +114,8 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
             "Đề nghị quý cơ quan, đơn vị hoàn thiện các nội dung trên và gửi lại chính tệp báo cáo về "
             f"Sở Nội vụ chậm nhất ngày {by}."
         )
-        grace = grace_deadline(schema, rp, unit.versions)
-        if grace is not None:
-            paper.paragraph(grace_sentence(grace, today))
+        if unit.grace_until is not None:  # the fairness policy (pipeline.core.merge.apply_fairness)
+            paper.paragraph(grace_sentence(unit.grace_until, today))
     else:  # late: the report is in, the unit is told to keep the deadlines, nothing to send
         got = format_moment(received_at(unit), tz)
         paper.paragraph(

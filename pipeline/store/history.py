@@ -14,8 +14,9 @@ received time, validity, status and values. From that record:
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from pipeline.core import merge
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
 from pipeline.core.model import Located, PastResult, RunResult, UnitResult, Value, Version
@@ -167,6 +168,20 @@ def apply(
         for unit in touched:
             stored[unit] = fresh.get(unit, [])
     attach_history(units, stored)
+
+
+def rejection_checks(
+    ledger: Ledger, period: ReportingPeriod, units: list[UnitResult], as_of: datetime
+) -> dict[str, datetime]:
+    """sha256 → the as-of of the run that first found it rejected, for each unit's first file
+    when it came on time and was rejected (the fairness policy's grace counts from that day);
+    this run's as-of for the ones found now."""
+    found = {
+        first.file.sha256: as_of
+        for u in units
+        if (first := merge.on_time_rejection(period, u.versions)) is not None and first.file.sha256
+    }
+    return ledger.first_rejections(period.id, found)
 
 
 def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]]:
