@@ -167,7 +167,7 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
         proposing = len({name for p in grouped for name in p.units})
         paper.paragraph(f"Có {proposing} đơn vị có kiến nghị, đề xuất, gồm {len(grouped)} nội dung:")
         for point in grouped:
-            paper.bullet(report_tasks.quote(point))
+            paper.bullet(report_tasks.quote(point, report_tasks.PROPOSAL_NAMES))
     else:
         paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
     paper.paragraph(

@@ -17,7 +17,8 @@ from pipeline.core.vietnamese import fold, format_number, format_percent
 from pipeline.outputs import figures, synthesis
 
 HIGHLIGHTS = 3  # units quoted per task
-NAMES = 10  # unit names shown beside a grouped point, the rest counted
+NAMES = 5  # unit names shown beside a point of the general assessment, the rest counted
+PROPOSAL_NAMES = 30  # proposals name their units (up to this many)
 
 
 def task_fields(schema: Schema, task: str, period_code: str) -> list[Field]:
@@ -153,5 +154,5 @@ def strengths(result: RunResult, schema: Schema, n: int = 6) -> list[synthesis.P
     return (shared or grouped)[:n]
 
 
-def quote(point: synthesis.Point) -> str:
-    return synthesis.quote(point, NAMES)
+def quote(point: synthesis.Point, names: int = NAMES) -> str:
+    return synthesis.quote(point, names)

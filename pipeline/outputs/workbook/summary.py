@@ -58,7 +58,7 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         if count:
             at = _HELPER_ROW + 10 + len(pie_points)
             ws.write_string(at, _CHART_COL, label)
-            ws.write_number(at, _CHART_COL + 1, count)
+            ws.write_number(at, _CHART_COL + 1, count, f.int)
             pie_points.append(_STATUS_CHART_COLOURS[(i - 1) % len(_STATUS_CHART_COLOURS)])
         ws.write_number(row, 0, i, f.cell_centre)
         ws.merge_range(row, 1, row, 2, "", f.cell)
@@ -176,7 +176,7 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         bars.show_hidden_data()
         ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 1.0, "object_position": 3})
     if scored:
-        _score_chart(wb, ws, result, schema, row + 16)
+        _score_chart(wb, ws, f, result, schema, row + 16)
         last_row = row + 16 + 26
     else:
         last_row = row + 16
@@ -190,7 +190,9 @@ CHART_FONT = 12  # printed at about 70% (the page fits its width): 8.4 pt
 CHART_UNITS = 60  # units in the score chart: the best ranked, when there are more
 
 
-def _score_chart(wb: Workbook, ws: Worksheet, result: RunResult, schema: Schema, at: int) -> None:
+def _score_chart(
+    wb: Workbook, ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema, at: int
+) -> None:
     """Scores by unit, best first: short names, bars coloured by band, a dashed line at each
     band's threshold. Its figures sit in the summary's hidden helper columns."""
     units = [u for rank, u in result.ranking if rank is not None and u.score is not None][:CHART_UNITS]
@@ -198,9 +200,9 @@ def _score_chart(wb: Workbook, ws: Worksheet, result: RunResult, schema: Schema,
     first = _HELPER_ROW + 20  # below the rates chart's figures
     for i, u in enumerate(units):
         ws.write_string(first + i, _CHART_COL, u.unit.label)
-        ws.write_number(first + i, _CHART_COL + 1, round(u.score.total, 2) if u.score else 0, None)
+        ws.write_number(first + i, _CHART_COL + 1, round(u.score.total, 2) if u.score else 0, f.score)
         for j, band in enumerate(bands):
-            ws.write_number(first + i, _CHART_COL + 2 + j, band.min)
+            ws.write_number(first + i, _CHART_COL + 2 + j, band.min, f.score)
     last = first + len(units) - 1
     colours = band_colours(schema)
     chart = wb.add_chart({"type": "column"})
