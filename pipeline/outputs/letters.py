@@ -110,12 +110,18 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
             paper.bullet(
                 f"và {more} nội dung khác (chi tiết trong tệp kết quả kiểm tra gửi kèm thư điện tử)."
             )
-        paper.paragraph(
+        resend = (
             "Đề nghị quý cơ quan, đơn vị hoàn thiện các nội dung trên và gửi lại chính tệp báo cáo về "
             f"Sở Nội vụ chậm nhất ngày {by}."
         )
-        if unit.grace_until is not None:  # the fairness policy (pipeline.core.merge.apply_fairness)
-            paper.paragraph(grace_sentence(unit.grace_until, today))
+        grace = unit.grace_until  # the fairness policy (pipeline.core.merge.apply_fairness)
+        if grace is not None and format_date(grace) == by:
+            resend += (
+                " Báo cáo đã gửi trong hạn nên bản hoàn thiện gửi trong thời hạn này được tính là đúng hạn."
+            )
+        paper.paragraph(resend)
+        if grace is not None and format_date(grace) != by:
+            paper.paragraph(grace_sentence(grace, today))
     else:  # late: the report is in, the unit is told to keep the deadlines, nothing to send
         got = format_moment(received_at(unit), tz)
         paper.paragraph(
@@ -127,10 +133,10 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
             "Đề nghị quý cơ quan, đơn vị chấn chỉnh, thực hiện nghiêm chế độ báo cáo định kỳ, gửi báo cáo "
             "các kỳ tiếp theo đúng thời hạn quy định."
         )
-    contact = schema.papers.contact.sentence()
-    if contact:
-        paper.paragraph(contact)
-    paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
+    # The contact in the closing sentence: the letter keeps to one page.
+    contact = schema.papers.contact.sentence().removesuffix(".")
+    contact = f" ({contact[:1].lower()}{contact[1:]})" if contact else ""
+    paper.paragraph(f"Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện{contact}./.")
     paper.signature(vi.RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], vi.SIGNER)
     return paper
 
