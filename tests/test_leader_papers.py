@@ -27,7 +27,7 @@ from pipeline.authoring.template import write_template
 from pipeline.core import merge
 from pipeline.core.deadlines import parse_period
 from pipeline.core.issues import make_issue
-from pipeline.core.model import InboxFile, RunResult, Submission
+from pipeline.core.model import InboxFile, PastResult, RunResult, Submission
 from pipeline.core.ranking import rank
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import UnitStatus
@@ -35,7 +35,8 @@ from pipeline.core.workdays import add_working_days, is_working_day, public_holi
 from pipeline.outputs import feedback, report_tasks, synthesis
 from pipeline.outputs.plain import plain_issue
 from pipeline.run import consolidate
-from pipeline.store.ledger import Ledger
+from pipeline.store import history
+from pipeline.store.ledger import Ledger, VersionRow
 
 AS_OF = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
 
@@ -110,6 +111,42 @@ def test_no_cell_reference_code_or_hash_in_papers(run: dict[str, Any], schema: S
     errors = [i for i in rejected.versions[-1].issues if i.severity == "error"]
     assert errors and all(plain_issue(i, schema) in letter for i in errors)
     assert 'Mục "' in letter and "ghi" in letter
+
+
+def test_missing_units_are_told_by_when(run: dict[str, Any], schema: Schema) -> None:
+    result: RunResult = run["result"]
+    by = result.period.resubmit_by(result.as_of, schema.calendar)
+    missing = [u for u in result.units if u.status == UnitStatus.MISSING]
+    assert missing
+    for u in missing:
+        mail = (run["outbox"] / result.period.id / "thu-phan-hoi" / f"{u.unit.code}.txt").read_bytes()
+        text = mail.decode("utf-8-sig")
+        assert f"chậm nhất ngày {by.strftime('%d/%m/%Y')}" in text and schema.papers.contact.email in text
+
+
+def test_comparisons_come_from_the_ledger(schema: Schema, tmp_path: Path) -> None:
+    """The previous period of the year and the same period of the previous year, each unit's
+    accepted figures summed (history.period_figures), when the ledger has them."""
+    rows = [
+        VersionRow("a" * 64, "2023-Q1", "STP", "q1.xlsx", AS_OF, True, "accepted", {"t1_sessions": 4}),
+        VersionRow("b" * 64, "2023-Q1", "SNV", "q1.xlsx", AS_OF, True, "accepted", {"t1_sessions": 6}),
+        VersionRow("c" * 64, "2023-Q1", "SNV", "old.xlsx", AS_OF, True, "superseded", {"t1_sessions": 99}),
+        VersionRow("d" * 64, "2022-H1", "STP", "h1.xlsx", AS_OF, True, "accepted", {"t1_sessions": 7}),
+    ]
+    past = [
+        PastResult(pid, int(pid[:4]), 1, "STP", "on_time", 90.0, "Tốt", 0, 0)
+        for pid in ("2023-Q1", "2022-H1")
+    ]
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.record_versions(rows)
+        assert history.period_figures(ledger, "2023-Q1") == {
+            "STP": {"t1_sessions": 4},
+            "SNV": {"t1_sessions": 6},
+        }
+        h1 = parse_period("2023-H1", schema.calendar)
+        compared = history.comparison_totals(schema, ledger, h1, past)
+        assert compared["2023-Q1"]["t1_sessions"] == 10 and compared["2022-H1"]["t1_sessions"] == 7
+        assert history.comparison_totals(schema, ledger, h1, past[:1]).keys() == {"2023-Q1"}
 
 
 def test_the_scanner_finds_what_it_looks_for() -> None:
