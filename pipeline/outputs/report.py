@@ -22,6 +22,7 @@ from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.late_list import late_units
 from pipeline.outputs.letters import plan_citation
 from pipeline.store.atomic import write_bytes_atomic
+from pipeline.store.cache import Cache
 
 REPORT_NUMBER = "Số:        /BC-SNV"
 POINTS = 8  # grouped points quoted under each heading of the general assessment
@@ -52,9 +53,15 @@ def _appendix_xml(item: Item) -> str:
     return _appendix_row(["" if rank is None else str(rank), str(name), str(status), score, str(band)])
 
 
-def build_report(result: RunResult, schema: Schema, store: PieceStore | None = None, part: str = "") -> bytes:
+def build_report(
+    result: RunResult,
+    schema: Schema,
+    store: PieceStore | None = None,
+    part: str = "",
+    memo: report_tasks.Memo | None = None,
+) -> bytes:
     """The report draft; the chunks of its long lists come from `store` (under `part`) when
-    their units are unchanged."""
+    their units are unchanged, the grouped narratives from `memo` when the files are."""
     rp = result.period
     today = result.as_of.astimezone(rp.tz).date()
     name = rp.period.name[:1].lower() + rp.period.name[1:]
@@ -135,9 +142,9 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
     # IV. General assessment from the units' own narratives
     paper.heading("IV. ĐÁNH GIÁ CHUNG")
     for title, found in (
-        ("1. Ưu điểm", report_tasks.strengths(result, schema)),
-        ("2. Hạn chế", report_tasks.points(result, "n_limitations")),
-        ("3. Nguyên nhân của hạn chế", report_tasks.points(result, "n_causes")),
+        ("1. Ưu điểm", report_tasks.strengths(result, schema, memo=memo)),
+        ("2. Hạn chế", report_tasks.points(result, "n_limitations", memo)),
+        ("3. Nguyên nhân của hạn chế", report_tasks.points(result, "n_causes", memo)),
     ):
         paper.paragraph(title, bold=True, space_after=0)
         for point in found[:POINTS]:
@@ -152,7 +159,7 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
 
     # V. Directions, seeded from the units' own
     paper.heading("V. PHƯƠNG HƯỚNG, NHIỆM VỤ KỲ TỚI")
-    for point in report_tasks.points(result, "n_directions")[:POINTS]:
+    for point in report_tasks.points(result, "n_directions", memo)[:POINTS]:
         paper.bullet(point.text)
     paper.paragraph(
         "(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ của Sở Nội vụ; các nội dung trên là phương "
@@ -162,7 +169,7 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
 
     # VI. Proposals, grouped by content
     paper.heading("VI. KIẾN NGHỊ, ĐỀ XUẤT")
-    grouped = report_tasks.points(result, "n_proposals")
+    grouped = report_tasks.points(result, "n_proposals", memo)
     if grouped:
         proposing = len({name for p in grouped for name in p.units})
         paper.paragraph(f"Có {proposing} đơn vị có kiến nghị, đề xuất, gồm {len(grouped)} nội dung:")
@@ -206,10 +213,11 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
     return paper.to_bytes(result.as_of.astimezone(rp.tz), store, part)
 
 
-def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str, store: PieceStore | None) -> None:
+def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str, cache: Cache | None) -> None:
     """Write the report draft to outbox/rel, with the compressed chunks of the previous run
-    (the store's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
-    data = build_report(result, schema, store, f"{rel}#{word.DOCUMENT}")
+    (the cache's pieces under "rel#word/document.xml") and its grouped narratives; a file with
+    the same bytes is left alone."""
+    data = build_report(result, schema, cache, f"{rel}#{word.DOCUMENT}", cache)
     if not _same_bytes(outbox / rel, data):
         write_bytes_atomic(outbox / rel, data)
 

@@ -8,8 +8,11 @@ of the compared periods (RunResult.compared).
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Field, Schema
@@ -135,23 +138,63 @@ def _texts(result: RunResult, keys: tuple[str, ...]) -> list[tuple[str, str]]:
     return out
 
 
-def points(result: RunResult, key: str) -> list[synthesis.Point]:
+class Memo(Protocol):
+    """Where grouped points are kept between runs (pipeline.store.cache.Cache)."""
+
+    def synthesis(self, name: str, key: bytes) -> bytes | None: ...
+
+    def keep_synthesis(self, name: str, key: bytes, data: bytes) -> None: ...
+
+
+def _inputs_key(texts: list[tuple[str, str]], keys: tuple[str, ...]) -> bytes:
+    """The digest of what grouping reads: the narratives grouped, each unit's name and text
+    (hashing 10,000 units' texts costs tens of milliseconds; grouping them, seconds)."""
+    h = hashlib.sha256("\x1f".join(keys).encode())
+    for name, text in texts:
+        h.update(f"\x1e{name}\x1f{text}".encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+def _grouped(
+    result: RunResult, keys: tuple[str, ...], keep: Callable[[str], bool] | None, memo: Memo | None
+) -> list[synthesis.Point]:
+    """Grouped points, from the cache when the same units sent the same files (the grouping of
+    10,000 units' narratives costs seconds; a rerun changes few of them)."""
+    texts = _texts(result, keys)
+    if memo is None:
+        return synthesis.group(texts, keep)
+    name, key = f"{result.period.id}/{'+'.join(keys)}", _inputs_key(texts, keys)
+    kept = memo.synthesis(name, key)
+    if kept is not None:
+        return synthesis.from_json(kept)
+    made = synthesis.group(texts, keep)
+    memo.keep_synthesis(name, key, synthesis.to_json(made))
+    return made
+
+
+def points(result: RunResult, key: str, memo: Memo | None = None) -> list[synthesis.Point]:
     """The grouped points of one narrative of the form (n_limitations, n_causes…)."""
-    return synthesis.group(_texts(result, (key,)))
+    return _grouped(result, (key,), None, memo)
 
 
-def strengths(result: RunResult, schema: Schema, n: int = 6) -> list[synthesis.Point]:
+def strengths(
+    result: RunResult, schema: Schema, n: int = 6, memo: Memo | None = None
+) -> list[synthesis.Point]:
     """Ưu điểm: the practices units report in their tasks' narratives, grouped; sentences with
     figures (they describe the unit's own counts) or with "chưa" (something not done) are left
     out, and a point is kept when at least two units made it (or the n most made)."""
     keys = tuple(f"n{t}_results" for t, _title in schema.template.tasks)
-    grouped = [
-        p
-        for p in synthesis.group(_texts(result, keys))
-        if not any(ch.isdigit() for ch in p.text) and "chua" not in fold(p.text).split()
-    ]
+    grouped = _grouped(result, keys, _practice, memo)
     shared = [p for p in grouped if p.count >= 2]
     return (shared or grouped)[:n]
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _practice(sentence: str) -> bool:
+    """A sentence that can be a strength: no figure, nothing "chưa" done."""
+    return _DIGIT.search(sentence) is None and "chua" not in fold(sentence).split()
 
 
 def quote(point: synthesis.Point, names: int = NAMES) -> str:

@@ -18,15 +18,16 @@ The rule, plain and deterministic (no model, no network):
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pipeline.core.vietnamese import fold
 
 SIMILAR = 0.6
 MIN_WORDS = 3
-_SPLIT = re.compile(r"(?<=[.;!?])\s+|\s*[\r\n]+\s*")
+_SPLIT = re.compile(r"[.;!?]\s+|[\r\n]+")  # the mark goes: each sentence ends with "." again
 _MARK = re.compile(r"^\s*(?:[-+•*–]+|\d{1,2}[.)]|[a-zđ][)])\s*", re.IGNORECASE)
 _STOP = frozenset(
     [
@@ -73,7 +74,7 @@ class Point:
 def sentences(text: str) -> list[str]:
     """The sentences of a narrative, list marks removed, each ending with a full stop."""
     out = []
-    for piece in _SPLIT.split(" ".join(text.replace("\r", "\n").split(" "))):
+    for piece in _SPLIT.split(text):
         piece = _MARK.sub("", piece).strip().rstrip(".;,:").strip()
         if len(piece.split()) < MIN_WORDS:
             continue
@@ -93,22 +94,31 @@ def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
     return union > 0 and len(a & b) / union >= SIMILAR
 
 
-def group(texts: Iterable[tuple[str, str]]) -> list[Point]:
-    """(unit name, text) in registry order → the points made, most often made first.
+def group(texts: Iterable[tuple[str, str]], keep: Callable[[str], bool] | None = None) -> list[Point]:
+    """(unit name, text) in registry order → the points made, most often made first; `keep`:
+    which sentences count (all when None).
 
-    Only points sharing a word are compared (an index by word), so the work grows with the
-    number of sentences, not with its square."""
+    A sentence is compared only with the points that share one of its rarest words: a point
+    similar to a sentence of n words shares all but 40% of them, so it has one of any
+    floor(0.4 n) + 1 of them (pigeonhole); taking the rarest keeps the comparisons few, and the
+    work grows with the number of sentences, not with its square (10,000 units)."""
     points: list[Point] = []
+    seen: dict[str, frozenset[str]] = {}  # sentence → its words: many units write the same
     exact: dict[frozenset[str], Point] = {}
     by_word: dict[str, list[Point]] = {}
     for unit, text in texts:
         for sentence in sentences(text):
-            words = _words(sentence)
+            if keep is not None and not keep(sentence):
+                continue
+            words = seen.get(sentence)
+            if words is None:
+                words = seen[sentence] = _words(sentence)
             if not words:
                 continue
             found = exact.get(words)
             if found is None:
-                candidates = sorted({p.first: p for w in words for p in by_word.get(w, ())}.items())
+                probe = sorted(words, key=lambda w: (len(by_word.get(w, ())), w))[: int(0.4 * len(words)) + 1]
+                candidates = sorted({p.first: p for w in probe for p in by_word.get(w, ())}.items())
                 found = next((p for _i, p in candidates if _similar(words, p.words)), None)
             if found is None:
                 found = Point(sentence, words, len(points))
@@ -128,3 +138,13 @@ def quote(point: Point, names: int = 6) -> str:
     if more > 0:
         shown += f" và {more} đơn vị khác"
     return f"{point.text[:-1]} ({point.count} đơn vị: {shown})."
+
+
+def to_json(points: list[Point]) -> bytes:
+    return json.dumps(
+        [[p.text, sorted(p.words), p.first, p.units] for p in points], ensure_ascii=False
+    ).encode()
+
+
+def from_json(data: bytes) -> list[Point]:
+    return [Point(text, frozenset(words), first, units) for text, words, first, units in json.loads(data)]
