@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,11 +24,15 @@ from pipeline.core.schema import (
     Checks,
     Code,
     Condition,
+    Contact,
     Criterion,
     CriterionKind,
     Field,
+    InspectionPolicy,
     OutlierSettings,
+    Papers,
     Period,
+    Plan,
     Rubric,
     Schema,
     Step,
@@ -97,6 +102,7 @@ def _units(path: Path) -> tuple[Unit, ...]:
                 communes=int(communes) if communes else None,
                 aliases=tuple(a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()),
                 emails=_emails(path, row),
+                short_name=(row.get("short_name") or "").strip(),
             )
         )
     return tuple(units)
@@ -162,6 +168,55 @@ def _calendar(path: Path) -> Calendar:
         timeliness_from=data.get("timeliness_from", "first_valid"),
         periods=periods,
         resubmit_days=int(data.get("resubmit_days", 5)),
+        extra_days_off=_dates(data.get("extra_days_off", [])),
+        working_days=_dates(data.get("working_days", [])),
+        resubmission_policy=_choice(
+            data.get("resubmission_policy", "on_time"), ("on_time", "corrected_time")
+        ),
+    )
+
+
+def _dates(values: Any) -> tuple[date, ...]:
+    """A TOML list of dates, written as dates or as "YYYY-MM-DD" strings."""
+    return tuple(sorted(v if isinstance(v, date) else date.fromisoformat(str(v)) for v in values))
+
+
+def _choice(value: Any, allowed: tuple[str, ...]) -> str:
+    if str(value) not in allowed:
+        raise ValueError(f"{value!r} không phải một trong {', '.join(allowed)}")
+    return str(value)
+
+
+def _papers(path: Path) -> Papers:
+    data = _read_toml(path)
+    contact = data.get("contact", {})
+    plans = tuple(
+        Plan(
+            year=int(p["year"]),
+            number=str(p.get("number", "")),
+            date=_dates([p["date"]])[0] if p.get("date") else None,
+            title=str(p.get("title", "")),
+        )
+        for p in data.get("plans", ())
+    )
+    return Papers(
+        plans=plans,
+        contact=Contact(
+            str(contact.get("name", "")), str(contact.get("phone", "")), str(contact.get("email", ""))
+        ),
+        consolidating_unit=str(data.get("consolidating_unit", "")),
+    )
+
+
+def _inspection(path: Path) -> InspectionPolicy:
+    data = _read_toml(path).get("inspection", {})
+    default = InspectionPolicy()
+    return InspectionPolicy(
+        bands=tuple(str(b) for b in data.get("bands", default.bands)),
+        late_periods=int(data.get("late_periods", default.late_periods)),
+        rejected_periods=int(data.get("rejected_periods", default.rejected_periods)),
+        score_drop=float(data.get("score_drop", default.score_drop)),
+        exclude_consolidating=bool(data.get("exclude_consolidating", default.exclude_consolidating)),
     )
 
 
@@ -297,6 +352,8 @@ def load(directory: Path | str | None = None) -> Schema:
         template=_load(d / "template.toml", _template),
         codes=_load(d / "codes.csv", _codes),
         checks=_load(d / "checks.toml", _checks),
+        papers=_load(d / "template.toml", _papers),
+        inspection=_load(d / "rubric.toml", _inspection),
     )
     _check(schema)
     return schema

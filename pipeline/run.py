@@ -107,6 +107,7 @@ def decide(
         units = merge.merge(schema, files, period, as_of)
     with STAGES.step("history (ledger)"):
         accepted = history.apply(schema, ledger, cache, period, units)
+        merge.apply_fairness(schema, period, units, history.rejection_checks(ledger, period, units, as_of))
     with STAGES.step("plausibility (ledger)"):
         plausibility.check(schema, period, units, accepted)
     with STAGES.step("score"):
@@ -114,14 +115,16 @@ def decide(
         made = score.score_all(schema, units, kept)
         used = {score.score_key(u) for u in units}
         cache.keep_scores(period.id, made, [key for key in kept if key not in used])
+    past = history.earlier_results(ledger, period)
     return RunResult(
         period=period,
         as_of=as_of,
         files=files,
         units=units,
         totals=merge.totals(schema, units),
-        ranking=ranking.rank(units),
-        past=history.earlier_results(ledger, period),
+        ranking=ranking.rank(units, [b.name for b in schema.rubric.bands]),
+        past=past,
+        compared=history.comparison_totals(schema, ledger, period, past),
     )
 
 

@@ -49,4 +49,6 @@ def test_make_demo_writes_under_build_only() -> None:
         with zipfile.ZipFile(workbook) as z:
             assert ('name="Cả năm"' in z.read("xl/workbook.xml").decode()) == (code != "Q1")
         # it says where the outputs are (make echoes its commands, which never name this file)
-        assert str(Path("build", "demo", "outbox", f"2023-{code}", f"tong-hop-2023-{code}.xlsx")) in proc.stdout
+        assert (
+            str(Path("build", "demo", "outbox", f"2023-{code}", f"tong-hop-2023-{code}.xlsx")) in proc.stdout
+        )

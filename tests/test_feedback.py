@@ -18,9 +18,11 @@ from pipeline import run
 from pipeline.authoring.sample import SampleManifest
 from pipeline.check import check_file
 from pipeline.core.deadlines import parse_period
+from pipeline.core.issues import Issue
 from pipeline.core.schema import Schema
 from pipeline.ooxml.edit import HIGHLIGHT, fill_workbook
 from pipeline.outputs.feedback import COMMENT_AUTHOR, EMAIL_DIR, FEEDBACK_DIR, FEEDBACK_SHEET, feedback_name
+from pipeline.outputs.plain import plain_issue
 from tests.conftest import AS_OF, run_cli, soffice
 from tests.test_annotate import package_problems
 
@@ -102,8 +104,20 @@ def test_feedback_workbook_for_each_file_with_issues(
     outbox, report, before = demo
     folder = outbox / PERIOD / FEEDBACK_DIR
     listed = {rel for rel in report["outputs"] if rel.startswith(f"{PERIOD}/{FEEDBACK_DIR}/")}
-    with_issues = [f for f in report["files"] if f["status"] != "ignored" and _issues_with_cells(f)]
+    # Only the version that counts (each unit's latest file) gets feedback: the resubmitter's
+    # rejected first version does not.
+    latest: dict[str, dict[str, Any]] = {}
+    for f in sorted(report["files"], key=lambda f: (f["received_at"] or "", f["path"])):
+        if f["unit"]:
+            latest[f["unit"]] = f
+    with_issues = [
+        f
+        for f in report["files"]
+        if f["status"] != "ignored" and _issues_with_cells(f) and latest.get(f["unit"]) is f
+    ]
     assert with_issues, "the sample has a rejected unit"
+    older = [f for f in report["files"] if _issues_with_cells(f) and latest.get(f["unit"]) is not f]
+    assert older, "the sample has a unit that fixed its rejected report"
     expected_names = {f"{f['unit']}-{f['sha256'][:12]}.xlsx" for f in with_issues}
     assert {Path(rel).name for rel in listed} == expected_names
     assert {p.name for p in folder.iterdir()} == expected_names
@@ -186,12 +200,15 @@ def test_email_texts(demo: tuple[Path, dict[str, Any], dict[str, str]], schema: 
         assert schema.unit_by_code[code].name in text
         assert "Quý I năm 2023" in text
         assert "đề nghị sửa và gửi lại" in text
-        assert "15/04/2023" in text  # as-of 10/04 + resubmit_days (5)
+        # as-of Monday 10/04 + resubmit_days (5) working days
+        assert "chậm nhất ngày 17/04/2023" in text and "trước hết" not in text
+        assert "Số liệu!" not in text and 'Mục "' in text  # plain words, no cell address
         assert text.rstrip().endswith("Sở Nội vụ tỉnh Bình Định")
         latest = [f for f in report["files"] if f["unit"] == code][-1]
         assert latest["path"] in text
-        for i in files[latest["path"]]["issues"]:
-            assert f"{i['sheet']}!{i['cell']}: {i['message']}" in text
+        for i in files[latest["path"]]["issues"]:  # each problem, in plain words
+            issue = Issue(i["code"], i["severity"], latest["path"], i["sheet"], i["cell"], i["message"])
+            assert plain_issue(issue, schema) in text
     for code in missing:
         assert schema.unit_by_code[code].name in emails[code].read_text(encoding="utf-8-sig")
     # a unit whose resubmission was accepted gets no e-mail about its old version; an accepted
@@ -226,7 +243,8 @@ def test_warnings_only_file(sample: SampleManifest, schema: Schema, template: Pa
     email = (tmp_path / "outbox" / PERIOD / EMAIL_DIR / f"{entry['unit']}.txt").read_text(
         encoding="utf-8-sig"
     )
-    assert "đề nghị xem lại" in email and "Thông tin chung!C12" in email
+    assert "đề nghị xem lại" in email and 'Mục "Thư điện tử người lập biểu"' in email
+    assert "Thông tin chung!C12" not in email
 
 
 def test_feedback_workbook_sent_back_corrected_is_accepted(
@@ -405,7 +423,7 @@ def test_invalid_later_version_while_an_earlier_one_is_consolidated(
     entry = next(f for f in report["files"] if f["path"] == "ban-2.xlsx")
     assert [Path(rel).name for rel in feedback] == [f"{unit['code']}-{entry['sha256'][:12]}.xlsx"]
     email = (tmp_path / "outbox" / PERIOD / EMAIL_DIR / f"{unit['code']}.txt").read_text(encoding="utf-8-sig")
-    assert "ban-2.xlsx" in email and "Số liệu!D7" in email
+    assert "ban-2.xlsx" in email and 'Mục "Số kế hoạch, văn bản chỉ đạo' in email
     assert 'bản gửi trước của đơn vị (tệp "ban-1.xlsx")' in email
 
 

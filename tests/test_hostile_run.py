@@ -185,7 +185,7 @@ def test_unit_text_never_becomes_a_formula(tmp_path: Path) -> None:
 
     raw = (outbox / PERIOD / f"loi-kiem-tra-{PERIOD}.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     for row in rows:
         for value in row:
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value

@@ -28,7 +28,9 @@ from pipeline.core.model import (
 from pipeline.core.ranking import rank
 from pipeline.core.schema import Schema
 from pipeline.outputs.late_list import late_units
+from pipeline.outputs.plain import plain_issue
 from pipeline.outputs.run_report import dump, report
+from pipeline.outputs.workbook.data import period_indicators
 from pipeline.outputs.write import write_outputs
 from pipeline.store.atomic import OutputError, write_atomic, write_bytes_atomic
 
@@ -192,15 +194,15 @@ def test_output_files(written: tuple[RunResult, Path, list[str]]) -> None:
         assert (outbox / rel).is_file()
     assert not [p for p in (outbox / "2023-Q1").iterdir() if p.name.endswith(".tmp")]
     wb = openpyxl.load_workbook(outbox / outputs[0])
-    assert wb.sheetnames == [
+    assert wb.sheetnames == [  # the leaders' sheets first, then the technical ones, hidden
         "Tổng hợp",
         "Số liệu",
         "Xếp loại",
+        "Nộp muộn",
+        "Đề xuất kiểm tra",
         "Chi tiết điểm",
         "Thuyết minh",
         "Kiến nghị",
-        "Nộp muộn",
-        "Đề xuất kiểm tra",
         "Lỗi kiểm tra",
         "Nguồn",
         "Nguồn số liệu",
@@ -215,15 +217,18 @@ def test_data_totals(written: tuple[RunResult, Path, list[str]], schema: Schema)
     dept_row = _find_row(cached, 3, "Cộng sở, ban, ngành")
     dist_row = _find_row(cached, 3, "Cộng huyện, thị xã, thành phố")
     grand_row = _find_row(cached, 3, "Tổng cộng")
-    # Departments SNV, STP above their subtotal; Quy Nhơn between the subtotals.
-    assert [cached.cell(r, 2).value for r in range(dept_row - 2, dept_row)] == ["SNV", "STP"]
-    assert cached.cell(dist_row - 1, 2).value == "540"
-    assert dist_row == dept_row + 2 and grand_row == dist_row + 1
+    # Every unit has a row: departments SNV, STP, SKHDT (rejected) above their subtotal; the
+    # districts 540, 542 (missing), 543 between the subtotals; no figures: the status in words.
+    assert [cached.cell(r, 2).value for r in range(dept_row - 3, dept_row)] == ["SNV", "STP", "SKHDT"]
+    assert [cached.cell(r, 2).value for r in range(dist_row - 3, dist_row)] == ["540", "542", "543"]
+    assert dist_row == dept_row + 4 and grand_row == dist_row + 1
+    assert cached.cell(dept_row - 1, 4).value == "Báo cáo bị trả lại, chưa tổng hợp"
+    assert cached.cell(dist_row - 2, 4).value == "Chưa nộp báo cáo"
 
     by_code = {u.unit.code: u for u in result.units}
-    for i, field in enumerate(schema.indicators):
+    for i, field in enumerate(period_indicators(schema, "Q1")):
         col = 4 + i
-        assert cached.cell(1 + _find_row(cached, 1, "STT"), col).value in (field.unit, None)
+        assert cached.cell(2 + _find_row(cached, 1, "STT"), col).value in (field.unit, None)
         values: list[Any] = [
             by_code[c].submission.values[field.key]  # type: ignore[union-attr]
             for c in ("SNV", "STP", "540")
@@ -237,19 +242,28 @@ def test_data_totals(written: tuple[RunResult, Path, list[str]], schema: Schema)
         assert str(formulas.cell(grand_row, col).value).startswith("=SUM(")
     # A blank (not reported) stays blank, not 0.
     col = 4 + [f.key for f in schema.indicators].index("t1_sessions")
-    assert cached.cell(dist_row - 1, col).value is None
+    assert cached.cell(dist_row - 3, col).value is None
 
 
 def test_print_settings(written: tuple[RunResult, Path, list[str]]) -> None:
     _, outbox, outputs = written
     wb = openpyxl.load_workbook(outbox / outputs[0])
+    across = ("Số liệu", "Xếp loại", "Nguồn số liệu")  # wide: printed across pages
+    technical = ("Lỗi kiểm tra", "Nguồn", "Nguồn số liệu")
     for ws in wb.worksheets:
         assert int(ws.page_setup.paperSize) == 9
-        assert ws.sheet_properties.pageSetUpPr.fitToPage
-        assert int(ws.page_setup.fitToWidth or 1) == 1  # absent means 1 (ECMA-376 default)
-        # The summary is one page; the other sheets fit the width and run on.
-        height = ws.page_setup.fitToHeight
-        assert (1 if height is None else int(height)) == (1 if ws.title == "Tổng hợp" else 0)
+        assert (ws.sheet_state == "hidden") == (ws.title in technical), ws.title  # not printed
+        if ws.title in across:
+            # One scale for every page, never under 70% (12 pt → 8.4 pt); the names repeated.
+            assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage
+            assert 70 <= int(ws.page_setup.scale) <= 100, ws.title
+            assert ws.print_title_cols is not None and ws.col_breaks.count >= 1, ws.title
+        else:
+            assert ws.sheet_properties.pageSetUpPr.fitToPage
+            assert int(ws.page_setup.fitToWidth or 1) == 1  # absent means 1 (ECMA-376 default)
+            # The sheets fit the width and run on (the summary: tables, then charts).
+            height = ws.page_setup.fitToHeight
+            assert (1 if height is None else int(height)) == 0, ws.title
         assert ws.page_margins.left == pytest.approx(1.2)
         assert ws.page_margins.right == pytest.approx(0.7)
         assert ws.page_margins.top == pytest.approx(0.8)
@@ -315,7 +329,9 @@ def test_late_list(written: tuple[RunResult, Path, list[str]], schema: Schema) -
         assert rows[0][5] == "22/03/2023 08:15"
         assert rows[0][6] == 2
         assert rows[1][6] is None and rows[1][7] == "Chưa nhận được báo cáo"
-        assert rows[2][7] == result.units[2].versions[0].issues[0].message
+        # The problem in plain words: the form's item, no cell address.
+        assert rows[2][7] == plain_issue(result.units[2].versions[0].issues[0], schema)
+        assert rows[2][7].startswith('Mục "') and "Số liệu!" not in rows[2][7]
         assert ws.cell(header + 4, 1).value is None
         contents.append(rows)
     assert contents[0] == contents[1]
@@ -356,7 +372,8 @@ def test_unit_text_stays_text(written: tuple[RunResult, Path, list[str]]) -> Non
 def test_summary(written: tuple[RunResult, Path, list[str]]) -> None:
     result, outbox, outputs = written
     ws = openpyxl.load_workbook(outbox / outputs[0], data_only=True)["Tổng hợp"]
-    cells = {str(c.value): c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    # the printed columns A-E (the charts' figures are in hidden columns)
+    cells = {str(c.value): c for row in ws.iter_rows(max_col=5) for c in row if isinstance(c.value, str)}
     assert "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUYỀN" in cells
     expected = {"Đúng hạn": 3, "Muộn": 1, "Chưa nộp": 1, "Bị trả lại": 1, "Chưa đến hạn": 0}
     for label, count in expected.items():

@@ -26,11 +26,16 @@ from pipeline.core.deadlines import parse_period
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.core.vietnamese import format_number, format_percent
+from pipeline.core.workdays import is_working_day
 from pipeline.ooxml import docx as word
 from pipeline.outputs import figures
+from pipeline.outputs.plain import plain_issue
+from pipeline.outputs.workbook.data import no_figures, period_indicators
 from pipeline.outputs.write import write_outputs
 from pipeline.run import consolidate
 from pipeline.store.cache import Cache
+from pipeline.store.history import period_figures
+from pipeline.store.ledger import Ledger
 
 AS_OF_Q1 = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
 AS_OF_H1 = datetime(2023, 7, 10, 9, 0, tzinfo=TZ)
@@ -67,7 +72,8 @@ def _docx_text(path: Path) -> str:
 
 
 def _summary_cells(ws: Any) -> dict[str, Any]:
-    return {str(c.value): c for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    """The printed cells' texts (columns A-E; the charts' figures are in hidden columns)."""
+    return {str(c.value): c for row in ws.iter_rows(max_col=5) for c in row if isinstance(c.value, str)}
 
 
 # ------------------------------------------------------------------ the workbook
@@ -120,18 +126,18 @@ def test_ranking_criteria_and_provenance(runs: dict[str, Any], schema: Schema) -
     figures_at = {r[1]: r for r in ([c.value for c in row] for row in data.iter_rows(min_row=6)) if r[1]}
     labels = [c.value for c in source[header]]
     assert labels[:3] == ["Mã", "Đơn vị", "Tệp"] and labels[-1] == "Phiên bản"
-    assert labels[3:-1] == [c.value for c in data[4]][3:]  # the data sheet's columns, D onwards
+    assert labels[3:-1] == [c.value for c in data[5]][3:]  # the data sheet's columns, D onwards
     order = [r[0] for r in ([c.value for c in row] for row in source.iter_rows(min_row=header + 1))]
     assert order == [code for code in figures_at if code in provenance]
     checked = 0
-    for unit in result.units:
-        if unit.submission is None:
-            assert unit.unit.code not in provenance
-            continue
+    for unit in result.units:  # every registry unit has a row, with its status where no figures
         row = provenance[unit.unit.code]
+        if unit.submission is None:
+            assert row[2] == no_figures(unit) and figures_at[unit.unit.code][3] == no_figures(unit)
+            continue
         assert row[1] == unit.unit.name and row[2] == unit.submission.file.name
         assert row[-1] == next(v.label for v in unit.history if v.sha256 == unit.submission.file.sha256)
-        for i, field in enumerate(schema.indicators):
+        for i, field in enumerate(period_indicators(schema, "Q1")):
             col = 3 + i
             if not field.applies(unit.unit, "Q1"):
                 assert row[col] is None
@@ -198,8 +204,10 @@ def test_report_figures_equal_workbook(runs: dict[str, Any], schema: Schema) -> 
         row = next(c.row for t, c in cells.items() if t.startswith(f"{tf.label} ({tf.unit})"))
         rate = ws.cell(row, 5).value
         if rate is not None:
-            assert f"{tf.label}: {format_number(ws.cell(row, 4).value)} {tf.unit}" in text
-            assert format_percent(rate, fixed=True) in text
+            assert f"{tf.rate_label} đạt {format_percent(rate, fixed=True)}" in text
+    for field in period_indicators(schema, "Q1"):  # each task's totals, in prose
+        label = field.label[:1].lower() + field.label[1:]
+        assert f"{label} {format_number(result.totals[field.key])} {field.unit}" in text
     for band, _count in figures.band_counts(result, schema):
         count = ws.cell(cells[band].row, 4).value
         if count:
@@ -219,32 +227,54 @@ def test_report_figures_equal_workbook(runs: dict[str, Any], schema: Schema) -> 
     assert got == expected
 
 
-def test_letters(runs: dict[str, Any]) -> None:
+def test_letters(runs: dict[str, Any], schema: Schema) -> None:
+    """The right letter per case: not received (đôn đốc gửi), received late (chấn chỉnh,
+    nothing to send), rejected (hoàn thiện và gửi lại, each problem in plain words); deadlines
+    on working days; times as papers write them; the officer's contact."""
     result: RunResult = runs["Q1"]
     outbox = runs["outbox"]
     chased = [u for u in result.units if u.status in ("late", "missing", "rejected")]
+    assert {u.status for u in chased} == {"late", "missing", "rejected"}
     letters = sorted(p.name for p in (outbox / "2023-Q1" / "cong-van-don-doc").iterdir())
     assert letters == sorted(f"{u.unit.code}.docx" for u in chased)
+    contact = schema.papers.contact
     for unit in chased:
         rel = f"2023-Q1/cong-van-don-doc/{unit.unit.code}.docx"
         assert rel in result.outputs
         text = _docx_text(outbox / rel)
         assert f"Kính gửi: {unit.unit.addressee}." in text
         assert "Quý I năm 2023" in text and "20/03/2023" in text
-        assert "V/v đôn đốc" in text
+        assert "Kế hoạch số 25/KH-UBND ngày 15/02/2023" in text
+        assert contact.phone in text and contact.email in text
+        assert "trước hết ngày" not in text
+        deadlines = [
+            datetime.strptime(d, "%d/%m/%Y").date()
+            for d in re.findall(r"chậm nhất ngày (\d\d/\d\d/\d{4})", text)
+        ]
         if unit.status == "missing":
-            assert "chưa nhận được báo cáo" in text
+            assert "V/v đôn đốc gửi báo cáo" in text and "chưa nhận được báo cáo" in text
+            assert len(deadlines) == 2  # the period's, then the one this letter sets
         elif unit.status == "late":
-            assert f"chậm {unit.days_late} ngày" in text
+            assert "V/v chấn chỉnh việc chậm gửi báo cáo" in text and "đôn đốc" not in text
+            assert f"chậm {unit.days_late} ngày" in text and "gửi lại" not in text
+            got = unit.received_at.astimezone(TZ)  # type: ignore[union-attr]
+            assert f"lúc {got.hour} giờ {got.minute:02d} phút ngày {got.day}/{got.month}/{got.year}" in text
+            assert len(deadlines) == 1  # the period's only: nothing to send
         else:
+            assert "V/v hoàn thiện và gửi lại báo cáo" in text
             errors = [i for i in unit.versions[-1].issues if i.severity == "error"]
-            assert errors and f"ô {errors[0].cell}" in text
+            assert errors and all(plain_issue(i, schema) in text for i in errors)
+            assert 'Mục "' in text and "Số liệu!" not in text
+            assert len(deadlines) >= 2  # the period's, the one to resend by (and its grace day)
+        for day in deadlines[1:]:  # the deadlines the program sets: working days
+            assert is_working_day(day, schema.calendar.extra_days_off, schema.calendar.working_days)
+            assert day == result.period.resubmit_by(result.as_of, schema.calendar)
 
 
 # ------------------------------------------------------------------ history
 
 
-def test_history_change_and_inspection(runs: dict[str, Any]) -> None:
+def test_history_change_and_inspection(runs: dict[str, Any], schema: Schema) -> None:
     q1: RunResult = runs["Q1"]
     h1: RunResult = runs["H1"]
     outbox = runs["outbox"]
@@ -266,6 +296,21 @@ def test_history_change_and_inspection(runs: dict[str, Any]) -> None:
     changes = [round(h1_scores[c] - q1_scores[c], 2) for c in h1_scores if c in q1_scores]
     report = _docx_text(outbox / "2023-H1" / "bao-cao-2023-H1.docx")
     assert f"So với Quý I năm 2023: {sum(1 for c in changes if c > 0)} đơn vị tăng điểm" in report
+    # Each task's key figure against the previous period of the year, from the ledger's accepted
+    # figures (the same period of 2022 is not in the ledger: not mentioned).
+    assert set(h1.compared) == {"2023-Q1"} and not q1.compared
+    for tf_h1, tf_q1 in zip(figures.task_figures(h1), figures.task_figures(q1), strict=True):
+        before = format_number(tf_q1.value)
+        assert (
+            f"{tf_h1.label}: {format_number(tf_h1.value)} {tf_h1.unit}; so với quý I năm 2023 ({before})"
+            in report
+        )
+    assert "so với quý I năm 2022" not in report
+    with Ledger(outbox / "ledger.sqlite") as ledger:
+        accepted = period_figures(ledger, "2023-Q1")
+    assert {code: accepted[code]["t1_sessions"] for code in accepted} == {
+        u.unit.code: u.submission.values["t1_sessions"] for u in q1.units if u.submission is not None
+    }
     # Q1 had no earlier period: no change columns.
     q1_headers = [c.value for c in openpyxl.load_workbook(outbox / q1.outputs[0])["Xếp loại"][4]]
     assert not any(str(h).startswith("Điểm Quý") for h in q1_headers)
@@ -279,8 +324,19 @@ def test_history_change_and_inspection(runs: dict[str, Any]) -> None:
     reasons = {r[1].value: str(r[7].value) for r in sheet.iter_rows() if r[1].value and r[0].value != "STT"}
     for code in late_both:
         assert "nhiều kỳ" in reasons[code]
-    lowest = min(h1_scores, key=lambda c: h1_scores[c])
-    assert "Điểm thấp" in reasons[lowest]
+    # The explicit criteria: the weak bands, a large drop; most criteria first; never the
+    # consolidating department.
+    policy = schema.inspection
+    assert schema.papers.consolidating_unit not in reasons
+    for u in h1.units:
+        if u.score is not None and u.score.band in policy.bands and u.unit.code != "SNV":
+            assert f"Xếp loại {u.score.band}" in reasons[u.unit.code]
+        before = q1_scores.get(u.unit.code)
+        if u.score is not None and before is not None and before - u.score.total >= policy.score_drop:
+            assert "Điểm giảm" in reasons[u.unit.code]
+    order = [r[1].value for r in sheet.iter_rows() if r[1].value in reasons]
+    counts = [reasons[c].count("\n- ") + 1 for c in order]
+    assert counts == sorted(counts, reverse=True) and counts
 
 
 # ------------------------------------------------------------------ rendering
@@ -326,6 +382,26 @@ def _pdf_pages(soffice: str, pdftotext: str, source: Path, out: Path) -> list[st
     return pages
 
 
+def runs_schema_tasks() -> tuple[tuple[str, str], ...]:
+    return config.load().template.tasks
+
+
+def _pdf_font_sizes(pdf: Path) -> dict[int, list[float]]:
+    """Page number → the size (pt) of every piece of text on it, as poppler's pdftohtml reads
+    the PDF (zoom 1: sizes in points)."""
+    exe = shutil.which("pdftohtml")
+    if exe is None:
+        pytest.skip("pdftohtml (poppler-utils) not installed")
+    xml = subprocess.run(
+        [exe, "-xml", "-i", "-zoom", "1", "-stdout", str(pdf)], check=True, capture_output=True, timeout=120
+    ).stdout.decode("utf-8", "replace")
+    fonts = {m[0]: float(m[1]) for m in re.findall(r'<fontspec id="(\d+)" size="([\d.]+)"', xml)}
+    out: dict[int, list[float]] = {}
+    for number, body in re.findall(r'<page number="(\d+)"(.*?)</page>', xml, re.S):
+        out[int(number)] = [fonts[f] for f in re.findall(r'<text [^>]*font="(\d+)"', body)]
+    return out
+
+
 def test_rendered_in_libreoffice(runs: dict[str, Any], tmp_path: Path) -> None:
     tools = _tools()
     assert tools is not None
@@ -333,15 +409,33 @@ def test_rendered_in_libreoffice(runs: dict[str, Any], tmp_path: Path) -> None:
     result: RunResult = runs["Q1"]
     outbox = runs["outbox"]
     pages = _pdf_pages(soffice, pdftotext, outbox / result.outputs[0], tmp_path)
-    # The summary is exactly one page: page 2 is already the data sheet.
+    # The summary: its tables on page 1, its charts on page 2; page 3 is the data sheet.
     assert "TỔNG HỢP KẾT QUẢ THỰC HIỆN CÔNG TÁC DÂN VẬN CHÍNH QUYỀN" in pages[0]
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in pages[0]
     assert "Độc lập - Tự do - Hạnh phúc" in pages[0]
     assert "IV. CÁC ĐƠN VỊ CẦN QUAN TÂM" in pages[0]
-    assert "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ" in pages[1]
+    assert "Tổng điểm theo đơn vị" in pages[1]
+    assert "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ" in pages[2]
     assert "Trang 1/" in pages[0]
+    # The data sheet on paper: every registry unit, each task's columns with the units' names
+    # repeated, no text under 8 pt (font sizes as LibreOffice printed them).
+    ranking = next(i for i, p in enumerate(pages) if "XẾP LOẠI KẾT QUẢ CÔNG TÁC" in p)
+    data_pages = range(2, ranking)
+    sizes = _pdf_font_sizes(tmp_path / (Path(result.outputs[0]).stem + ".pdf"))
+    assert len(data_pages) >= 4
+    for i in [0, 1, *data_pages]:
+        assert min(sizes[i + 1]) >= 8, (i + 1, sorted(sizes[i + 1])[:3])
+    printed = "\n".join(pages[i] for i in data_pages)
+    tokens = set(printed.split())
+    for unit in result.units:  # its code in the "Mã" column (a long name wraps over lines)
+        assert unit.unit.code in tokens and unit.unit.name.split()[-1] in tokens, unit.unit.name
+    for i in data_pages:
+        assert "Đơn vị" in pages[i] and "Nhiệm vụ" in pages[i]  # names and task titles on each page
+    for title in (t for _k, t in runs_schema_tasks()):
+        assert title.split(".")[0] in printed
     report = _pdf_pages(soffice, pdftotext, outbox / "2023-Q1" / "bao-cao-2023-Q1.docx", tmp_path)
-    assert "BÁO CÁO" in report[0] and "quý I năm 2023" in report[0]
+    first = " ".join(report[0].split())  # the title may wrap (the fonts LibreOffice has)
+    assert "BÁO CÁO" in first and "quý I năm 2023" in first
     assert "PHỤ LỤC" in report[-1] or any("PHỤ LỤC" in p for p in report)
     code = next(u.unit.code for u in result.units if u.status == "missing")
     letter = _pdf_pages(

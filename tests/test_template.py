@@ -14,6 +14,7 @@ import pytest
 from pipeline import config
 from pipeline.authoring import template
 from pipeline.core import cellref
+from pipeline.core.registry import match_unit
 from pipeline.core.schema import Schema
 from pipeline.ooxml.edit import destination, fill_workbook
 
@@ -58,7 +59,8 @@ def test_sheets_in_order_and_meta_hidden_with_fingerprint(s: Schema, wb: Any) ->
     data_sheets = list(dict.fromkeys(f.sheet for f in s.fields))
     meta = s.template.meta_sheet
     assert wb.sheetnames == [s.template.instructions_sheet, *data_sheets, meta]
-    assert wb[meta].sheet_state in ("hidden", "veryHidden")
+    assert wb[meta].sheet_state == "veryHidden"
+    assert wb.security is not None and wb.security.lockStructure  # no sheet added, renamed, shown
     assert all(wb[name].sheet_state == "visible" for name in wb.sheetnames if name != meta)
     assert (wb[meta]["A1"].value, wb[meta]["B1"].value) == ("template_id", s.template_id)
     assert (wb[meta]["A2"].value, wb[meta]["B2"].value) == ("template_version", s.template_version)
@@ -141,10 +143,12 @@ def test_drop_down_lists(s: Schema, wb: Any) -> None:
     unit_field = next(f for f in s.fields if f.type == "unit")
     period_field = next(f for f in s.fields if f.type == "period")
     units = _list_values(wb, _validations(wb[unit_field.sheet])[unit_field.cell].formula1)
-    assert units == [u.code for u in s.units]
+    # "code – name": the drop-down says whom each code is; the reader takes the code
+    assert units == [f"{u.code} – {u.name}" for u in s.units]
     assert len(units) == 32
+    assert all(match_unit(s, shown).unit == unit for shown, unit in zip(units, s.units, strict=True))
     periods = _list_values(wb, _validations(wb[period_field.sheet])[period_field.cell].formula1)
-    assert set(periods) == {p.name for p in s.calendar.periods} | {p.code for p in s.calendar.periods}
+    assert periods == [p.name for p in sorted(s.calendar.periods, key=lambda p: p.order)]  # Vietnamese only
     # The unit's name is looked up in the cell right of the code.
     row, col = cellref.from_a1(unit_field.cell)
     formula = wb[unit_field.sheet][cellref.to_a1(row, col + 1)].value
@@ -169,7 +173,7 @@ def test_filled_copy_keeps_names_meta_validations_protection(s: Schema, tpl: Pat
     original, filled = openpyxl.load_workbook(tpl), openpyxl.load_workbook(target)
     assert set(filled.defined_names) == set(original.defined_names)
     assert filled.sheetnames == original.sheetnames
-    assert filled[s.template.meta_sheet].sheet_state == "hidden"
+    assert filled[s.template.meta_sheet].sheet_state == "veryHidden"
     for name in filled.sheetnames:
         assert filled[name].protection.sheet is True
         assert len(filled[name].data_validations.dataValidation) == len(

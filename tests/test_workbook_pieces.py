@@ -144,12 +144,13 @@ def test_rows_without_r_read_by_openpyxl_and_calamine(workbook: Path) -> None:
         _assert_same_cells(expected, got, sheet)
     # openpyxl places the spliced cells where the writer meant them (see also test_outputs).
     data = openpyxl.load_workbook(workbook)["Số liệu"]
-    assert data["B6"].value == "SNV" and data["C6"].value == "Sở Nội vụ" and data["A6"].value == 1
+    # (rows 4-6: the tasks, the indicators' labels, their units of measure)
+    assert data["B7"].value == "SNV" and data["C7"].value == "Sở Nội vụ" and data["A7"].value == 1
     ranking = openpyxl.load_workbook(workbook)["Xếp loại"]
     assert [ranking.cell(5, c).value for c in (1, 2)] == [1, "STP"]
     # The dimension covers the spliced rows (openpyxl's read-only mode trusts it).
     read_only = openpyxl.load_workbook(workbook, read_only=True)["Xếp loại"]
-    assert read_only.max_row == 4 + 6
+    assert read_only.max_row == 4 + 6 + 1  # and the sentence on the ranking's order
 
 
 def test_rows_without_r_read_by_libreoffice(workbook: Path, tmp_path: Path) -> None:
@@ -270,11 +271,11 @@ def consolidated_sheets() -> list[str]:
         "Tổng hợp",
         "Số liệu",
         "Xếp loại",
+        "Nộp muộn",
+        "Đề xuất kiểm tra",
         "Chi tiết điểm",
         "Thuyết minh",
         "Kiến nghị",
-        "Nộp muộn",
-        "Đề xuất kiểm tra",
         "Lỗi kiểm tra",
         "Nguồn",
         "Nguồn số liệu",

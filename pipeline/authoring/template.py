@@ -8,6 +8,7 @@ The hidden meta sheet holds the template fingerprint and the drop-down lists.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -19,7 +20,7 @@ from typing import IO, Any
 
 from pipeline.core import cellref
 from pipeline.core.schema import Field, Period, Schema
-from pipeline.ooxml.xlsx import Format, Styles, Workbook, Worksheet, new_workbook
+from pipeline.ooxml.xlsx import Format, Styles, Workbook, Worksheet, lock_structure, new_workbook
 
 # Fixed document date: the same schema always gives the same bytes.
 CREATED = datetime(2023, 1, 1)
@@ -195,16 +196,17 @@ class _Builder:
         first = META_HEADER_ROW + 1
         units = self.schema.units if self.list_units else ()
         for i, unit in enumerate(units):
-            # Codes are text ("540"), as the input cell is text-formatted.
-            ws.write_string(first + i, META_UNIT_COL, unit.code, text)
+            # "540 – Thành phố Quy Nhơn": the drop-down shows whom a code is; the reader takes
+            # the code before the dash (pipeline.core.registry.match_unit).
+            ws.write_string(first + i, META_UNIT_COL, f"{unit.code} – {unit.name}", text)
             ws.write_string(first + i, META_UNIT_COL + 1, unit.name, text)
-        choices = [p.name for p in self.periods] + [p.code for p in self.periods]
+        choices = [p.name for p in self.periods]  # Vietnamese only: the reader still accepts codes
         for i, choice in enumerate(choices):
             ws.write_string(first + i, META_PERIOD_COL, choice, text)
         ws.set_column(META_UNIT_COL, META_UNIT_COL, 18)
         ws.set_column(META_UNIT_COL + 1, META_UNIT_COL + 1, 45)
         ws.set_column(META_PERIOD_COL, META_PERIOD_COL, 14)
-        ws.hide()
+        ws.very_hidden()  # not listed by Excel's "Unhide": only a macro or the package shows it
         ws.protect()
         last_unit = first + len(units) - 1
         return MetaLists(
@@ -493,10 +495,18 @@ def validation_options(field: Field, lists: MetaLists, periods: Sequence[Period]
 
 
 def build_template(schema: Schema, target: Path | IO[bytes]) -> None:
-    """Write the template workbook for `schema` to a path or a binary stream."""
-    wb = new_workbook(target, CREATED, title=schema.template.title, author=schema.template.receiver)
+    """Write the template workbook for `schema` to a path or a binary stream, its structure
+    protected (no sheet added, removed, renamed or shown: the reader finds the form by its
+    sheets), without a password so that the province can adapt it."""
+    memory = io.BytesIO()
+    wb = new_workbook(memory, CREATED, title=schema.template.title, author=schema.template.receiver)
     _Builder(schema, wb).build()
     wb.close()
+    data = lock_structure(memory.getvalue())
+    if isinstance(target, Path):
+        target.write_bytes(data)
+    else:
+        target.write(data)
 
 
 def write_template(schema: Schema, out_dir: Path) -> Path:

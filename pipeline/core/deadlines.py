@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from pipeline.core.errors import PeriodError
 from pipeline.core.schema import Calendar, Period
+from pipeline.core.workdays import add_working_days
 
 _PERIOD_ID = re.compile(r"^\s*(\d{4})-([A-Za-z0-9]+)\s*$")
 
@@ -58,11 +59,17 @@ class ReportingPeriod:
     def is_due(self, as_of: datetime) -> bool:
         return as_of > self.deadline_end
 
-    def resubmit_by(self, as_of: datetime, days: int) -> date:
-        """The date by which a unit resends a corrected report: the run's date (`as_of`, local)
-        plus `days` (schemas/calendar.toml resubmit_days), never before the period's deadline."""
+    def resubmit_by(self, as_of: datetime, calendar: Calendar) -> date:
+        """The date by which a unit sends or resends its report: `resubmit_days` working days
+        after the run's date (`as_of`, local; weekends, public holidays and the officer's extra
+        days off skipped, swapped working days counted), never before the period's deadline."""
         local = as_of.astimezone(self.tz).date()
-        return max(self.deadline, local + timedelta(days=days))
+        by = add_working_days(local, calendar.resubmit_days, calendar.extra_days_off, calendar.working_days)
+        return max(self.deadline, by)
+
+    def resubmission_end(self, as_of: datetime, calendar: Calendar) -> datetime:
+        """The last instant of the resubmission deadline (end of that day, local)."""
+        return datetime.combine(self.resubmit_by(as_of, calendar), time(23, 59, 59), self.tz)
 
     def previous_in_year(self, calendar: Calendar) -> list[ReportingPeriod]:
         return [

@@ -57,6 +57,43 @@ def merge(
     return results
 
 
+def on_time_rejection(period: ReportingPeriod, versions: list[Submission]) -> Submission | None:
+    """The unit's first file, when it came by the period's deadline and was rejected: the
+    version the fairness policy gives a grace period to."""
+    ordered = sorted(versions, key=_order)
+    if not ordered:
+        return None
+    first = ordered[0]
+    at = first.file.received_at
+    return first if at is not None and at <= period.deadline_end and not first.valid else None
+
+
+def apply_fairness(
+    schema: Schema, period: ReportingPeriod, units: list[UnitResult], checked: dict[str, datetime]
+) -> None:
+    """The fairness policy (schemas/calendar.toml resubmission_policy = "on_time"): a unit whose
+    report came on time but was rejected gets a grace period, resubmit_days working days from
+    the day the program first found the report rejected (`checked`: sha256 → that run's as-of,
+    from the ledger; the day the unit could be told, as its feedback said). A corrected version
+    received by then counts as on time. Every unit with such a report gets `grace_until`, which
+    letters and feedback quote."""
+    if schema.calendar.resubmission_policy != "on_time":
+        return
+    for u in units:
+        rejected = on_time_rejection(period, u.versions)
+        if rejected is None:
+            continue
+        told = checked.get(rejected.file.sha256) or rejected.file.received_at
+        assert told is not None
+        u.grace_until = period.resubmit_by(told, schema.calendar)
+        if u.status != UnitStatus.LATE or u.received_at is None:
+            continue
+        if u.received_at.astimezone(period.tz).date() <= u.grace_until:
+            u.days_late = 0
+            u.status = UnitStatus.ON_TIME
+            u.resubmitted_in_time = True
+
+
 def totals(schema: Schema, results: list[UnitResult]) -> dict[str, int | float]:
     """Indicator key → sum over the accepted submissions (blank counts as nothing)."""
     sums: dict[str, int | float] = {f.key: 0 for f in schema.indicators}

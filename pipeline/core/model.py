@@ -159,6 +159,8 @@ class UnitResult:
     band: str = ""
     versions: list[Submission] = field(default_factory=list)  # every file of this unit, oldest first
     history: list[Version] = field(default_factory=list)  # every version ever received (ledger)
+    resubmitted_in_time: bool = False  # sent on time, rejected, corrected by the grace deadline
+    grace_until: date | None = None  # sent on time and rejected: the day to resend by to count on time
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,9 @@ class RunResult:
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     ranking: list[tuple[int | None, UnitResult]]  # pipeline.core.ranking.rank(units)
     past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
+    # period id → indicator totals of the previous period of the year and the same period of
+    # the previous year, when the ledger has them (pipeline.store.history.comparison_totals)
+    compared: dict[str, dict[str, int | float]] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
 
     def count(self, status: str) -> int:

@@ -7,6 +7,7 @@ here reads a file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,6 +22,12 @@ class Unit:
     communes: int | None
     aliases: tuple[str, ...]
     emails: tuple[str, ...] = ()  # where `mail send` writes to the unit (units.csv `email`)
+    short_name: str = ""  # how charts label it ("An Lão", "Sở Tư pháp"); `label` falls back to name
+
+    @property
+    def label(self) -> str:
+        """The short name charts and narrow columns show."""
+        return self.short_name or self.name
 
     @property
     def addressee(self) -> str:
@@ -82,7 +89,12 @@ class Calendar:
     timezone: str
     timeliness_from: str  # "first_valid" | "consolidated"
     periods: tuple[Period, ...]
-    resubmit_days: int = 5  # a rejected unit resends within this many days of the feedback
+    resubmit_days: int = 5  # working days a unit has to resend, counted from the run's date
+    extra_days_off: tuple[date, ...] = ()  # days off the officer adds to the public holidays
+    working_days: tuple[date, ...] = ()  # weekend days worked by decision (swapped days)
+    # A report received on time, rejected, and corrected by the resubmission deadline counts as
+    # on time ("on_time", the default) or from the corrected version's time ("corrected_time").
+    resubmission_policy: str = "on_time"
 
     def period(self, code: str) -> Period:
         for p in self.periods:
@@ -236,6 +248,64 @@ class TemplateSettings:
         return dict(self.tasks)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The province's plan a period's report answers to (schemas/template.toml [[plans]])."""
+
+    year: int
+    number: str  # "25/KH-UBND"
+    date: date | None
+    title: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The officer who answers units' questions: on letters and e-mails."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+
+    def sentence(self) -> str:
+        """'Chi tiết liên hệ: bà Nguyễn Thị A, điện thoại …, thư điện tử …' ("" when unset)."""
+        parts = [
+            p
+            for p in (
+                self.name,
+                self.phone and f"điện thoại {self.phone}",
+                self.email and f"thư điện tử {self.email}",
+            )
+            if p
+        ]
+        return "Chi tiết xin liên hệ: " + ", ".join(parts) + "." if parts else ""
+
+
+@dataclass(frozen=True)
+class InspectionPolicy:
+    """Who is suggested for inspection (schemas/rubric.toml [inspection])."""
+
+    bands: tuple[str, ...] = ("Yếu", "Trung bình")
+    late_periods: int = 2  # late or missing in at least this many periods of the year
+    rejected_periods: int = 2  # rejected or with errors in at least this many periods
+    score_drop: float = 10.0  # points lost since the previous period
+    exclude_consolidating: bool = True  # the consolidating department is never suggested
+
+
+@dataclass(frozen=True)
+class Papers:
+    """What papers for leaders and units cite: the plans, the contact, who consolidates."""
+
+    plans: tuple[Plan, ...] = ()
+    contact: Contact = Contact()
+    consolidating_unit: str = ""  # registry code of the department that consolidates (Sở Nội vụ)
+
+    def plan(self, year: int) -> Plan | None:
+        for p in self.plans:
+            if p.year == year:
+                return p
+        return None
+
+
 @dataclass(frozen=True, eq=False)  # hashed by identity: per-schema caches key on the loaded value
 class Schema:
     directory: Path
@@ -246,6 +316,8 @@ class Schema:
     template: TemplateSettings
     codes: dict[str, Code] = field(repr=False)
     checks: Checks = Checks()
+    papers: Papers = Papers()
+    inspection: InspectionPolicy = InspectionPolicy()
     unit_by_code: dict[str, Unit] = field(init=False, repr=False)
     field_by_key: dict[str, Field] = field(init=False, repr=False)
 

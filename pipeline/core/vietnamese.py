@@ -132,6 +132,19 @@ def format_datetime(dt: datetime | None, tz: ZoneInfo) -> str:
     return f"{format_date(local.date())} {local.hour:02d}:{local.minute:02d}"
 
 
+def format_paper_date(d: date) -> str:
+    """A date as Vietnamese papers write it in the text: "22/3/2023" (no leading zeros)."""
+    return f"{d.day}/{d.month}/{d.year}"
+
+
+def format_moment(dt: datetime | None, tz: ZoneInfo) -> str:
+    """A time as Vietnamese papers write it: "15 giờ 49 phút ngày 22/3/2023"; "" for none."""
+    if dt is None:
+        return ""
+    local = dt.astimezone(tz) if dt.tzinfo is not None else dt
+    return f"{local.hour} giờ {local.minute:02d} phút ngày {format_paper_date(local.date())}"
+
+
 # --- unit names --------------------------------------------------------------------------
 
 _PREFIXES = (

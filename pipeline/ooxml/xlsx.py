@@ -19,6 +19,8 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from pipeline.ooxml.package import Package
+
 FONT = "Times New Roman"
 FONT_SIZE = 12
 
@@ -179,3 +181,23 @@ def split_sheet_data(xml: bytes) -> tuple[bytes, bytes]:
         at = xml.index(b"<sheetData/>")
         return xml[:at] + b"<sheetData>", b"</sheetData>" + xml[at + len(b"<sheetData/>") :]
     return xml[:at], xml[at:]
+
+
+_WORKBOOK_PR = re.compile(rb"<workbookPr\b[^>]*/>")
+
+
+def lock_structure(data: bytes) -> bytes:
+    """The workbook `data` (an .xlsx written here) with its structure protected, no password:
+    sheets cannot be added, removed, renamed, moved or unhidden. xlsxwriter does not write
+    `<workbookProtection>`; it goes right after `<workbookPr>`, where the schema orders it."""
+
+    package = Package(data)
+    xml = package.read("xl/workbook.xml")
+    if b"<workbookProtection" not in xml:
+        found = _WORKBOOK_PR.search(xml)
+        if found is None:
+            raise ValueError("xl/workbook.xml has no <workbookPr>")
+        lock = b'<workbookProtection lockStructure="1"/>'
+        xml = xml[: found.end()] + lock + xml[found.end() :]
+        package.put("xl/workbook.xml", xml)
+    return package.save()

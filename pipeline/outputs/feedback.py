@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from pipeline.core.statuses import SEVERITY_ORDER, FileStatus, Severity, UnitSta
 from pipeline.core.vietnamese import format_date, format_datetime
 from pipeline.ooxml.annotate import CellNote, CheckReport, ReportRow, Wording
 from pipeline.outputs.feedback_workbook import WorkbookJob, build_workbook
+from pipeline.outputs.plain import grace_sentence, plain_issue
 from pipeline.outputs.vocabulary import severity_vi
 from pipeline.outputs.written import WrittenFiles, remove_stale
 from pipeline.runtime.pool import Failure, Limits, Pool
@@ -43,6 +44,7 @@ from pipeline.store.cache import Cache
 
 FEEDBACK_DIR = "feedback"
 EMAIL_DIR = "thu-phan-hoi"
+ARCHIVE_DIR = "luu-tru"  # feedback of versions that no longer count, moved out of the way
 SIGNATURE = "Sở Nội vụ tỉnh Bình Định"
 # The feedback workbook's words (pipeline.ooxml holds none): its first sheet's name and column
 # headings, and the author of its comments (an earlier comment by another author is kept).
@@ -138,10 +140,11 @@ def check_report(
     *,
     annotated: bool,
     issues: list[Issue] | None = None,
+    grace: date | None = None,
 ) -> CheckReport:
     issues = feedback_issues(sub) if issues is None else issues
     v = verdict(sub, issues)
-    deadline = format_date(period.resubmit_by(as_of, schema.calendar.resubmit_days))
+    deadline = format_date(period.resubmit_by(as_of, schema.calendar))
     header = [
         ("Đơn vị", _unit_label(schema, sub)),
         ("Kỳ báo cáo", period.name_vi),
@@ -163,10 +166,32 @@ def check_report(
         check_report_where(annotated=annotated),
         "2. Sửa trên tệp báo cáo của đơn vị (mẫu báo cáo của Sở Nội vụ), lưu lại bằng Excel, "
         "LibreOffice hoặc WPS. Không đổi tên trang tính, không chèn hoặc xóa dòng trong mẫu.",
-        f"3. Gửi lại tệp đã sửa cho Sở Nội vụ trước hết ngày {deadline}, theo đường đã gửi báo cáo "
+        f"3. Gửi lại tệp đã sửa cho Sở Nội vụ chậm nhất ngày {deadline}, theo đường đã gửi báo cáo "
         '(thư điện tử hoặc hệ thống quản lý văn bản), ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
+        *((policy,) if (policy := policy_sentence(schema, sub, period, as_of, grace)) else ()),
     )
     return CheckReport(TITLE, tuple(header), rows, footer, WORDING)
+
+
+def policy_sentence(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, grace: date | None = None
+) -> str:
+    """Which fairness policy applies to a rejected file (schemas/calendar.toml
+    resubmission_policy) and what it means for it; "" for an accepted file. `grace`: the unit's
+    grace deadline (UnitResult.grace_until); without it, a file received on time is told now, so
+    its grace runs from `as_of`, as pipeline.core.merge.apply_fairness counts it."""
+    if not has_errors(sub.issues):
+        return ""
+    if schema.calendar.resubmission_policy != "on_time":
+        return "Thời hạn báo cáo được tính theo thời điểm Sở Nội vụ nhận được bản đã sửa hợp lệ."
+    if grace is None:
+        at = sub.file.received_at
+        if at is None or at > period.deadline_end:
+            return (
+                "Báo cáo này gửi sau hạn: thời hạn báo cáo được tính theo thời điểm nhận bản đã sửa hợp lệ."
+            )
+        grace = period.resubmit_by(as_of, schema.calendar)
+    return grace_sentence(grace, as_of.astimezone(period.tz).date())
 
 
 def check_report_where(*, annotated: bool) -> str:
@@ -182,7 +207,9 @@ def check_report_where(*, annotated: bool) -> str:
     )
 
 
-def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime) -> WorkbookJob:
+def workbook_job(
+    schema: Schema, sub: Submission, period: ReportingPeriod, as_of: datetime, grace: date | None = None
+) -> WorkbookJob:
     # Document dates are written as UTC ("...Z"): the run's moment in UTC, not local time.
     modified = as_of.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     issues = feedback_issues(sub)
@@ -191,7 +218,7 @@ def workbook_job(schema: Schema, sub: Submission, period: ReportingPeriod, as_of
         for i in issues
         if i.sheet and i.cell
     )
-    annotated = check_report(schema, sub, period, as_of, annotated=True, issues=issues)
+    annotated = check_report(schema, sub, period, as_of, annotated=True, issues=issues, grace=grace)
     where = check_report_where(annotated=False)
     alone = dataclasses.replace(annotated, footer=(annotated.footer[0], where, *annotated.footer[2:]))
     return WorkbookJob(
@@ -234,12 +261,11 @@ def email_text(
     sub: Submission,
     period: ReportingPeriod,
     as_of: datetime,
-    attachment: str,
 ) -> bytes:
     """The e-mail to a unit about its latest file (UTF-8 with BOM, CRLF line endings)."""
     issues = feedback_issues(sub)
     v = verdict(sub, issues)
-    deadline = format_date(period.resubmit_by(as_of, schema.calendar.resubmit_days))
+    deadline = format_date(period.resubmit_by(as_of, schema.calendar))
     received = format_datetime(sub.file.received_at, period.tz)
     action = "đề nghị sửa và gửi lại" if not v.accepted else "đề nghị xem lại"
     lines = [
@@ -255,8 +281,11 @@ def email_text(
         warn = f" và {v.warnings} nội dung cần xem lại" if v.warnings else ""
         lines += [
             f"Qua kiểm tra, báo cáo chưa được tổng hợp vì có {v.errors} lỗi{warn}. "
-            f"Đề nghị đơn vị sửa và gửi lại báo cáo trước hết ngày {deadline}.",
+            f"Đề nghị đơn vị sửa và gửi lại báo cáo chậm nhất ngày {deadline}.",
         ]
+        policy = policy_sentence(schema, sub, period, as_of, unit.grace_until)
+        if policy:
+            lines.append(policy)
         kept = unit.submission
         if kept is not None and kept is not sub:
             lines.append(
@@ -265,17 +294,19 @@ def email_text(
     else:
         lines += [
             f"Báo cáo đã được tiếp nhận và tổng hợp. Có {v.warnings} nội dung đề nghị đơn vị xem lại; "
-            f"nếu cần sửa, đề nghị gửi lại bản sửa trước hết ngày {deadline}.",
+            f"nếu cần sửa, đề nghị gửi lại bản sửa chậm nhất ngày {deadline}.",
         ]
     lines += ["", "Các nội dung cần sửa, xem lại:"]
     for n, i in enumerate(issues, start=1):
-        where = f"{i.sheet}!{i.cell}: " if i.sheet and i.cell else ""
-        lines.append(f"{n}. [{severity_vi(i.severity)}] {where}{i.message}")
+        lines.append(f"{n}. [{severity_vi(i.severity)}] {plain_issue(i, schema)}")
     lines += [
         "",
-        f'Tệp kèm theo ("{attachment}") là chính tệp của đơn vị, các ô cần sửa được tô màu và có ghi chú; '
+        # The attachment is named by the unit's code and a part of the file's hash: the officer
+        # attaches it (feedback/<code>-….xlsx), the unit reads no hash in the text.
+        "Tệp kèm theo là chính tệp của đơn vị, các ô cần sửa được tô màu và có ghi chú; "
         'trang đầu "Kết quả kiểm tra" liệt kê các nội dung trên.',
         'Khi gửi lại, đề nghị ghi rõ "bản sửa" trong tên tệp hoặc trích yếu.',
+        *_contact(schema),
         "",
         "Trân trọng.",
         "",
@@ -284,8 +315,15 @@ def email_text(
     return _crlf_bom(lines)
 
 
-def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) -> bytes:
-    """A short reminder to a unit that has not reported after the deadline."""
+def _contact(schema: Schema) -> list[str]:
+    sentence = schema.papers.contact.sentence()
+    return [sentence] if sentence else []
+
+
+def reminder_text(schema: Schema, unit: UnitResult, period: ReportingPeriod, as_of: datetime) -> bytes:
+    """A short reminder to a unit that has not reported after the deadline, with the date by
+    which to send (as the letter says)."""
+    by = format_date(period.resubmit_by(as_of, schema.calendar))
     lines = [
         f"Tiêu đề: Đôn đốc gửi báo cáo công tác dân vận chính quyền {period.name_vi}",
         "",
@@ -294,7 +332,8 @@ def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) ->
         f"Đến ngày {format_date(as_of.astimezone(period.tz).date())}, Sở Nội vụ tỉnh Bình Định chưa nhận được "
         f"báo cáo công tác dân vận chính quyền {period.name_vi} của đơn vị "
         f"(hạn gửi: ngày {format_date(period.deadline)}).",
-        "Đề nghị đơn vị khẩn trương gửi báo cáo theo mẫu của Sở Nội vụ.",
+        f"Đề nghị đơn vị gửi báo cáo theo mẫu của Sở Nội vụ chậm nhất ngày {by}.",
+        *_contact(schema),
         "",
         "Trân trọng.",
         "",
@@ -327,19 +366,25 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
     period, as_of = result.period, result.as_of
     plan: dict[str, Planned] = {}
     workbooks: dict[str, str] = {}  # sha256 → file name in feedback/
+    # Only the version that counts gets feedback: a unit's latest file; a file no unit owns
+    # (unknown unit, not a report of this period) is answered on its own.
+    counts = {u.versions[-1].file.sha256: u.grace_until for u in result.units if u.versions}
+    owned = {s.file.sha256 for u in result.units for s in u.versions}
     for sub in result.files:
-        if needs_feedback(sub):
+        if needs_feedback(sub) and (sub.file.sha256 in counts or sub.file.sha256 not in owned):
             name = feedback_name(sub)
             workbooks[sub.file.sha256] = name
-            plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = Planned(workbook_job(schema, sub, period, as_of))
+            grace = counts.get(sub.file.sha256)
+            plan[f"{period.id}/{FEEDBACK_DIR}/{name}"] = Planned(
+                workbook_job(schema, sub, period, as_of, grace)
+            )
     for unit in result.units:
         latest = unit.versions[-1] if unit.versions else None
         rel = f"{period.id}/{EMAIL_DIR}/{safe_code(unit.unit.code)}.txt"
         if latest is not None and needs_feedback(latest) and latest.file.sha256 in workbooks:
-            attachment = workbooks[latest.file.sha256]
-            plan[rel] = Planned(None, partial(email_text, schema, unit, latest, period, as_of, attachment))
+            plan[rel] = Planned(None, partial(email_text, schema, unit, latest, period, as_of))
         elif unit.status == UnitStatus.MISSING:
-            plan[rel] = Planned(None, partial(reminder_text, unit, period, as_of))
+            plan[rel] = Planned(None, partial(reminder_text, schema, unit, period, as_of))
     return plan
 
 
@@ -412,6 +457,6 @@ def write_planned(
         files.abort()
         raise
     names = {rel.rpartition("/")[2] for rel in plan}
-    remove_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME, "tệp cũ")
+    remove_stale(base / FEEDBACK_DIR, names, _FEEDBACK_NAME, "tệp cũ", ARCHIVE_DIR)
     remove_stale(base / EMAIL_DIR, names, _EMAIL_NAME, "tệp cũ")
     return list(plan)

@@ -15,6 +15,7 @@ from pipeline.core.schema import Schema
 from pipeline.core.statuses import Severity, UnitStatus
 from pipeline.core.vietnamese import format_date, format_number
 from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.plain import plain_issue
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ _TASKS: tuple[tuple[str, str, str, tuple[str, ...], str, tuple[str, ...], tuple[
 )
 
 
+def task_value_keys(task: str) -> tuple[str, ...]:
+    """The indicator keys whose sum is the task's key figure."""
+    return next((keys for t, _label, _unit, keys, *_rest in _TASKS if t == task), ())
+
+
 def task_figures(result: RunResult) -> list[TaskFigure]:
     """One key figure per task, with its rate where the task has one (from result.totals)."""
 
@@ -140,11 +146,11 @@ def band_counts(result: RunResult, schema: Schema) -> list[tuple[str, int]]:
     return [(b, unit_bands.count(b)) for b in band_names(schema)]
 
 
-def _first_error(unit: UnitResult) -> str:
+def _first_error(unit: UnitResult, schema: Schema) -> str:
     for sub in reversed(unit.versions):
         for issue in sub.issues:
             if issue.severity == Severity.ERROR:
-                return issue.message
+                return plain_issue(issue, schema)
     return ""
 
 
@@ -160,17 +166,21 @@ def _weakest(unit: UnitResult, n: int = 2) -> str:
     )
 
 
-def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
-    """Why a unit needs attention, in one sentence."""
+def reason(unit: UnitResult, result: RunResult, schema: Schema, *, with_score: bool = True) -> str:
+    """Why a unit needs attention, in one sentence (`with_score`: its score in the sentence,
+    where no numeric cell beside shows it)."""
     if unit.status == UnitStatus.MISSING:
         return f"Chưa nộp báo cáo (hạn {format_date(result.period.deadline)})"
     if unit.status == UnitStatus.REJECTED:
-        error = _first_error(unit)
-        return "Báo cáo bị trả lại" + (f": {error}" if error else "")
+        error = _first_error(unit, schema)
+        return "Báo cáo bị trả lại" + (f": {error.rstrip('.')}" if error else "")
     parts: list[str] = []
     if unit.score is not None:
+        band = vi.band_of(unit, schema.rubric)
         parts.append(
-            f"Đạt {format_number(unit.score.total)} điểm, xếp loại {vi.band_of(unit, schema.rubric)}"
+            f"Đạt {format_number(unit.score.total)} điểm, xếp loại {band}"
+            if with_score
+            else f"Xếp loại {band}"
         )
         weakest = _weakest(unit)
         if weakest:
@@ -180,7 +190,9 @@ def reason(unit: UnitResult, result: RunResult, schema: Schema) -> str:
     return "; ".join(parts)
 
 
-def attention(result: RunResult, schema: Schema, n: int = 5) -> list[tuple[UnitResult, str]]:
+def attention(
+    result: RunResult, schema: Schema, n: int = 5, *, with_score: bool = True
+) -> list[tuple[UnitResult, str]]:
     """The n units needing most attention: no report, rejected, then the lowest scores (then
     most days late, then registry order)."""
     first = {UnitStatus.MISSING: 0, UnitStatus.REJECTED: 1}
@@ -191,7 +203,7 @@ def attention(result: RunResult, schema: Schema, n: int = 5) -> list[tuple[UnitR
         for i, u in enumerate(result.units)
         if u.status != UnitStatus.NOT_DUE
     ]
-    return [(u, reason(u, result, schema)) for *_key, u in heapq.nsmallest(n, due)]
+    return [(u, reason(u, result, schema, with_score=with_score)) for *_key, u in heapq.nsmallest(n, due)]
 
 
 # ------------------------------------------------------------------ previous period
@@ -219,21 +231,26 @@ class Suggestion:
     error_periods: tuple[str, ...]  # period ids with error issues
 
 
-def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[Suggestion]:
-    """Units to inspect: the lowest scores, repeated lateness, repeated errors (with reasons)."""
-    scored = sorted(
-        (u for u in result.units if u.score is not None),
-        key=lambda u: round(u.score.total, 2) if u.score else 0.0,
-    )
-    low_cut = round(scored[min(lowest, len(scored)) - 1].score.total, 2) if scored else None  # type: ignore[union-attr]
-    weak_bands = {b.name for b in schema.rubric.bands[-2:]}
+def inspection_list(result: RunResult, schema: Schema) -> list[Suggestion]:
+    """Units to inspect by the explicit criteria of schemas/rubric.toml [inspection]: a band
+    among `bands`, late or missing in `late_periods` periods of the year or more, rejected or
+    with errors in `rejected_periods` or more, a drop of `score_drop` points or more since the
+    previous period. Most criteria met first, then the lower band, the lower score, registry
+    order. The consolidating department is left out when `exclude_consolidating` (default)."""
+    policy = schema.inspection
+    skip = schema.papers.consolidating_unit if policy.exclude_consolidating else ""
+    bands = [b.name for b in schema.rubric.bands]
     names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
     names[result.period.id] = result.period.name_vi
+    previous_name, previous = previous_period(result, schema)
     past_of: dict[str, list[PastResult]] = {}  # one pass: a scan per unit is quadratic at national scale
     for p in result.past:
-        past_of.setdefault(p.unit, []).append(p)
-    out: list[Suggestion] = []
-    for u in result.units:
+        if p.period_id in names:  # this year's earlier periods
+            past_of.setdefault(p.unit, []).append(p)
+    found: list[tuple[tuple[int, int, float, int], Suggestion]] = []
+    for index, u in enumerate(result.units):
+        if u.unit.code == skip or u.status == UnitStatus.NOT_DUE:
+            continue
         past = past_of.get(u.unit.code, [])
         late = [p.period_id for p in past if p.status in (UnitStatus.LATE, UnitStatus.MISSING)]
         if u.status in (UnitStatus.LATE, UnitStatus.MISSING):
@@ -243,22 +260,33 @@ def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[
             i.severity == Severity.ERROR for s in u.versions for i in s.issues
         ):
             errors.append(result.period.id)
+        band = vi.band_of(u, schema.rubric)
         reasons: list[str] = []
-        if u.score is not None and low_cut is not None and round(u.score.total, 2) <= low_cut:
+        if u.score is not None and band in policy.bands:
+            weakest = _weakest(u)
             reasons.append(
-                f"Điểm thấp: {format_number(u.score.total)} điểm ({vi.band_of(u, schema.rubric)})"
-                + (f"; {_weakest(u)}" if _weakest(u) else "")
+                f"Xếp loại {band} ({format_number(u.score.total)} điểm)"
+                + (f"; thấp ở: {weakest}" if weakest else "")
             )
-        elif u.score is not None and u.score.band in weak_bands:
-            reasons.append(f"Xếp loại {u.score.band} ({format_number(u.score.total)} điểm)")
-        if u.status == UnitStatus.MISSING:
-            reasons.append("Không báo cáo kỳ này")
-        if len(late) >= 2:
+        if len(late) >= policy.late_periods:
             reasons.append("Nộp muộn hoặc không nộp nhiều kỳ: " + ", ".join(names.get(p, p) for p in late))
-        if len(errors) >= 2:
-            reasons.append("Báo cáo có lỗi nhiều kỳ: " + ", ".join(names.get(p, p) for p in errors))
-        elif u.status == UnitStatus.REJECTED:
-            reasons.append("Báo cáo kỳ này bị trả lại")
-        if reasons:
-            out.append(Suggestion(u, tuple(reasons), tuple(late), tuple(errors)))
-    return out
+        elif u.status == UnitStatus.MISSING:
+            reasons.append("Không báo cáo kỳ này")
+        if len(errors) >= policy.rejected_periods:
+            reasons.append(
+                "Báo cáo bị trả lại hoặc có lỗi nhiều kỳ: " + ", ".join(names.get(p, p) for p in errors)
+            )
+        before = previous.get(u.unit.code)
+        if u.score is not None and before is not None and before.score is not None:
+            drop = round(before.score - u.score.total, 2)
+            if drop >= policy.score_drop:
+                reasons.append(f"Điểm giảm {format_number(drop)} điểm so với {previous_name}")
+        if not reasons:
+            continue
+        worst = bands.index(band) if band in bands else len(bands)
+        score = u.score.total if u.score is not None else -1.0
+        found.append(
+            ((-len(reasons), -worst, score, index), Suggestion(u, tuple(reasons), tuple(late), tuple(errors)))
+        )
+    found.sort(key=lambda item: item[0])
+    return [s for _key, s in found]

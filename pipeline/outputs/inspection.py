@@ -11,6 +11,7 @@ from typing import IO
 
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
+from pipeline.core.vietnamese import format_number
 from pipeline.ooxml.xlsx import SplicedSheets, Styles, Workbook
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
@@ -19,14 +20,14 @@ SHEET = "Đề xuất kiểm tra"
 TITLE = "DANH SÁCH ĐƠN VỊ ĐỀ XUẤT KIỂM TRA CÔNG TÁC DÂN VẬN CHÍNH QUYỀN"
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("STT", 5),
-    ("Mã", 10),
-    ("Đơn vị", 32),
+    ("Mã", 9),
+    ("Đơn vị", 28),
     ("Tổng điểm", 9),
-    ("Xếp loại", 22),
+    ("Xếp loại", 14),
     ("Số kỳ nộp muộn, không nộp", 10),
-    ("Số kỳ có lỗi", 9),
-    ("Lý do đề xuất", 70),
-)
+    ("Số kỳ có lỗi", 8),
+    ("Lý do đề xuất", 50),
+)  # 133 wide: fits A4 landscape at 70% or more (8 pt on paper)
 
 
 def write_inspection_sheet(
@@ -43,8 +44,18 @@ def write_inspection_sheet(
     ws = wb.add_worksheet(SHEET)
     last_col = len(COLUMNS) - 1
     row = layout.run_header(ws, f, 2, last_col, result, schema)
-    earlier = sorted({p.period_id for p in result.past})
+    earlier = [
+        p.name_vi
+        for p in result.period.previous_in_year(schema.calendar)
+        if p.id in {x.period_id for x in result.past}
+    ]
     basis = "các kỳ trước có trong sổ theo dõi: " + ", ".join(earlier) if earlier else "chưa có kỳ trước"
+    policy = schema.inspection
+    criteria = (
+        f"Tiêu chí: xếp loại {' hoặc '.join(policy.bands)}; nộp muộn hoặc không nộp từ {policy.late_periods} kỳ; "
+        f"bị trả lại hoặc có lỗi từ {policy.rejected_periods} kỳ; điểm giảm từ {format_number(policy.score_drop)} "
+        "điểm so với kỳ trước. Xếp theo số tiêu chí, rồi mức xếp loại, rồi điểm."
+    )
     header = layout.title_rows(
         ws,
         f,
@@ -53,6 +64,7 @@ def write_inspection_sheet(
         [
             (TITLE, f.title),
             (f"Kỳ báo cáo: {result.period.name_vi} (căn cứ kỳ này và {basis})", f.subtitle),
+            (criteria, f.subtitle),
         ],
     )
     layout.table_header(ws, f, header, COLUMNS)
@@ -70,7 +82,7 @@ def write_inspection_sheet(
             (len(sug.error_periods), f.int, True),
             ("\n".join(f"- {reason}" for reason in sug.reasons), f.cell, False),
         )
-        rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 75)) for x in sug.reasons) + 2))
+        rows.append(layout.TableRow(cells, 16.0 * sum(max(1, -(-len(x) // 54)) for x in sug.reasons) + 2))
     spliced.reserve(ws, header + len(rows), last_col)
     last_row = header + max(len(suggestions), 1)
     if not suggestions:

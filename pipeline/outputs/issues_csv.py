@@ -3,8 +3,13 @@
 Text from units (file names, cell values quoted in messages) must never become a formula,
 a link or a command when the officer opens the CSV. The OWASP rule for CSV injection is
 applied to every cell: a cell that starts with = + - @, a tab or a carriage return gets a
-leading apostrophe, and every cell is quoted. UTF-8 with BOM so that Excel shows the
-Vietnamese diacritics; CRLF line ends.
+leading apostrophe, and every cell is quoted. UTF-8 with BOM so that Excel and LibreOffice
+show the Vietnamese diacritics; CRLF line ends; ";" between fields, the list separator of
+Vietnamese Windows (the decimal mark there is ",", so Excel opens a ";" file in columns).
+
+Kept beside the workbook's "Lỗi kiểm tra" sheet: it is the officer's machine-readable list
+(filtered, joined across periods, loaded elsewhere), where the sheet is for reading. No "sep="
+line: Excel then ignores the BOM and shows the diacritics wrongly.
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ def csv_safe(text: str) -> str:
     return text
 
 
+SEPARATOR = ";"
+
+
 def csv_bytes(rows: Iterable[Iterable[str]]) -> bytes:
     out = io.StringIO(newline="")
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer = csv.writer(out, delimiter=SEPARATOR, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     for row in rows:
         writer.writerow([csv_safe(cell) for cell in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

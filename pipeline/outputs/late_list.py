@@ -16,6 +16,7 @@ from pipeline.core.vietnamese import format_date, format_datetime
 from pipeline.ooxml.xlsx import SplicedSheets, Styles, Workbook
 from pipeline.outputs import layout
 from pipeline.outputs import vocabulary as vi
+from pipeline.outputs.plain import plain_issue
 
 SHEET = "Nộp muộn"
 TITLE = "DANH SÁCH ĐƠN VỊ NỘP BÁO CÁO MUỘN, CHƯA NỘP HOẶC BỊ TRẢ LẠI"
@@ -23,13 +24,13 @@ STATUSES = (UnitStatus.LATE, UnitStatus.MISSING, UnitStatus.REJECTED)
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("STT", 5),
     ("Mã", 9),
-    ("Đơn vị", 34),
+    ("Đơn vị", 30),
     ("Tình trạng", 13),
-    ("Hạn nộp", 12),
-    ("Thời điểm nhận", 17),
+    ("Hạn nộp", 11),
+    ("Thời điểm nhận", 16),
     ("Số ngày muộn", 9),
-    ("Ghi chú", 50),
-)
+    ("Ghi chú", 40),
+)  # 133 wide: fits A4 landscape at 70% or more (8 pt on paper)
 
 
 def late_units(result: RunResult) -> list[UnitResult]:
@@ -51,7 +52,7 @@ def received_at(unit: UnitResult) -> datetime | None:
     return latest.file.received_at if latest is not None else None
 
 
-def note(unit: UnitResult) -> str:
+def note(unit: UnitResult, schema: Schema) -> str:
     if unit.status == UnitStatus.MISSING:
         return vi.NOT_RECEIVED
     if unit.status == UnitStatus.REJECTED:
@@ -59,7 +60,8 @@ def note(unit: UnitResult) -> str:
         if latest is not None:
             errors = [i for i in latest.issues if i.severity == Severity.ERROR]
             if errors:
-                return errors[0].message
+                more = f" (và {len(errors) - 1} lỗi khác)" if len(errors) > 1 else ""
+                return plain_issue(errors[0], schema).rstrip(".") + more + "."
     return ""
 
 
@@ -95,7 +97,7 @@ def write_late_sheet(
     deadline = format_date(result.period.deadline)
     rows: list[layout.TableRow] = []
     for i, unit in enumerate(units, start=1):
-        text = note(unit)
+        text = note(unit, schema)
         cells = (
             (i, f.cell_centre, True),
             (unit.unit.code, f.cell_centre, False),
@@ -106,7 +108,8 @@ def write_late_sheet(
             (unit.days_late if unit.status == UnitStatus.LATE else None, f.int, True),
             (text, f.cell, False),
         )
-        rows.append(layout.TableRow(cells, 16.0 * max(1, -(-len(text) // 55)) + 2))
+        lines = max(-(-len(text) // 43), -(-len(unit.unit.name) // 32), 1)
+        rows.append(layout.TableRow(cells, 16.0 * lines + 2))
     spliced.reserve(ws, header + len(rows), last_col)
     last_row = header + max(len(units), 1)
     if not units:

@@ -95,6 +95,78 @@ def finish_table(ws: Worksheet, header: int, last_row: int, last_col: int, froze
     page_setup(ws, landscape=True, header_rows=(header, header))
 
 
+# A4 landscape inside page_setup's margins (1.9 inch), in pixels at 96 dpi. A column of width w
+# is (w + 0.71) characters of the workbook's default font (xlsxwriter adds the padding); a
+# character of Times New Roman 12 measured 9.4 pixels in LibreOffice's PDF (9.5 taken).
+A4_LANDSCAPE_PX = int((11.69 - 1.9) * 96)
+MIN_SCALE = 70  # 12 pt text printed at 70% is 8.4 pt: never smaller than 8 pt on paper
+PACK_SCALE = 80  # columns are put on a page as long as they fit at this scale (9.6 pt text)
+
+
+def column_px(width: float) -> int:
+    return int((width + 0.71) * 9.5)
+
+
+@dataclass(frozen=True)
+class Pages:
+    """How a wide table prints: the columns where a new page starts, and the print scale."""
+
+    breaks: tuple[int, ...]
+    scale: int
+
+    def first_page_last(self, last: int) -> int:
+        """The last column printed on the first page (`last`: the table's last column)."""
+        return self.breaks[0] - 1 if self.breaks else last
+
+    def spans(self, first: int, last: int) -> list[tuple[int, int]]:
+        """(first, last) columns of each page's part of the range first..last."""
+        starts = [first, *(b for b in self.breaks if first < b <= last)]
+        return [(a, (starts[i + 1] - 1) if i + 1 < len(starts) else last) for i, a in enumerate(starts)]
+
+
+def plan_pages(widths: Sequence[float], fixed: int, groups: Sequence[tuple[int, int]]) -> Pages:
+    """A page break before each group of columns (a task) that would not fit beside the previous
+    ones beside the first `fixed` columns (repeated on every page); a group too wide for a page
+    alone is cut; one print scale for all pages, never below MIN_SCALE."""
+    fixed_px = sum(column_px(w) for w in widths[:fixed])
+    room = A4_LANDSCAPE_PX * 100 / PACK_SCALE - fixed_px  # pixels of columns a page holds
+    pieces: list[tuple[int, int]] = []
+    for first, last in groups:  # cut a group wider than a page
+        start, used = first, 0.0
+        for col in range(first, last + 1):
+            px = column_px(widths[col])
+            if used + px > room and col > start:
+                pieces.append((start, col - 1))
+                start, used = col, 0.0
+            used += px
+        pieces.append((start, last))
+    breaks: list[int] = []
+    pages: list[float] = []
+    for first, last in pieces:
+        px = sum(column_px(widths[c]) for c in range(first, last + 1))
+        if not pages or pages[-1] + px > room:
+            if pages:
+                breaks.append(first)
+            pages.append(0.0)
+        pages[-1] += px
+    widest = fixed_px + max(pages, default=0.0)
+    scale = max(MIN_SCALE, min(100, int(A4_LANDSCAPE_PX * 100 / widest))) if widest else 100
+    return Pages(tuple(breaks), scale)
+
+
+def print_across(ws: Worksheet, pages: Pages, fixed: int, header_rows: tuple[int, int]) -> None:
+    """Print a wide table across pages as `pages` plans it, the first `fixed` columns and the
+    header rows repeated on every page."""
+    ws.set_paper(A4)
+    ws.set_landscape()
+    ws.set_margins(left=1.2, right=0.7, top=0.8, bottom=0.8)
+    ws.set_footer(FOOTER)
+    ws.set_print_scale(pages.scale)
+    ws.repeat_rows(header_rows[0], header_rows[1])
+    ws.repeat_columns(0, fixed - 1)
+    ws.set_v_pagebreaks(list(pages.breaks))
+
+
 def page_setup(ws: Worksheet, *, landscape: bool, header_rows: tuple[int, int] | None) -> None:
     """A4, fit to the page width, formal margins, page numbers; repeat the table header."""
     ws.set_paper(A4)

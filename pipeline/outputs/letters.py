@@ -16,11 +16,12 @@ from pathlib import Path
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import Severity, UnitStatus
-from pipeline.core.vietnamese import format_date, format_datetime
+from pipeline.core.vietnamese import format_date, format_moment
 from pipeline.ooxml import docx as word
 from pipeline.ooxml.docx import Paper, Run
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.late_list import late_units, received_at
+from pipeline.outputs.plain import grace_sentence, plain_issue
 from pipeline.outputs.written import WrittenFiles, remove_stale
 from pipeline.store.cache import Cache
 
@@ -44,59 +45,88 @@ def letter_names(result: RunResult) -> dict[str, UnitResult]:
     }
 
 
-def _subject(result: RunResult) -> str:
-    return f"V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {result.period.name_vi}"
+SUBJECTS = {  # the letter's case → its "V/v" line (Nghị định 30/2020 trích yếu)
+    UnitStatus.MISSING: "V/v đôn đốc gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {period}",
+    UnitStatus.LATE: "V/v chấn chỉnh việc chậm gửi báo cáo kết quả thực hiện công tác dân vận chính quyền {period}",
+    UnitStatus.REJECTED: "V/v hoàn thiện và gửi lại báo cáo kết quả thực hiện công tác dân vận chính quyền {period}",
+}
+
+
+def subject(result: RunResult, unit: UnitResult) -> str:
+    template = SUBJECTS.get(unit.status, SUBJECTS[UnitStatus.MISSING])
+    return template.format(period=result.period.name_vi)
+
+
+def plan_citation(schema: Schema, year: int) -> str:
+    """ "Kế hoạch số 25/KH-UBND ngày 15/02/2023 của UBND tỉnh về …" as settings give it."""
+    plan = schema.papers.plan(year)
+    if plan is None or not plan.number:
+        return f"Kế hoạch thực hiện công tác dân vận chính quyền năm {year} của UBND tỉnh"
+    on = f" ngày {format_date(plan.date)}" if plan.date is not None else ""
+    return f"Kế hoạch số {plan.number}{on} của UBND tỉnh về thực hiện công tác dân vận chính quyền năm {year}"
 
 
 def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
-    """The letter to one unit."""
+    """The letter to one unit: not received (đôn đốc), received late (chấn chỉnh, nothing to
+    send), rejected (hoàn thiện và gửi lại, each problem in plain words)."""
     rp = result.period
     tz = rp.tz
     today = result.as_of.astimezone(tz).date()
-    by = rp.resubmit_by(result.as_of, schema.calendar.resubmit_days)  # as the feedback to units says
-    subject = _subject(result)
-    paper = Paper(subject, vi.ISSUING_BODY)
+    by = format_date(rp.resubmit_by(result.as_of, schema.calendar))  # as the feedback to units says
+    title = subject(result, unit)
+    paper = Paper(title, vi.ISSUING_BODY)
     paper.header_block(
         schema.template.agency,
         vi.ISSUING_BODY,
         LETTER_NUMBER,
-        subject,
+        title,
         vi.NATION,
         vi.MOTTO,
         vi.place_and_date(today),
     )
     paper.paragraph([Run("Kính gửi: "), Run(f"{unit.unit.addressee}.")], align="center", space_after=12)
     paper.paragraph(
-        "Thực hiện Kế hoạch thực hiện công tác dân vận chính quyền năm "
-        f"{rp.year} của UBND tỉnh, các cơ quan, đơn vị, địa phương báo cáo kết quả thực hiện "
-        f"công tác dân vận chính quyền {rp.name_vi} về Sở Nội vụ trước ngày {format_date(rp.deadline)}."
+        f"Thực hiện {plan_citation(schema, rp.year)}, các cơ quan, đơn vị, địa phương báo cáo kết quả "
+        f"thực hiện công tác dân vận chính quyền {rp.name_vi} về Sở Nội vụ chậm nhất ngày "
+        f"{format_date(rp.deadline)}."
     )
-    when = format_datetime(result.as_of, tz)
+    when = format_moment(result.as_of, tz)
     if unit.status == UnitStatus.MISSING:
         paper.paragraph(f"Đến {when}, Sở Nội vụ chưa nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị.")
         paper.paragraph(
             f"Sở Nội vụ đề nghị quý cơ quan, đơn vị gửi báo cáo (theo mẫu thống nhất) về Sở Nội vụ "
-            f"chậm nhất ngày {format_date(by)} để tổng hợp, báo cáo UBND tỉnh và Ban Dân vận Tỉnh ủy."
+            f"chậm nhất ngày {by} để tổng hợp, báo cáo UBND tỉnh và Ban Dân vận Tỉnh ủy."
         )
     elif unit.status == UnitStatus.REJECTED:
-        paper.paragraph(
-            f"Báo cáo {rp.name_vi} quý cơ quan, đơn vị gửi về chưa hợp lệ nên chưa được tổng hợp. "
-            "Các nội dung cần sửa:"
-        )
         latest = unit.versions[-1] if unit.versions else None
+        got = format_moment(latest.file.received_at, tz) if latest is not None else ""
+        paper.paragraph(
+            f"Báo cáo {rp.name_vi} quý cơ quan, đơn vị gửi về"
+            + (f" lúc {got}" if got else "")
+            + " chưa hợp lệ nên chưa được tổng hợp. Các nội dung cần hoàn thiện:"
+        )
         errors = [i for i in latest.issues if i.severity == Severity.ERROR] if latest is not None else []
         for issue in errors[:MAX_ERRORS]:
-            where = f'Trang "{issue.sheet}", ô {issue.cell}: ' if issue.sheet and issue.cell else ""
-            paper.bullet(f"{where}{issue.message}")
+            paper.bullet(plain_issue(issue, schema))
         if len(errors) > MAX_ERRORS:
             more = len(errors) - MAX_ERRORS
-            paper.bullet(f'và {more} lỗi khác (chi tiết tại trang "Lỗi kiểm tra" của sổ tổng hợp).')
-        paper.paragraph(
-            f"Đề nghị quý cơ quan, đơn vị sửa các nội dung trên và gửi lại chính tệp báo cáo về Sở Nội vụ "
-            f"chậm nhất ngày {format_date(by)}."
+            paper.bullet(
+                f"và {more} nội dung khác (chi tiết trong tệp kết quả kiểm tra gửi kèm thư điện tử)."
+            )
+        resend = (
+            "Đề nghị quý cơ quan, đơn vị hoàn thiện các nội dung trên và gửi lại chính tệp báo cáo về "
+            f"Sở Nội vụ chậm nhất ngày {by}."
         )
-    else:  # late
-        got = format_datetime(received_at(unit), tz)
+        grace = unit.grace_until  # the fairness policy (pipeline.core.merge.apply_fairness)
+        if grace is not None and format_date(grace) == by:
+            resend += (
+                " Báo cáo đã gửi trong hạn nên bản hoàn thiện gửi trong thời hạn này được tính là đúng hạn."
+            )
+        paper.paragraph(resend)
+        if grace is not None and format_date(grace) != by:
+            paper.paragraph(grace_sentence(grace, today))
+    else:  # late: the report is in, the unit is told to keep the deadlines, nothing to send
+        got = format_moment(received_at(unit), tz)
         paper.paragraph(
             f"Sở Nội vụ nhận được báo cáo {rp.name_vi} của quý cơ quan, đơn vị lúc {got}, "
             f"chậm {unit.days_late} ngày so với thời hạn quy định; việc chậm báo cáo đã được tính "
@@ -106,7 +136,10 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
             "Đề nghị quý cơ quan, đơn vị chấn chỉnh, thực hiện nghiêm chế độ báo cáo định kỳ, gửi báo cáo "
             "các kỳ tiếp theo đúng thời hạn quy định."
         )
-    paper.paragraph("Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện./.")
+    # The contact in the closing sentence: the letter keeps to one page.
+    contact = schema.papers.contact.sentence().removesuffix(".")
+    contact = f" ({contact[:1].lower()}{contact[1:]})" if contact else ""
+    paper.paragraph(f"Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện{contact}./.")
     paper.signature(vi.RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], vi.SIGNER)
     return paper
 
@@ -121,10 +154,11 @@ def write_letters(
 ) -> None:
     """Write the letters (path relative to the outbox → unit) that changed, and remove the
     letters of earlier runs whose unit no longer gets one."""
-    core = word.core_entry(_subject(result), vi.ISSUING_BODY, result.as_of.astimezone(result.period.tz))
+    moment = result.as_of.astimezone(result.period.tz)
     files = WrittenFiles(outbox, cache, (f"{result.period.id}/{FOLDER}/",))
     try:
         for rel, unit in letters.items():
+            core = word.core_entry(subject(result, unit), vi.ISSUING_BODY, moment)
             body = letter(result, schema, unit).body_xml()
             key = hashlib.sha256(core.data + word.encode(body)).hexdigest()
             if not files.unchanged(rel, key):

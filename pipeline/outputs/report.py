@@ -8,36 +8,24 @@ a report with the same bytes as the file on disk is not written again.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import UnitStatus
-from pipeline.core.vietnamese import format_date, format_datetime, format_number, format_percent
+from pipeline.core.vietnamese import format_date, format_moment, format_number, format_percent
 from pipeline.ooxml import docx as word
 from pipeline.ooxml.docx import Item, Paper
 from pipeline.ooxml.zipwriter import PieceStore
-from pipeline.outputs import figures
+from pipeline.outputs import figures, report_tasks
 from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.late_list import late_units
-from pipeline.outputs.workbook.texts import proposals
+from pipeline.outputs.letters import plan_citation
 from pipeline.store.atomic import write_bytes_atomic
+from pipeline.store.cache import Cache
 
 REPORT_NUMBER = "Số:        /BC-SNV"
-HIGHLIGHTS = 5  # units quoted per task in the report
-
-
-def _first_sentences(text: str, limit: int = 320) -> str:
-    """The opening of a narrative: whole sentences up to about `limit` characters."""
-    text = " ".join(text.split())
-    sentences = re.split(r"(?<=[.;!?])\s+", text)
-    out = ""
-    for s in sentences:
-        if out and len(out) + len(s) > limit:
-            break
-        out = f"{out} {s}".strip()
-    return out if len(out) <= limit + 80 else out[:limit].rstrip() + "…"
+POINTS = 8  # grouped points quoted under each heading of the general assessment
 
 
 def status_sentence(result: RunResult) -> str:
@@ -58,12 +46,6 @@ APPENDIX_WIDTHS = [14, 68, 27, 20, 36]
 _appendix_row = word.row_renderer(APPENDIX_WIDTHS, ["center", "left", "center", "center", "center"])
 
 
-def _proposal_xml(item: Item) -> str:
-    """(code, unit name, proposals) → the bullet."""
-    _code, name, text = item
-    return word.bullet_xml(" ".join(str(text).split()), f"{name}: ")
-
-
 def _appendix_xml(item: Item) -> str:
     """(code, rank, unit name, status, total score, band) → the ranking table's row."""
     _code, rank, name, status, total, band = item
@@ -71,9 +53,15 @@ def _appendix_xml(item: Item) -> str:
     return _appendix_row(["" if rank is None else str(rank), str(name), str(status), score, str(band)])
 
 
-def build_report(result: RunResult, schema: Schema, store: PieceStore | None = None, part: str = "") -> bytes:
+def build_report(
+    result: RunResult,
+    schema: Schema,
+    store: PieceStore | None = None,
+    part: str = "",
+    memo: report_tasks.Memo | None = None,
+) -> bytes:
     """The report draft; the chunks of its long lists come from `store` (under `part`) when
-    their units are unchanged."""
+    their units are unchanged, the grouped narratives from `memo` when the files are."""
     rp = result.period
     today = result.as_of.astimezone(rp.tz).date()
     name = rp.period.name[:1].lower() + rp.period.name[1:]
@@ -92,14 +80,20 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
     paper.paragraph(title, bold=True, align="center", space_after=12)
     reported = sum(1 for u in result.units if u.submission is not None)
     paper.paragraph(
-        f"Sở Nội vụ tổng hợp báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} "
-        f"của {reported}/{len(result.units)} cơ quan, đơn vị, địa phương (số liệu tính đến "
-        f"{format_datetime(result.as_of, rp.tz)}), như sau:"
+        f"Thực hiện {plan_citation(schema, rp.year)}, Sở Nội vụ tổng hợp báo cáo kết quả thực hiện "
+        f"công tác dân vận chính quyền {rp.name_vi} của {reported}/{len(result.units)} cơ quan, đơn vị, "
+        f"địa phương (số liệu tính đến {format_moment(result.as_of, rp.tz)}), như sau:"
     )
 
     # I. Reporting
     paper.heading("I. TÌNH HÌNH THỰC HIỆN CHẾ ĐỘ BÁO CÁO")
     paper.paragraph(f"Hạn gửi báo cáo: ngày {format_date(rp.deadline)}. {status_sentence(result)}")
+    resent = [u.unit.name for u in result.units if u.resubmitted_in_time]
+    if resent:
+        paper.paragraph(
+            f"Có {len(resent)} đơn vị gửi báo cáo đúng hạn nhưng phải hoàn thiện, đã gửi lại trong hạn "
+            f"nên được tính là đúng hạn: {', '.join(resent)}."
+        )
     chased = late_units(result)
     for status, label in (("late", "Nộp muộn"), ("missing", "Chưa nộp"), ("rejected", "Bị trả lại")):
         units = [u for u in chased if u.status == status]
@@ -111,41 +105,22 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
             names = ", ".join(u.unit.name for u in units)
         paper.bullet(f"{names}.", bold_prefix=f"{label} ({len(units)} đơn vị): ")
 
-    # II. Results per task
+    # II. Results per task: the totals in prose, the change, the highlights by the task's figures
     paper.heading("II. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ")
     tasks = schema.template.task_titles
-    by_task = {tf.task: tf for tf in figures.task_figures(result)}
-    ranked = result.ranking
     for task in sorted(tasks):
         paper.heading(tasks[task].replace("Nhiệm vụ ", "", 1))
-        tf = by_task.get(task)
-        if tf is not None and tf.rate_label:
-            sentence = f"{tf.label}: {format_number(tf.value)} {tf.unit}"
-            sentence += (
-                f"; {tf.rate_label[0].lower()}{tf.rate_label[1:]}: {format_percent(tf.rate, fixed=True)}"
-            )
-            paper.paragraph(sentence + ".")
-        for field in schema.indicators:
-            if field.task != task or (field.applies_to == "district" and rp.period.code != "Y"):
-                continue
-            value = result.totals.get(field.key)
-            if value is None:
-                continue
-            paper.bullet(f"{field.label}: {format_number(value)} {field.unit}.")
-        key = f"n{task}_results"
-        quoted = 0
-        for _rank, unit in ranked:  # best scores first; stops at HIGHLIGHTS quotes
-            if unit.submission is None:
-                continue
-            text = unit.submission.values.get(key)
-            if text is None or not str(text).strip():
-                continue
-            if quoted == 0:
-                paper.paragraph("Một số kết quả nổi bật của các đơn vị:", italic=True)
-            paper.bullet(_first_sentences(str(text)), bold_prefix=f"{unit.unit.name}: ")
-            quoted += 1
-            if quoted >= HIGHLIGHTS:
-                break
+        prose = report_tasks.task_prose(result, schema, task)
+        if prose:
+            paper.paragraph(prose)
+        change = report_tasks.task_change(result, schema, task)
+        if change:
+            paper.paragraph(change)
+        chosen = report_tasks.highlights(result, schema, task)
+        if chosen:
+            paper.paragraph("Một số kết quả nổi bật:", italic=True)
+            for h in chosen:
+                paper.bullet(h.text, bold_prefix=f"{h.unit.unit.name}: ")
 
     # III. Rating
     paper.heading("III. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI")
@@ -164,34 +139,44 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
             f"{len(changes) - up - down} đơn vị không đổi."
         )
 
-    # IV. Limitations and units needing attention
-    paper.heading("IV. HẠN CHẾ VÀ CÁC ĐƠN VỊ CẦN QUAN TÂM")
-    for unit, why in figures.attention(result, schema):
-        paper.bullet(f"{why}.", bold_prefix=f"{unit.unit.name}: ")
+    # IV. General assessment from the units' own narratives
+    paper.heading("IV. ĐÁNH GIÁ CHUNG")
+    for title, found in (
+        ("1. Ưu điểm", report_tasks.strengths(result, schema, memo=memo)),
+        ("2. Hạn chế", report_tasks.points(result, "n_limitations", memo)),
+        ("3. Nguyên nhân của hạn chế", report_tasks.points(result, "n_causes", memo)),
+    ):
+        paper.paragraph(title, bold=True, space_after=0)
+        for point in found[:POINTS]:
+            paper.bullet(report_tasks.quote(point))
+        if not found:
+            paper.paragraph("Các đơn vị không nêu nội dung này.", italic=True)
+    attention = figures.attention(result, schema)
+    if attention:
+        paper.paragraph("Các đơn vị cần quan tâm:", italic=True)
+        for unit, why in attention:
+            paper.bullet(f"{why.rstrip('.')}.", bold_prefix=f"{unit.unit.name}: ")
 
-    # V. Proposals: one bullet per unit, a cached list
-    paper.heading("V. KIẾN NGHỊ, ĐỀ XUẤT")
-    props = proposals(result)
-    if props:
-        paper.paragraph(f"Có {len(props)} đơn vị có kiến nghị, đề xuất:")
-        # Items by the accepted file's sha256, not the text: a unit's proposals are read from
-        # those bytes under this schema (its fingerprint names the list), and digesting 10,000
-        # texts for the chunks' keys cost more than the rest of the report.
-        texts = {u.submission.file.sha256: text for u, text in props if u.submission is not None}
+    # V. Directions, seeded from the units' own
+    paper.heading("V. PHƯƠNG HƯỚNG, NHIỆM VỤ KỲ TỚI")
+    for point in report_tasks.points(result, "n_directions", memo)[:POINTS]:
+        paper.bullet(point.text)
+    paper.paragraph(
+        "(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ của Sở Nội vụ; các nội dung trên là phương "
+        "hướng được nhiều đơn vị nêu.)",
+        italic=True,
+    )
 
-        def proposal(item: Item) -> str:
-            code, name, sha = item
-            return _proposal_xml((code, name, texts[str(sha)]))
-
-        items: list[Item] = [
-            (u.unit.code, u.unit.name, u.submission.file.sha256) for u, _ in props if u.submission
-        ]
-        paper.repeated("proposals", items, proposal)
+    # VI. Proposals, grouped by content
+    paper.heading("VI. KIẾN NGHỊ, ĐỀ XUẤT")
+    grouped = report_tasks.points(result, "n_proposals", memo)
+    if grouped:
+        proposing = len({name for p in grouped for name in p.units})
+        paper.paragraph(f"Có {proposing} đơn vị có kiến nghị, đề xuất, gồm {len(grouped)} nội dung:")
+        for point in grouped:
+            paper.bullet(report_tasks.quote(point, report_tasks.PROPOSAL_NAMES))
     else:
         paper.paragraph("Các đơn vị không có kiến nghị, đề xuất.")
-    paper.paragraph(
-        "(Cán bộ tổng hợp bổ sung phương hướng, nhiệm vụ kỳ tới và đề xuất của Sở Nội vụ.)", italic=True
-    )
     paper.paragraph(
         f"Trên đây là báo cáo kết quả thực hiện công tác dân vận chính quyền {rp.name_vi} của Sở Nội vụ./."
     )
@@ -216,7 +201,7 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
         align="center",
     )
     paper.table_start(APPENDIX_HEADER, APPENDIX_WIDTHS)
-    rubric, status_vi = schema.rubric, vi.UNIT_STATUS_VI
+    rubric, status_vi, ranked = schema.rubric, vi.UNIT_STATUS_VI, result.ranking
     rows: list[Item] = [  # as vi.unit_status_vi and vi.band_of, inline: one row per unit
         (u.unit.code, rank, u.unit.name, status_vi.get(u.status, u.status), None, vi.band_of(u, rubric))
         if u.score is None
@@ -228,10 +213,11 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
     return paper.to_bytes(result.as_of.astimezone(rp.tz), store, part)
 
 
-def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str, store: PieceStore | None) -> None:
+def write_report(result: RunResult, schema: Schema, outbox: Path, rel: str, cache: Cache | None) -> None:
     """Write the report draft to outbox/rel, with the compressed chunks of the previous run
-    (the store's pieces under "rel#word/document.xml"); a file with the same bytes is left alone."""
-    data = build_report(result, schema, store, f"{rel}#{word.DOCUMENT}")
+    (the cache's pieces under "rel#word/document.xml") and its grouped narratives; a file with
+    the same bytes is left alone."""
+    data = build_report(result, schema, cache, f"{rel}#{word.DOCUMENT}", cache)
     if not _same_bytes(outbox / rel, data):
         write_bytes_atomic(outbox / rel, data)
 

@@ -75,14 +75,21 @@ class WrittenFiles:
         self._batch.abort()
 
 
-def remove_stale(folder: Path, keep: set[str], pattern: re.Pattern[str], what: str) -> None:
+def remove_stale(
+    folder: Path, keep: set[str], pattern: re.Pattern[str], what: str, archive: str = ""
+) -> None:
     """Remove the files of an earlier run in `folder` (names matching `pattern`) that this run
-    did not write (`keep`: the names it wrote); `what` names such a file in the message."""
+    did not write (`keep`: the names it wrote); `what` names such a file in the message. With
+    `archive`, a file is moved into that subfolder of `folder` instead of being deleted."""
     if not folder.is_dir():
         return
     for path in sorted(folder.iterdir()):
         if path.is_file() and pattern.match(path.name) and path.name not in keep:
             try:
-                path.unlink()
+                if archive:
+                    (folder / archive).mkdir(exist_ok=True)
+                    path.replace(folder / archive / path.name)
+                else:
+                    path.unlink()
             except OSError as exc:
                 raise OutputError(f'Không xóa được {what} "{path}": {exc.strerror or exc}.') from exc

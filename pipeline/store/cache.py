@@ -12,6 +12,7 @@ fingerprint, the store starts empty. What it holds:
   range and rule checks made of it), by content, name and period, packed by pipeline.reading;
 - `scores`: each unit's score by everything it depends on (pipeline.core.score.score_key);
 - `pieces`: deflated blocks of the big output parts (pipeline.ooxml.zipwriter);
+- `syntheses`: the report's grouped narratives, by the digest of the texts they came from;
 - `outputs`: for files written only when their inputs change (letters, feedback), the key of
   the inputs and the file's size, time and sha256 as written;
 - `recorded`: the periods whose versions the ledger holds with figures read under this
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS outputs (
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS recorded (period_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS syntheses (name TEXT PRIMARY KEY, key BLOB NOT NULL, data BLOB NOT NULL);
 """
 
 # A file's identity on disk (size, mtime_ns, ctime_ns, inode) and the sha256 of the bytes it was
@@ -239,6 +241,20 @@ class Cache:
                     [(part, k, p.data, p.crc, p.size, p.operator, p.meta) for k, p in new.items()],
                 ),
             ]
+        )
+
+    # --- the report's grouped narratives (pipeline.outputs.synthesis) ---------------------------
+
+    def synthesis(self, name: str, key: bytes) -> bytes | None:
+        """The grouped points kept under `name` when they were made from inputs digested as `key`."""
+        row = self._db.execute(
+            "SELECT data FROM syntheses WHERE name = ? AND key = ?", (name, key)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def keep_synthesis(self, name: str, key: bytes, data: bytes) -> None:
+        self._write(
+            [("INSERT OR REPLACE INTO syntheses (name, key, data) VALUES (?, ?, ?)", [(name, key, data)])]
         )
 
     # --- outputs written only when their inputs change ------------------------------------------

@@ -14,8 +14,9 @@ received time, validity, status and values. From that record:
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from pipeline.core import merge
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
 from pipeline.core.model import Located, PastResult, RunResult, UnitResult, Value, Version
@@ -229,6 +230,43 @@ def apply(
             stored[unit] = fresh.get(unit, [])
     attach_history(units, stored)
     return accepted
+
+
+def rejection_checks(
+    ledger: Ledger, period: ReportingPeriod, units: list[UnitResult], as_of: datetime
+) -> dict[str, datetime]:
+    """sha256 → the as-of of the run that first found it rejected, for each unit's first file
+    when it came on time and was rejected (the fairness policy's grace counts from that day);
+    this run's as-of for the ones found now."""
+    found = {
+        first.file.sha256: as_of
+        for u in units
+        if (first := merge.on_time_rejection(period, u.versions)) is not None and first.file.sha256
+    }
+    return ledger.first_rejections(period.id, found)
+
+
+def comparison_totals(
+    schema: Schema, ledger: Ledger, period: ReportingPeriod, past: list[PastResult]
+) -> dict[str, dict[str, int | float]]:
+    """Period id → the totals of every indicator over the units' accepted figures, for the
+    previous period of the year and the same period of the previous year, when the ledger holds
+    results for them (the report's "so với kỳ trước, cùng kỳ năm trước")."""
+    recorded = {p.period_id for p in past}
+    earlier = [pid for pid, _name in _earlier_periods(schema, period)[:1]]
+    wanted = [*earlier, f"{period.year - 1}-{period.period.code}"]
+    out: dict[str, dict[str, int | float]] = {}
+    for pid in wanted:
+        if pid not in recorded:
+            continue
+        sums: dict[str, int | float] = {f.key: 0 for f in schema.indicators}
+        for values in period_figures(ledger, pid).values():
+            for key in sums:
+                v = values.get(key)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    sums[key] += v
+        out[pid] = sums
+    return out
 
 
 def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:

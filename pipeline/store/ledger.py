@@ -124,6 +124,16 @@ CREATE TABLE IF NOT EXISTS sent_messages (
 );
 """,
     ),
+    (
+        # The fairness policy's grace period counts from the day the unit could be told.
+        "when each rejected version was first found rejected (as-of of that run)",
+        """CREATE TABLE IF NOT EXISTS rejections (
+    sha256 TEXT NOT NULL,
+    period_id TEXT NOT NULL,
+    first_as_of TEXT NOT NULL,
+    PRIMARY KEY (sha256, period_id)
+);""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 
@@ -283,6 +293,31 @@ class Ledger:
                     json.loads(r[7]) if values else {},
                 )
             )  # fmt: skip
+        return out
+
+    # --- rejections: when a version was first found rejected ------------------------------------
+
+    def first_rejections(self, period_id: str, found: dict[str, datetime]) -> dict[str, datetime]:
+        """Record `found` (sha256 → this run's as-of) for the versions not recorded yet, and
+        return, for every sha256 of `found`, the as-of of the run that first found it rejected."""
+        if not found:
+            return {}
+        rows = [(sha, period_id, at.isoformat()) for sha, at in sorted(found.items())]
+        self._write(
+            lambda db: db.executemany(
+                "INSERT OR IGNORE INTO rejections (sha256, period_id, first_as_of) VALUES (?, ?, ?)", rows
+            )
+        )
+        out: dict[str, datetime] = {}
+        shas = sorted(found)
+        for i in range(0, len(shas), _CHUNK):
+            chunk = shas[i : i + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for sha, at in self._db.execute(
+                f"SELECT sha256, first_as_of FROM rejections WHERE period_id = ? AND sha256 IN ({marks})",
+                [period_id, *chunk],
+            ):
+                out[sha] = datetime.fromisoformat(at)
         return out
 
     # --- unit results per period -------------------------------------------------------------

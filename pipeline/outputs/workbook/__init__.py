@@ -1,9 +1,9 @@
 """The consolidated workbook that leadership opens and prints.
 
-Sheets: Tổng hợp (summary), Số liệu (figures per unit with subtotals), Xếp loại (ranking),
-Chi tiết điểm, Thuyết minh, Kiến nghị, Nộp muộn (late list), Đề xuất kiểm tra (inspection
-list), Cả năm (the year so far, from the second period of a year), Lỗi kiểm tra (validation issues), Nguồn (the inbox files), Nguồn số liệu (where each
-figure was read).
+Sheets, leaders' first: Tổng hợp (summary), Số liệu (figures of every unit with subtotals),
+Xếp loại (ranking), Nộp muộn (late list), Đề xuất kiểm tra (inspection list), Chi tiết điểm,
+Thuyết minh, Kiến nghị; then the officer's technical sheets, hidden (not printed): Lỗi kiểm tra
+(validation issues), Nguồn (the inbox files), Nguồn số liệu (where each figure was read).
 
 xlsxwriter writes everything that does not grow with the number of units: the summary with its
 charts, titles, headers, column widths, formats, frozen panes, filters, print settings and
@@ -47,12 +47,12 @@ def build_consolidated(
     if suggestions is None:
         suggestions = figures.inspection_list(result, schema)
     summary.write(wb, f, result, schema)
+    # Leaders' sheets first, in the order they read them; the officer's technical sheets last,
+    # hidden so that printing the workbook prints the leaders' pages only (Format > Sheet >
+    # Unhide shows them; the issues CSV and the feedback folder hold the same).
     sheets = [
         data.figures_sheet(wb, f, spliced, ctx),
         scores.ranking_sheet(wb, f, spliced, ctx),
-        scores.criteria_sheet(wb, f, spliced, ctx),
-        texts.narratives_sheet(wb, f, spliced, ctx),
-        texts.proposals_sheet(wb, f, spliced, ctx),
         _table(
             ctx, spliced, late_list.SHEET, late_list.write_late_sheet(wb, styles, spliced, result, schema)
         ),
@@ -74,10 +74,15 @@ def build_consolidated(
             if year.shown(result)
             else []
         ),
+        scores.criteria_sheet(wb, f, spliced, ctx),
+        texts.narratives_sheet(wb, f, spliced, ctx),
+        texts.proposals_sheet(wb, f, spliced, ctx),
         files.issues_sheet(wb, f, spliced, ctx),
         files.sources_sheet(wb, f, spliced, ctx),
         data.provenance_sheet(wb, f, spliced, ctx),
     ]
+    for technical in sheets[-3:]:
+        ctx.worksheet(technical.sheet).hide()
     by_part = {sheet.part: sheet for sheet in sheets}
     stats = WorkbookStats()
     entries: list[Entry] = []

@@ -241,3 +241,4 @@ def text_height(text: str, chars_per_line: int) -> float:
 
 
 W16, W28, W30, W32, W40, W45 = (chars(w) for w in (16, 28, 30, 32, 40, 45))
+W24, W34 = chars(24), chars(34)

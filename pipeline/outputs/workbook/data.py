@@ -10,16 +10,21 @@ from operator import is_not
 
 from pipeline.core.cellref import to_a1
 from pipeline.core.model import RunResult, UnitResult
+from pipeline.core.schema import Field, Schema
+from pipeline.core.statuses import UnitStatus
 from pipeline.ooxml.rowxml import Style, number, row, text
 from pipeline.ooxml.xlsx import SplicedSheets, Workbook
 from pipeline.outputs import layout
+from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.workbook.blocks import (
     SHEET_DATA,
     SHEET_PROVENANCE,
     Context,
     RowStyles,
     Sheet,
+    chars,
     finish,
+    fit_height,
     simple_title,
     total,
 )
@@ -31,12 +36,29 @@ PROVENANCE_NOTE = "Mỗi ô ghi trang tính!ô của tệp báo cáo nơi đọc
 
 
 def data_rows(result: RunResult) -> tuple[list[UnitResult], list[UnitResult]]:
-    """Units with an accepted submission: (departments, districts), registry order."""
-    reported = [u for u in result.units if u.submission is not None]
+    """Every registry unit, reported or not: (departments, districts), registry order. Rows
+    come from this one ordered list, so a grouping of units is a change here."""
     return (
-        [u for u in reported if u.unit.kind == "department"],
-        [u for u in reported if u.unit.kind != "department"],
+        [u for u in result.units if u.unit.kind == "department"],
+        [u for u in result.units if u.unit.kind != "department"],
     )
+
+
+def period_indicators(schema: Schema, period_code: str) -> list[Field]:
+    """The indicators that apply to the period (the commune bands: the year's report only)."""
+    return [f for f in schema.indicators if "all" in f.periods or period_code in f.periods]
+
+
+def no_figures(unit: UnitResult) -> str:
+    """What the data sheet shows in place of a unit's figures when it has none."""
+    return NO_FIGURES.get(unit.status, vi.unit_status_vi(unit.status))
+
+
+NO_FIGURES = {
+    UnitStatus.MISSING: "Chưa nộp báo cáo",
+    UnitStatus.REJECTED: "Báo cáo bị trả lại, chưa tổng hợp",
+    UnitStatus.NOT_DUE: "Chưa đến hạn báo cáo",
+}
 
 
 _NUMBERS = {int, float}
@@ -65,20 +87,36 @@ def _formula(style: Style, formula: str, cached: int | float) -> str:
 def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: Context) -> Sheet:
     result, schema, s = ctx.result, ctx.schema, ctx.styles
     ws = wb.add_worksheet(SHEET_DATA)
-    indicators = schema.indicators
+    indicators = period_indicators(schema, result.period.period.code)
     first_value_col = 3
     last_col = first_value_col + len(indicators) - 1
-    header = simple_title(ws, f, result, last_col, "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ")
-    for col, (label, width) in enumerate((("STT", 5), ("Mã", 9), ("Đơn vị", 32))):
+    widths: list[float] = [5, 9, NAME_WIDTH, *([VALUE_WIDTH] * len(indicators))]
+    groups = _task_groups(indicators, first_value_col)
+    pages = layout.plan_pages(widths, first_value_col, list(groups.values()))
+    # The title over the first page only (merged wider, it would print on a middle page).
+    header = simple_title(
+        ws, f, result, pages.first_page_last(last_col), "SỐ LIỆU CÔNG TÁC DÂN VẬN CHÍNH QUYỀN CỦA CÁC ĐƠN VỊ"
+    )
+    for col, (label, width) in enumerate((("STT", 5), ("Mã", 9), ("Đơn vị", NAME_WIDTH))):
         ws.set_column(col, col, width)
-        ws.merge_range(header, col, header + 1, col, "", f.header)
+        ws.merge_range(header, col, header + 2, col, "", f.header)
         layout.write_text(ws, header, col, label, f.header)
+    spans = pages.spans(first_value_col, last_col)  # a unit without figures: its status on each page
+    titles = schema.template.task_titles
+    for task, (first_col, last_col_of_task) in groups.items():
+        title = titles.get(task, f"Nhiệm vụ {task}")
+        for first, last in pages.spans(first_col, last_col_of_task):  # the title on each page
+            if last > first:
+                ws.merge_range(header, first, header, last, "", f.header)
+            layout.write_text(ws, header, first, title, f.header)
     for i, fld in enumerate(indicators):
         col = first_value_col + i
-        ws.set_column(col, col, 14)
-        layout.write_text(ws, header, col, fld.label, f.header)
-        layout.write_text(ws, header + 1, col, fld.unit, f.subheader)
-    ws.set_row(header, 150)
+        ws.set_column(col, col, VALUE_WIDTH)
+        layout.write_text(ws, header + 1, col, fld.label, f.header)
+        layout.write_text(ws, header + 2, col, fld.unit, f.subheader)
+    ws.set_row(header, 48)
+    ws.set_row(header + 1, 150)
+    task_row, header = header, header + 1  # below: `header` is the labels' row, as before
 
     sheet = Sheet(ctx, SHEET_DATA, ws)
     keys = [fld.key for fld in indicators]
@@ -89,9 +127,17 @@ def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
 
     def render(units: list[UnitResult], start: int) -> tuple[str, bytes]:
         # The block's column sums go with it: subtotals never read every unit's figures again.
-        return _data_block(s, cell_styles, units, start), json.dumps(_column_sums(units, keys)).encode()
+        sums = json.dumps(_column_sums(units, keys)).encode()
+        return _data_block(s, cell_styles, units, start, spans), sums
 
     row_at = header + 2
+    at = row_at  # a unit without figures: its status in words across the figures' columns,
+    for units in data_rows(result):  # merged here (a cached block is not rendered again)
+        for n, u in enumerate(units):
+            if u.submission is None:
+                for first, last in spans:
+                    spliced.merge(ws, at + n, first, at + n, last)
+        at += len(units) + 1
     count = 0
     subtotal_rows: list[int] = []
     subtotals: list[list[int | float]] = []
@@ -130,38 +176,63 @@ def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
     spliced.reserve(ws, row_at, last_col)
     ws.freeze_panes(header + 2, first_value_col)
     ws.autofilter(header + 1, 0, row_at, last_col)
-    layout.page_setup(ws, landscape=True, header_rows=(header, header + 1))
+    layout.print_across(ws, pages, first_value_col, (task_row, header + 1))
     return sheet
 
 
+def _task_groups(indicators: Sequence[Field], first_col: int) -> dict[str, tuple[int, int]]:
+    """Task → (first column, last column) of its indicators, in the form's order."""
+    groups: dict[str, tuple[int, int]] = {}
+    for i, fld in enumerate(indicators):
+        col = first_col + i
+        first, _last = groups.get(fld.task, (col, col))
+        groups[fld.task] = (first, col)
+    return groups
+
+
 def _data_block(
-    s: RowStyles, cell_styles: list[tuple[str, Style]], units: list[UnitResult], start: int
+    s: RowStyles,
+    cell_styles: list[tuple[str, Style]],
+    units: list[UnitResult],
+    start: int,
+    spans: list[tuple[int, int]],
 ) -> str:
+    """The rows of a block of units; a unit without figures gets its status in words in place
+    of its figures (the caller merges those cells)."""
     out = []
     centre, cell = s.centre, s.cell
     styles = [style for _key, style in cell_styles]
     keys = [key for key, _style in cell_styles]
     for n, unit in enumerate(units, start):
-        assert unit.submission is not None
+        name = unit.unit.name
+        named = number(centre, n) + text(centre, unit.unit.code) + text(cell, name)
+        # a long name wraps: the row grows (LibreOffice does not grow spliced rows itself)
+        height = None if len(name) <= NAME_CHARS else fit_height(((name, NAME_CHARS),))
+        if unit.submission is None:
+            status = "".join(text(centre, no_figures(unit)) + centre.blank * (b - a) for a, b in spans)
+            out.append(row(named + status, height))
+            continue
         values = map(unit.submission.values.get, keys)
         out.append(
-            "<row>"
-            + number(centre, n)
-            + text(centre, unit.unit.code)
-            + text(cell, unit.unit.name)
-            + "".join(
-                [
-                    style.number + str(v) + "</v></c>"  # the usual case: a whole number
-                    if type(v) is int and -_BIG < v < _BIG
-                    else number(style, v)
-                    for style, v in zip(styles, values, strict=True)
-                ]
+            row(
+                named
+                + "".join(
+                    [
+                        style.number + str(v) + "</v></c>"  # the usual case: a whole number
+                        if type(v) is int and -_BIG < v < _BIG
+                        else number(style, v)
+                        for style, v in zip(styles, values, strict=True)
+                    ]
+                ),
+                height,
             )
-            + "</row>"
         )
     return "".join(out)
 
 
+NAME_WIDTH = 30  # the units' names column of the data sheet
+NAME_CHARS = chars(NAME_WIDTH)
+VALUE_WIDTH = 12  # each figure's column: its label wraps in the header
 _BIG = 1_000_000_000_000_000  # whole numbers below this are written as they are (as number() does)
 
 # ---------------------------------------------------------------- Nguồn số liệu
@@ -173,25 +244,34 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
     the file and its version beside."""
     result, schema, s = ctx.result, ctx.schema, ctx.styles
     ws = wb.add_worksheet(SHEET_PROVENANCE)
-    indicators = schema.indicators
+    indicators = period_indicators(schema, result.period.period.code)
     first_value_col = 3
     last_col = first_value_col + len(indicators)
+    columns = [("Mã", 10), ("Đơn vị", 26), ("Tệp", 34)]
+    columns += [(fld.label, 14) for fld in indicators]
+    columns += [("Phiên bản", 10)]
+    widths = [float(w) for _label, w in columns]
+    groups = [(2, 2), *_task_groups(indicators, first_value_col).values(), (last_col, last_col)]
+    pages = layout.plan_pages(widths, 2, groups)
     header = layout.title_rows(
         ws,
         f,
         0,
-        last_col,
+        pages.first_page_last(last_col),
         [
             ("NGUỒN CỦA TỪNG SỐ LIỆU", f.title),
             (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
             (PROVENANCE_NOTE, f.subtitle),
         ],
     )
-    columns = [("Mã", 10), ("Đơn vị", 26), ("Tệp", 34)]
-    columns += [(fld.label, 14) for fld in indicators]
-    columns += [("Phiên bản", 10)]
     layout.table_header(ws, f, header, columns)
     ws.set_row(header, 150)
+    spans = pages.spans(2, last_col)
+    everyone = [u for group in data_rows(result) for u in group]
+    for i, u in enumerate(everyone):  # status in words across each page's columns (cached blocks too)
+        if u.submission is None:
+            for first, last in spans:
+                spliced.merge(ws, header + 1 + i, first, header + 1 + i, last)
     period = result.period.period.code
     # Per unit kind, for each indicator: key, the template's sheet and cell and that cell as XML,
     # or None where the indicator does not apply to that kind of unit.
@@ -210,7 +290,11 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
         blank = s.cell.blank
         for unit in units:
             sub = unit.submission
-            assert sub is not None
+            if sub is None:
+                named = text(s.centre, unit.unit.code) + text(s.cell, unit.unit.name)
+                status = "".join(text(s.centre, no_figures(unit)) + blank * (b - a) for a, b in spans)
+                out.append("<row>" + named + status + "</row>")
+                continue
             kind = by_kind.get(unit.unit.kind)
             if kind is None:
                 kind = by_kind[unit.unit.kind] = [
@@ -245,4 +329,5 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
         # The version label is among each unit's inputs (Context).
         sheet.cached(ctx.units_key(SHEET_PROVENANCE, "", block), lambda block=block: render(block.units))  # type: ignore[misc]
     finish(spliced, ws, header, header + len(units), last_col, 3)
+    layout.print_across(ws, pages, 2, (header, header))
     return sheet

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pipeline.core import year
 from pipeline.core.model import UnitResult
+from pipeline.core.schema import Schema
 from pipeline.core.score import LEFT_OUT_RULE
 from pipeline.core.vietnamese import format_number
 from pipeline.ooxml import rowxml
@@ -19,11 +20,11 @@ from pipeline.outputs.workbook.blocks import (
     SHEET_CRITERIA,
     SHEET_RANKING,
     W16,
+    W24,
     W28,
-    W30,
     W32,
+    W34,
     W40,
-    W45,
     Context,
     Sheet,
     band_colours,
@@ -52,7 +53,20 @@ def ranking_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
         columns += [(f"Điểm {previous_name}", 10), ("Tăng (+), giảm (-) so với kỳ trước", 10)]
     columns += [("Ghi chú", 40)]
     last_col = len(columns) - 1
-    header = simple_title(ws, f, result, last_col, "XẾP LOẠI KẾT QUẢ CÔNG TÁC DÂN VẬN CHÍNH QUYỀN")
+    # Printed across pages, the rank, code and name repeated: total and band, the criteria,
+    # the rest (at 12 pt × the plan's scale, never under 8 pt on paper).
+    first_criterion = 5
+    pages = layout.plan_pages(
+        [w for _label, w in columns],
+        3,
+        [
+            (3, 4),
+            (first_criterion, first_criterion + len(criteria) - 1),
+            (first_criterion + len(criteria), last_col),
+        ],
+    )
+    first_page = pages.first_page_last(last_col)
+    header = simple_title(ws, f, result, first_page, "XẾP LOẠI KẾT QUẢ CÔNG TÁC DÂN VẬN CHÍNH QUYỀN")
     assert header == RANKING_HEADER_ROW
     layout.table_header(ws, f, header, columns)
     ws.set_row(header, 90)
@@ -122,7 +136,27 @@ def ranking_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
             },
         )
     finish(spliced, ws, header, last_row, last_col, 3)
+    layout.print_across(ws, pages, 3, (header, header))
+    # Under the table, how it is ordered (pipeline.core.ranking), over the first page's columns.
+    sheet.fresh(row(text(s.cell, ranking_order(schema)) + s.cell.blank * last_col, 48))
+    spliced.merge(ws, last_row + 1, 0, last_row + 1, first_page)
+    spliced.reserve(ws, last_row + 1, last_col)
     return sheet
+
+
+def ranking_order(schema: Schema) -> str:
+    """The sentence under the ranking table: how it is ordered (pipeline.core.ranking)."""
+    bands = ", ".join(b.name for b in schema.rubric.bands)
+    caps = "; ".join(c.rule for c in schema.rubric.caps)
+    return (
+        f"Thứ tự xếp hạng: theo mức xếp loại ({bands}), trong cùng mức theo tổng điểm từ cao xuống thấp."
+        + (
+            f" {caps}: đơn vị bị giới hạn mức xếp loại đứng sau các đơn vị mức cao hơn dù điểm cao hơn; "
+            'lý do ghi ở cột "Ghi chú".'
+            if caps
+            else ""
+        )
+    )
 
 
 # ---------------------------------------------------------------- Chi tiết điểm
@@ -132,14 +166,14 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
     """Every criterion's points for every scored unit, with the rule and figures behind them."""
     ws = wb.add_worksheet(SHEET_CRITERIA)
     columns = [
-        ("Mã", 10),
-        ("Đơn vị", 28),
-        ("Tiêu chí", 30),
+        ("Mã", 9),
+        ("Đơn vị", 24),
+        ("Tiêu chí", 24),
         ("Điểm đạt", 8),
         ("Điểm tối đa", 8),
-        ("Quy tắc cho điểm", 45),
-        ("Số liệu sử dụng", 40),
-    ]
+        ("Quy tắc cho điểm", 34),
+        ("Số liệu sử dụng", 28),
+    ]  # 135 wide: fits A4 landscape at 70% or more (8 pt on paper)
     last_col = len(columns) - 1
     annual = ctx.schema.rubric.annual
     if annual is not None and year.is_year_end(ctx.schema, ctx.result):
@@ -164,7 +198,7 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
         found = repeated.get((label, points, most, rule))
         if found is None:
             before = text(s.cell, label) + repeated_number(s.score, points) + repeated_number(s.score, most)
-            lines = max(-(-len(label) // W30), -(-len(rule) // W45))
+            lines = max(-(-len(label) // W24), -(-len(rule) // W34))
             found = repeated[(label, points, most, rule)] = (before, text(s.cell, rule), lines)
         return found
 
@@ -179,7 +213,7 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
             for c in score.criteria:
                 before, rule, lines = criterion(c.label, c.points, c.max_points, c.rule)
                 figures = c.figures
-                lines = max(lines, -(-len(figures) // W40))
+                lines = max(lines, -(-len(figures) // W28))
                 out.append(
                     row(
                         named + before + rule + text(s.cell, figures), 15.5 * lines + 2 if lines > 1 else None
@@ -200,7 +234,7 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
                 + text(s.total_label, score.band_rule)
                 + s.total_label.blank
             )
-            out.append(row(cells, fit_height(((unit.unit.name, W28), (score.band_rule, W45)))))
+            out.append(row(cells, fit_height(((unit.unit.name, W24), (score.band_rule, W34)))))
         return "".join(out), str(len(out)).encode()
 
     sheet = Sheet(ctx, SHEET_CRITERIA, ws)

@@ -7,12 +7,10 @@ from typing import Any
 
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
-from pipeline.core.vietnamese import format_date, format_datetime
+from pipeline.core.vietnamese import format_date, format_datetime, format_number
 from pipeline.ooxml.xlsx import FONT, Workbook, Worksheet
 from pipeline.outputs import figures, layout
 from pipeline.outputs.workbook.blocks import (
-    RANKING_HEADER_ROW,
-    SHEET_RANKING,
     SHEET_SUMMARY,
     TITLE,
     band_colours,
@@ -55,15 +53,19 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
     row += 1
     _pair_header(ws, f, row, ("STT", "Tình trạng", "Số đơn vị", "Tỷ lệ"))
     row += 1
-    status_first = row
+    pie_points: list[str] = []  # the pie: statuses with units only (no empty category)
     for i, (_status, label, count) in enumerate(figures.status_counts(result), start=1):
+        if count:
+            at = _HELPER_ROW + 10 + len(pie_points)
+            ws.write_string(at, _CHART_COL, label)
+            ws.write_number(at, _CHART_COL + 1, count, f.int)
+            pie_points.append(_STATUS_CHART_COLOURS[(i - 1) % len(_STATUS_CHART_COLOURS)])
         ws.write_number(row, 0, i, f.cell_centre)
         ws.merge_range(row, 1, row, 2, "", f.cell)
         layout.write_text(ws, row, 1, label, f.cell)
         ws.write_number(row, 3, count, f.int)
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
-    status_last = row - 1
     ws.write_blank(row, 0, None, f.total_label)
     ws.merge_range(row, 1, row, 2, "", f.total_label)
     layout.write_text(ws, row, 1, "Tổng số đơn vị phải báo cáo", f.total_label)
@@ -103,80 +105,141 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         layout.write_text(ws, row, 1, label, f.cell)
         layout.write_number(ws, row, 3, tf.value, f.int)
         layout.write_number(ws, row, 4, tf.rate, f.pct)
-        ws.write_string(row, _CHART_COL, f"NV{tf.task}")
-        rate_rows.append(row)
+        if tf.rate is not None:  # the rates chart: only tasks with a rate (no empty category),
+            at = _HELPER_ROW + len(rate_rows)  # contiguous in the hidden helper columns
+            ws.write_string(at, _CHART_COL, f"Nhiệm vụ {tf.task}")
+            ws.write_number(at, _CHART_COL + 1, tf.rate, f.pct)
+            rate_rows.append(at)
         row += 1
 
-    # IV. Five units needing most attention
+    # IV. Five units needing most attention: the score a number, the reason in words
     layout.write_text(ws, row, 0, "IV. CÁC ĐƠN VỊ CẦN QUAN TÂM", f.label)
     row += 1
     layout.write_text(ws, row, 0, "STT", f.header)
     layout.write_text(ws, row, 1, "Đơn vị", f.header)
-    ws.merge_range(row, 2, row, 4, "", f.header)
+    ws.merge_range(row, 2, row, 3, "", f.header)
     layout.write_text(ws, row, 2, "Lý do", f.header)
+    layout.write_text(ws, row, 4, "Điểm", f.header)
     row += 1
-    for i, (unit, why) in enumerate(figures.attention(result, schema), start=1):
+    for i, (unit, why) in enumerate(figures.attention(result, schema, with_score=False), start=1):
         ws.write_number(row, 0, i, f.cell_centre)
         layout.write_text(ws, row, 1, unit.unit.name, f.cell)
-        ws.merge_range(row, 2, row, 4, "", f.small)
-        layout.write_text(ws, row, 2, why, f.small)
-        ws.set_row(row, 13.5 * max(1, -(-len(why) // 62)) + 3)
+        ws.merge_range(row, 2, row, 3, "", f.cell)
+        layout.write_text(ws, row, 2, why, f.cell)
+        layout.write_number(ws, row, 4, unit.score.total if unit.score else None, f.score)
+        ws.set_row(row, 16 * max(1, -(-len(why) // 40)) + 3)
         row += 1
-    row += 1
 
-    # Charts: status and task rates side by side, scores by unit across the page.
+    # Charts on the second page: status and task rates, then scores by unit.
+    ws.set_h_pagebreaks([row])
+    row += 1
     sheet = SHEET_SUMMARY
     pie = wb.add_chart({"type": "pie"})
     pie.add_series(
         {
             "name": "Tình hình nộp báo cáo",
-            "categories": [sheet, status_first, 1, status_last, 1],
-            "values": [sheet, status_first, 3, status_last, 3],
-            "data_labels": {"value": True, "leader_lines": True, "font": _font(9)},
-            "points": [{"fill": {"color": c}} for c in _STATUS_CHART_COLOURS],
+            "categories": [
+                sheet,
+                _HELPER_ROW + 10,
+                _CHART_COL,
+                _HELPER_ROW + 9 + len(pie_points),
+                _CHART_COL,
+            ],
+            "values": [
+                sheet,
+                _HELPER_ROW + 10,
+                _CHART_COL + 1,
+                _HELPER_ROW + 9 + len(pie_points),
+                _CHART_COL + 1,
+            ],
+            "data_labels": {"value": True, "leader_lines": True, "font": _font(CHART_FONT)},
+            "points": [{"fill": {"color": c}} for c in pie_points],
         }
     )
     _chart_style(pie, "Tình hình nộp báo cáo")
-    pie.set_legend({"position": "right", "font": _font(8)})
-    ws.insert_chart(row, 0, pie, {"x_scale": 0.62, "y_scale": 0.7, "object_position": 3})
+    pie.set_legend({"position": "bottom", "font": _font(CHART_FONT)})
+    ws.insert_chart(row, 0, pie, {"x_scale": 0.68, "y_scale": 1.0, "object_position": 3})
     if rate_rows:
-        bars = wb.add_chart({"type": "column"})
+        bars = wb.add_chart({"type": "bar"})
         bars.add_series(
             {
                 "name": "Tỷ lệ",
                 "categories": [sheet, rate_rows[0], _CHART_COL, rate_rows[-1], _CHART_COL],
-                "values": [sheet, rate_rows[0], 4, rate_rows[-1], 4],
-                "data_labels": {"value": True, "num_format": "0%", "font": _font(7)},
+                "values": [sheet, rate_rows[0], _CHART_COL + 1, rate_rows[-1], _CHART_COL + 1],
+                "data_labels": {"value": True, "num_format": "0%", "font": _font(CHART_FONT)},
                 "fill": {"color": "#4472C4"},
             }
         )
         _chart_style(bars, "Tỷ lệ chủ yếu theo nhiệm vụ")
-        bars.set_y_axis({"num_format": "0%", "min": 0, "max": 1, "num_font": _font(7)})
-        bars.set_x_axis({"num_font": _font(7)})
+        bars.set_x_axis({"num_format": "0%", "min": 0, "max": 1, "num_font": _font(CHART_FONT)})
+        bars.set_y_axis({"num_font": _font(CHART_FONT), "reverse": True})
         bars.set_legend({"none": True})
         bars.show_hidden_data()
-        ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 0.7, "x_offset": 20, "object_position": 3})
+        ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 1.0, "object_position": 3})
     if scored:
-        scores = wb.add_chart({"type": "column"})
-        first = RANKING_HEADER_ROW + 1
-        scores.add_series(
+        _score_chart(wb, ws, f, result, schema, row + 16)
+        last_row = row + 16 + 26
+    else:
+        last_row = row + 16
+    ws.set_column(_CHART_COL, _CHART_COL + 1 + len(schema.rubric.bands), 8, None, {"hidden": True})
+    layout.page_setup(ws, landscape=False, header_rows=None)
+    ws.fit_to_pages(1, 0)
+    ws.print_area(0, 0, last_row, last_col)
+
+
+CHART_FONT = 12  # printed at about 70% (the page fits its width): 8.4 pt
+CHART_UNITS = 60  # units in the score chart: the best ranked, when there are more
+
+
+def _score_chart(
+    wb: Workbook, ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema, at: int
+) -> None:
+    """Scores by unit, best first: short names, bars coloured by band, a dashed line at each
+    band's threshold. Its figures sit in the summary's hidden helper columns."""
+    units = [u for rank, u in result.ranking if rank is not None and u.score is not None][:CHART_UNITS]
+    bands = [b for b in schema.rubric.bands if b.min > 0]
+    first = _HELPER_ROW + 20  # below the rates chart's figures
+    for i, u in enumerate(units):
+        ws.write_string(first + i, _CHART_COL, u.unit.label)
+        ws.write_number(first + i, _CHART_COL + 1, round(u.score.total, 2) if u.score else 0, f.score)
+        for j, band in enumerate(bands):
+            ws.write_number(first + i, _CHART_COL + 2 + j, band.min, f.score)
+    last = first + len(units) - 1
+    colours = band_colours(schema)
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series(
+        {
+            "name": "Tổng điểm",
+            "categories": [SHEET_SUMMARY, first, _CHART_COL, last, _CHART_COL],
+            "values": [SHEET_SUMMARY, first, _CHART_COL + 1, last, _CHART_COL + 1],
+            "points": [
+                {"fill": {"color": _BAR.get(colours.get(u.score.band if u.score else "", ""), "#7F7F7F")}}
+                for u in units
+            ],
+            "gap": 40,
+        }
+    )
+    lines = wb.add_chart({"type": "line"})
+    for j, band in enumerate(bands):
+        lines.add_series(
             {
-                "name": "Tổng điểm",
-                "categories": [SHEET_RANKING, first, 1, first + scored - 1, 1],
-                "values": [SHEET_RANKING, first, 3, first + scored - 1, 3],
-                "fill": {"color": "#5B9BD5"},
-                "gap": 50,
+                "name": f"{band.name} từ {format_number(band.min)} điểm",
+                "categories": [SHEET_SUMMARY, first, _CHART_COL, last, _CHART_COL],
+                "values": [SHEET_SUMMARY, first, _CHART_COL + 2 + j, last, _CHART_COL + 2 + j],
+                "line": {"color": _BAR.get(band.color, "#7F7F7F"), "width": 1.5, "dash_type": "dash"},
+                "marker": {"type": "none"},
             }
         )
-        _chart_style(scores, "Tổng điểm theo đơn vị (xếp từ cao xuống thấp)")
-        scores.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(7)})
-        scores.set_x_axis({"num_font": {**_font(6), "rotation": -90}})
-        scores.set_legend({"none": True})
-        ws.insert_chart(row + 11, 0, scores, {"x_scale": 1.35, "y_scale": 0.75, "object_position": 3})
-    ws.set_column(_CHART_COL, _CHART_COL, 8, None, {"hidden": True})
-    layout.page_setup(ws, landscape=False, header_rows=None)
-    ws.fit_to_pages(1, 1)
-    ws.print_area(0, 0, row + 11 + 17, last_col)
+    chart.combine(lines)
+    _chart_style(chart, "Tổng điểm theo đơn vị (xếp theo mức xếp loại, rồi theo điểm)")
+    chart.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(CHART_FONT)})
+    chart.set_x_axis({"num_font": {**_font(CHART_FONT), "rotation": -90}})
+    chart.set_legend({"position": "bottom", "font": _font(CHART_FONT), "delete_series": [0]})
+    ws.insert_chart(at, 0, chart, {"x_scale": 1.36, "y_scale": 1.6, "object_position": 3})
+
+
+_HELPER_ROW = 200  # the score chart's figures: hidden columns, below the printed area
+_BAR = {"green": "#70AD47", "blue": "#5B9BD5", "amber": "#FFC000", "red": "#C00000"}
 
 
 _STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
@@ -187,7 +250,7 @@ def _font(size: float) -> dict[str, Any]:
 
 
 def _chart_style(chart: Any, title: str) -> None:
-    chart.set_title({"name": title, "name_font": {"name": FONT, "size": 10, "bold": True}})
+    chart.set_title({"name": title, "name_font": {"name": FONT, "size": CHART_FONT + 1, "bold": True}})
     chart.set_chartarea({"border": {"none": True}})
     chart.set_style(10)
 

@@ -50,7 +50,7 @@ def narratives_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
     its block is rendered; the block's row count is kept with it."""
     result, schema, s = ctx.result, ctx.schema, ctx.styles
     ws = wb.add_worksheet(SHEET_NARRATIVES)
-    columns = [("Mã", 10), ("Đơn vị", 26), ("Nội dung", 115)]
+    columns = [("Mã", 10), ("Đơn vị", 26), ("Nội dung", 100)]  # fits A4 landscape at 70% or more
     last_col = len(columns) - 1
     header = simple_title(ws, f, result, last_col, "TỔNG HỢP THUYẾT MINH CỦA CÁC ĐƠN VỊ")
     layout.table_header(ws, f, header, columns)
@@ -62,7 +62,7 @@ def narratives_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
 
     def render(index: int, key: str) -> tuple[str, bytes]:
         if index not in rendered:
-            rendered[index] = _texts(s, blocks[index].units, keys, 120)
+            rendered[index] = _texts(s, blocks[index].units, keys, 105)
         return rendered[index][key]
 
     row_at = header
@@ -95,7 +95,7 @@ def proposals(result: RunResult) -> list[tuple[UnitResult, str]]:
 def proposals_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: Context) -> Sheet:
     s = ctx.styles
     ws = wb.add_worksheet(SHEET_PROPOSALS)
-    columns = [("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 105)]
+    columns = [("Mã", 10), ("Đơn vị", 28), ("Kiến nghị, đề xuất", 98)]  # fits A4 landscape at 70% or more
     last_col = len(columns) - 1
     header = simple_title(ws, f, ctx.result, last_col, "TỔNG HỢP KIẾN NGHỊ, ĐỀ XUẤT CỦA CÁC ĐƠN VỊ")
     layout.table_header(ws, f, header, columns)
@@ -104,7 +104,7 @@ def proposals_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx
     for block in ctx.blocks(SHEET_PROPOSALS, [u for u in ctx.result.units if u.submission is not None]):
         meta = sheet.cached(
             ctx.units_key(SHEET_PROPOSALS, "", block),
-            lambda block=block: _texts(s, block.units, ["n_proposals"], 110)["n_proposals"],  # type: ignore[misc]
+            lambda block=block: _texts(s, block.units, ["n_proposals"], 103)["n_proposals"],  # type: ignore[misc]
         )
         rows += int(meta)
     finish(spliced, ws, header, header + rows, last_col, 0)
