@@ -247,13 +247,22 @@ def test_warnings_only_file(sample: SampleManifest, schema: Schema, template: Pa
     assert "Thông tin chung!C12" not in email
 
 
+def _latest_rejected(outbox: Path, report: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """A rejected file that is its unit's latest version (only that one gets a feedback
+    workbook), with its feedback workbook."""
+    latest = {u["code"]: u["versions"][-1]["sha256"] for u in report["units"] if u.get("versions")}
+    entry = next(
+        f for f in report["files"] if f["status"] == "rejected" and f["unit"] and latest.get(f["unit"]) == f["sha256"]
+    )
+    return entry, outbox / PERIOD / FEEDBACK_DIR / f"{entry['unit']}-{entry['sha256'][:12]}.xlsx"
+
+
 def test_feedback_workbook_sent_back_corrected_is_accepted(
     demo: tuple[Path, dict[str, Any], dict[str, str]], sample: SampleManifest, schema: Schema, tmp_path: Path
 ) -> None:
     """A unit may correct the highlighted cells in the feedback workbook itself and resend it."""
     outbox, report, _ = demo
-    rejected = next(f for f in report["files"] if f["status"] == "rejected" and f["unit"])
-    feedback = outbox / PERIOD / FEEDBACK_DIR / f"{rejected['unit']}-{rejected['sha256'][:12]}.xlsx"
+    rejected, feedback = _latest_rejected(outbox, report)
     planned = next(u for u in sample.units.values() if u.code == rejected["unit"])
     good = _valid_values(sample, kind=schema.unit_by_code[planned.code].kind)
     fixes = {f.key: good[f.key] for f in schema.indicators}
@@ -269,8 +278,7 @@ def test_libreoffice_opens_feedback_with_highlights_and_comments(
 ) -> None:
     exe = soffice()
     outbox, report, _ = demo
-    entry = next(f for f in report["files"] if f["status"] == "rejected" and f["unit"])
-    source = outbox / PERIOD / FEEDBACK_DIR / f"{entry['unit']}-{entry['sha256'][:12]}.xlsx"
+    entry, source = _latest_rejected(outbox, report)
     converted = _soffice_convert(exe, source, tmp_path, "xlsx:Calc MS Excel 2007 XML")
     _assert_annotated(converted, _issues_with_cells(entry), saved_by_lo=True)
 

@@ -43,7 +43,7 @@ ON_TIME_AT = at("2023-03-18T09:30:00")
 LATE_AT = at("2023-03-26T08:15:00")  # 6 days late, while its own headers say 19/03
 LATE_CLAIMS = at("2023-03-19T21:05:00")
 FIRST_AT = at("2023-03-15T10:00:00")  # the resubmitting unit's invalid first version
-SECOND_AT = at("2023-03-22T14:00:00")  # its valid second version: 2 days late
+SECOND_AT = at("2023-03-22T14:00:00")  # its valid second version, within the grace period
 ZIP_AT = at("2023-03-17T15:00:00")
 TWICE_AT = (at("2023-03-16T08:00:00"), at("2023-03-16T08:05:00"))
 NOTE_AT = at("2023-03-19T11:00:00")
@@ -219,8 +219,12 @@ def test_fetch_then_consolidate_gives_the_statuses_of_the_arrivals(
     units = {u["code"]: u for u in report["units"]}
     assert (units[mailbox.on_time]["status"], units[mailbox.on_time]["days_late"]) == ("on_time", 0)
     assert (units[mailbox.late]["status"], units[mailbox.late]["days_late"]) == ("late", 6)
-    assert (units[mailbox.resubmit]["status"], units[mailbox.resubmit]["days_late"]) == ("late", 2)
-    assert [v["status"] for v in units[mailbox.resubmit]["versions"]] == ["rejected", "accepted"]
+    # on time, rejected, corrected within the grace period: on time under the default fairness
+    # policy (schemas/calendar.toml resubmission_policy); the correction's time is its arrival
+    assert (units[mailbox.resubmit]["status"], units[mailbox.resubmit]["days_late"]) == ("on_time", 0)
+    versions = units[mailbox.resubmit]["versions"]
+    assert [v["status"] for v in versions] == ["rejected", "accepted"]
+    assert [datetime.fromisoformat(v["received_at"]) for v in versions] == [FIRST_AT, SECOND_AT]
     assert units[mailbox.zipped]["status"] == "on_time"
     assert units[mailbox.twice]["status"] == "on_time" and len(units[mailbox.twice]["versions"]) == 1
     assert units[mailbox.silent]["status"] == "missing"

@@ -32,6 +32,8 @@ from tests.mailservers import SmtpServer, make_certificate
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 AS_OF = datetime(2023, 4, 10, 9, 0, tzinfo=TZ)
 LATER = datetime(2023, 4, 12, 15, 0, tzinfo=TZ)  # a consolidation two days later: new dates in the letters
+# after the grace period of the fairness policy (5 working days from AS_OF: 17/04/2023)
+PAST_GRACE = datetime(2023, 4, 19, 15, 0, tzinfo=TZ)
 USER = "dvcq.snv@example.org"
 PASSWORD = "Gửi-thư-Sở-4f9c2e71d0"  # UTF-8: AUTH PLAIN carries it as UTF-8
 SENDER = "dvcq@snv.example.org"
@@ -245,7 +247,8 @@ def test_a_resubmission_produces_exactly_one_new_message(
 ) -> None:
     assert send(registry, work, smtp, "--send", cafile=certificate[0]).returncode == 0
     first = len(smtp.collector.messages)
-    # the rejected unit sends its corrected report; the officer consolidates two days later
+    # the rejected unit sends its corrected report after the grace period (so it counts late and
+    # gets a new letter); the officer consolidates that day
     code = cases["rejected"]
     values = dict(sample.units[code].files[0].values)
     values["t1_documents_issued"] = 3
@@ -256,12 +259,12 @@ def test_a_resubmission_produces_exactly_one_new_message(
     values["t2_dossiers_pending"] = received - on_time - late
     fixed = work / "inbox" / "Báo cáo (bản sửa).xlsx"
     fill_workbook(template_path, values, fixed)
-    stamp = datetime(2023, 4, 11, 10, 0, tzinfo=TZ).timestamp()
+    stamp = datetime(2023, 4, 19, 10, 0, tzinfo=TZ).timestamp()
     os.utime(fixed, (stamp, stamp))
     schema = config.load(registry)
     reminder = work / "outbox" / "2023-Q1" / "cong-van-don-doc" / f"{cases['missing']}.docx"
     before = reminder.read_bytes()
-    consolidate(schema, parse_period("2023-Q1", schema.calendar), work / "inbox", work / "outbox", LATER)
+    consolidate(schema, parse_period("2023-Q1", schema.calendar), work / "inbox", work / "outbox", PAST_GRACE)
     assert reminder.read_bytes() != before  # new dates in the letter: not a new message for the unit
     done = send(registry, work, smtp, "--send", cafile=certificate[0])
     assert done.returncode == 0, done.stderr

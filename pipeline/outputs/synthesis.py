@@ -106,6 +106,7 @@ def group(texts: Iterable[tuple[str, str]], keep: Callable[[str], bool] | None =
     seen: dict[str, frozenset[str]] = {}  # sentence → its words: many units write the same
     exact: dict[frozenset[str], Point] = {}
     by_word: dict[str, list[Point]] = {}
+    members: dict[int, set[str]] = {}  # point → its units, for the membership test (lists are slow)
     for unit, text in texts:
         for sentence in sentences(text):
             if keep is not None and not keep(sentence):
@@ -126,7 +127,9 @@ def group(texts: Iterable[tuple[str, str]], keep: Callable[[str], bool] | None =
                 exact[words] = found
                 for w in words:
                     by_word.setdefault(w, []).append(found)
-            if unit not in found.units:
+            named = members.setdefault(found.first, set())
+            if unit not in named:
+                named.add(unit)
                 found.units.append(unit)
     return sorted(points, key=lambda p: (-p.count, p.first))
 
