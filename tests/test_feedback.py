@@ -252,7 +252,9 @@ def _latest_rejected(outbox: Path, report: dict[str, Any]) -> tuple[dict[str, An
     workbook), with its feedback workbook."""
     latest = {u["code"]: u["versions"][-1]["sha256"] for u in report["units"] if u.get("versions")}
     entry = next(
-        f for f in report["files"] if f["status"] == "rejected" and f["unit"] and latest.get(f["unit"]) == f["sha256"]
+        f
+        for f in report["files"]
+        if f["status"] == "rejected" and f["unit"] and latest.get(f["unit"]) == f["sha256"]
     )
     return entry, outbox / PERIOD / FEEDBACK_DIR / f"{entry['unit']}-{entry['sha256'][:12]}.xlsx"
 
