@@ -129,6 +129,7 @@ def consolidate(
     """Consolidate the inbox for the period into outbox/<period>/ (and the outbox's ledger)."""
     if not inbox.is_dir():
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
+    schema = schema.at(period.deadline)  # the period's registry: the units valid on its deadline
     STAGES.reset()
     with (
         RunLock(outbox),  # one run per outbox at a time

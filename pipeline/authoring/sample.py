@@ -563,6 +563,7 @@ def build_sample_inbox(
 ) -> SampleManifest:
     """Fill `template` for every registry unit into `out_dir`, write receipts.csv, return the manifest."""
     rp = parse_period(f"{year}-{period}", schema.calendar)
+    schema = schema.at(rp.deadline)  # the units that report for this period
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear(out_dir)
     seed = f"dvcq-sample/{rp.id}"

@@ -99,6 +99,8 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     rubric = schema.rubric
     criteria = []
     for c in rubric.criteria:
+        if not c.applies(result.unit.kind):  # the rubric can differ by kind of unit
+            continue
         if c.kind == CriterionKind.LATENESS:
             pts, rule, fig = _lateness(c, result)
         elif c.kind == CriterionKind.COMPLETENESS:
