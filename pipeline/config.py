@@ -137,7 +137,9 @@ def _check_registry(units: tuple[Unit, ...]) -> None:
     for u in units:
         for code in u.successors:
             if code not in by_code:
-                raise SchemaError(f"schemas/units.csv: đơn vị {u.code}: đơn vị kế tiếp {code} không có trong danh sách")
+                raise SchemaError(
+                    f"schemas/units.csv: đơn vị {u.code}: đơn vị kế tiếp {code} không có trong danh sách"
+                )
 
 
 def _overlap(a: Unit, b: Unit) -> bool:

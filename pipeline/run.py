@@ -120,6 +120,7 @@ def decide(
         totals=merge.totals(schema, units),
         ranking=ranking.rank(units),
         past=history.earlier_results(ledger, period),
+        previous_year=history.previous_years(ledger, schema, period, [u.unit for u in units]),
     )
 
 

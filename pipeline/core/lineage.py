@@ -88,7 +88,9 @@ def predecessors(registry: Sequence[Unit], unit: Unit, day: date, back_to: date)
     return tuple(found)
 
 
-def ceased(registry: Sequence[Unit], candidates: Sequence[Unit], day: date) -> tuple[Unit, tuple[Unit, ...]] | None:
+def ceased(
+    registry: Sequence[Unit], candidates: Sequence[Unit], day: date
+) -> tuple[Unit, tuple[Unit, ...]] | None:
     """Among `candidates` (rows matched from what a report says), the one that no longer exists
     on `day`, with the units valid on `day` it became; None when none has ceased."""
     for u in candidates:
@@ -97,7 +99,9 @@ def ceased(registry: Sequence[Unit], candidates: Sequence[Unit], day: date) -> t
     return None
 
 
-def changes(registry: Sequence[Unit], since: date, day: date) -> list[tuple[tuple[Unit, ...], tuple[Unit, ...]]]:
+def changes(
+    registry: Sequence[Unit], since: date, day: date
+) -> list[tuple[tuple[Unit, ...], tuple[Unit, ...]]]:
     """The registry's changes between two days, as (units before, units after) pairs: a merge
     is several → one, a split one → several; units that did not change are left out."""
     pairs: dict[tuple[str, ...], tuple[list[Unit], tuple[Unit, ...]]] = {}

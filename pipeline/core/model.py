@@ -176,6 +176,23 @@ class PastResult:
     errors: int  # error issues over all the unit's files of that period
 
 
+@dataclass(frozen=True)
+class PreviousYear:
+    """A unit's same period of the previous year, across registry changes: the units it covers
+    (the unit itself, or the units merged into it) and their accepted figures summed."""
+
+    units: tuple[str, ...]  # codes with accepted figures that year, summed in `values`
+    names: tuple[str, ...]  # their names, for "gồm xã A, xã B trước sắp xếp"
+    values: dict[str, int | float]  # numeric indicator → sum over `units`
+    missing: tuple[str, ...] = ()  # codes merged into the unit that have no accepted figures
+    split_from: tuple[str, ...] = ()  # codes of units split among several (figures not divisible)
+
+    @property
+    def merged(self) -> bool:
+        """It covers units other than the unit itself (a registry change lies in between)."""
+        return len(self.units) + len(self.missing) > 1
+
+
 @dataclass
 class RunResult:
     """What a run decided: the files, the units, the totals and ranking, the earlier periods."""
@@ -187,6 +204,8 @@ class RunResult:
     totals: dict[str, int | float]  # indicator key → sum over accepted submissions
     ranking: list[tuple[int | None, UnitResult]]  # pipeline.core.ranking.rank(units)
     past: list[PastResult] = field(default_factory=list)  # earlier periods' results (ledger)
+    # Unit code → its same period of the previous year, predecessors included (absent: nothing).
+    previous_year: dict[str, PreviousYear] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
 
     def count(self, status: str) -> int:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pipeline.core.statuses import Severity, UnitStatus
 
-
 # Unit kinds, in the order the outputs group them, with their Vietnamese group names.
 KINDS_VI: dict[str, str] = {
     "department": "Sở, ban, ngành",
@@ -50,7 +49,9 @@ class Unit:
 
     def valid_on(self, day: date) -> bool:
         """The unit exists on `day` (both ends of its validity included)."""
-        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
 
 def kind_order(kind: str) -> int:
@@ -85,7 +86,9 @@ class Field:
         return self.type in ("integer", "number")
 
     def applies(self, unit: Unit | None, period: str) -> bool:
-        if self.applies_to not in ("all", "") and (unit is None or unit.kind not in self.applies_to.split("|")):
+        if self.applies_to not in ("all", "") and (
+            unit is None or unit.kind not in self.applies_to.split("|")
+        ):
             return False
         return "all" in self.periods or period in self.periods
 

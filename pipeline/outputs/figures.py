@@ -204,6 +204,8 @@ def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[
     )
     low_cut = round(scored[min(lowest, len(scored)) - 1].score.total, 2) if scored else None  # type: ignore[union-attr]
     weak_bands = {b.name for b in schema.rubric.bands[-2:]}
+    lowest_band = schema.rubric.bands[-1].name
+    year_end = result.period.period.order == max(p.order for p in schema.calendar.periods)
     names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
     names[result.period.id] = result.period.name_vi
     past_of: dict[str, list[PastResult]] = {}  # one pass: a scan per unit is quadratic at national scale
@@ -228,6 +230,15 @@ def inspection_list(result: RunResult, schema: Schema, lowest: int = 5) -> list[
             )
         elif u.score is not None and u.score.band in weak_bands:
             reasons.append(f"Xếp loại {u.score.band} ({format_number(u.score.total)} điểm)")
+        if (
+            year_end
+            and u.unit.kind in ("commune", "ward")
+            and u.score is not None
+            and u.score.band == lowest_band
+        ):
+            reasons.append(
+                f"{u.unit.kind_vi} xếp loại {lowest_band} năm {result.period.year}: đề xuất kiểm tra"
+            )
         if u.status == UnitStatus.MISSING:
             reasons.append("Không báo cáo kỳ này")
         if len(late) >= 2:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from pipeline.core import lineage
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
-from pipeline.core.model import Located, PastResult, RunResult, UnitResult, Value, Version
-from pipeline.core.schema import Schema
+from pipeline.core.model import Located, PastResult, PreviousYear, RunResult, UnitResult, Value, Version
+from pipeline.core.schema import Schema, Unit
 from pipeline.core.vietnamese import format_number
 from pipeline.store.cache import Cache
 from pipeline.store.ledger import Ledger, ScoreRow, VersionRow
@@ -208,3 +209,75 @@ def record_results(ledger: Ledger, result: RunResult) -> None:
             )
         )
     ledger.replace_results(result.period.id, rows)
+
+
+def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]]:
+    """Each unit's accepted figures for a period, from the ledger (its latest accepted version)."""
+    found: dict[str, dict[str, Value]] = {}
+    for unit, rows in ledger.versions_by_unit([period_id]).items():
+        for row in rows:  # oldest first: the latest accepted one wins
+            if row.status == "accepted":
+                found[unit] = row.values
+    return found
+
+
+def _previous_period(period: ReportingPeriod) -> ReportingPeriod:
+    return ReportingPeriod(period.year - 1, period.period, period.tz)
+
+
+def _numbers(values: dict[str, Value]) -> dict[str, int | float]:
+    return {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _covering(
+    schema: Schema, unit: Unit, preds: tuple[lineage.Predecessor, ...], figures: dict[str, dict[str, Value]]
+) -> PreviousYear | None:
+    whole = [p.unit for p in preds if p.whole]
+    reported = [u for u in whole if u.code in figures]
+    if not reported:
+        return None
+    numeric = [f.key for f in schema.indicators if f.numeric]
+    values: dict[str, int | float] = {}
+    for u in reported:
+        numbers = _numbers(figures[u.code])
+        for key in numeric:
+            if key in numbers:
+                values[key] = values.get(key, 0) + numbers[key]
+    return PreviousYear(
+        units=tuple(u.code for u in reported),
+        names=tuple(u.name for u in reported),
+        values=values,
+        missing=tuple(u.code for u in whole if u.code not in figures),
+        split_from=tuple(p.unit.code for p in preds if not p.whole),
+    )
+
+
+def previous_years(
+    ledger: Ledger, schema: Schema, period: ReportingPeriod, units: list[Unit]
+) -> dict[str, PreviousYear]:
+    """For each unit, the same period of the previous year (unit code → PreviousYear; absent
+    when the ledger has nothing): the unit's own accepted figures, or, when the registry
+    changed in between, the sum of the units merged into it (pipeline.core.lineage)."""
+    before = _previous_period(period)
+    figures = period_figures(ledger, before.id)
+    if not figures:
+        return {}
+    day = schema.registry_date or period.deadline
+    preds = lineage.predecessors_of_all(schema.registry, units, day, before.deadline)
+    found = {}
+    for u in units:
+        covering = _covering(schema, u, preds.get(u.code, ()), figures)
+        if covering is not None:
+            found[u.code] = covering
+    return found
+
+
+def previous_year(
+    ledger: Ledger, schema: Schema, period: ReportingPeriod, unit_code: str
+) -> PreviousYear | None:
+    """One unit's same period of the previous year, predecessors included (see previous_years):
+    what the year sheet and every same-period comparison call for a unit."""
+    unit = schema.unit_by_code.get(unit_code)
+    if unit is None:
+        return None
+    return previous_years(ledger, schema, period, [unit]).get(unit_code)

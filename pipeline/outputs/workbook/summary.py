@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.core.model import RunResult
-from pipeline.core.schema import Schema
+from pipeline.core.schema import KINDS_VI, Schema, kind_order
 from pipeline.core.vietnamese import format_date, format_datetime
 from pipeline.ooxml.xlsx import FONT, Workbook, Worksheet
 from pipeline.outputs import figures, layout
@@ -17,6 +17,7 @@ from pipeline.outputs.workbook.blocks import (
     TITLE,
     band_colours,
 )
+from pipeline.outputs.workbook.data import PAGE_PER_KIND
 
 # Hidden helper column of the summary: short labels and values the charts plot.
 _CHART_COL = 7
@@ -155,6 +156,13 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         bars.set_legend({"none": True})
         bars.show_hidden_data()
         ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 0.7, "x_offset": 20, "object_position": 3})
+    if scored and len(result.units) > PAGE_PER_KIND:  # ~150 units: one legible chart per kind
+        end = _kind_charts(wb, ws, result, row + 11)
+        ws.set_column(_CHART_COL, _CHART_COL + 1, 8, None, {"hidden": True})
+        layout.page_setup(ws, landscape=False, header_rows=None)
+        ws.fit_to_pages(1, 0)
+        ws.print_area(0, 0, end, last_col)
+        return
     if scored:
         scores = wb.add_chart({"type": "column"})
         first = RANKING_HEADER_ROW + 1
@@ -176,6 +184,40 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
     layout.page_setup(ws, landscape=False, header_rows=None)
     ws.fit_to_pages(1, 1)
     ws.print_area(0, 0, row + 11 + 17, last_col)
+
+
+def _kind_charts(wb: Workbook, ws: Worksheet, result: RunResult, row: int) -> int:
+    """One score chart per kind of unit (highest first), each from its own rows of the hidden
+    helper columns, stacked down the page; returns the last row they use."""
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for rank, u in result.ranking:
+        if rank is not None and u.score is not None:
+            groups.setdefault(u.unit.kind, []).append((u.unit.name, u.score.total))
+    data_row = row
+    for kind in sorted(groups, key=kind_order):
+        first = data_row
+        for name, total in groups[kind]:
+            ws.write_string(data_row, _CHART_COL, name)
+            ws.write_number(data_row, _CHART_COL + 1, total)
+            data_row += 1
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series(
+            {
+                "name": "Tổng điểm",
+                "categories": [SHEET_SUMMARY, first, _CHART_COL, data_row - 1, _CHART_COL],
+                "values": [SHEET_SUMMARY, first, _CHART_COL + 1, data_row - 1, _CHART_COL + 1],
+                "fill": {"color": "#5B9BD5"},
+                "gap": 50,
+            }
+        )
+        _chart_style(chart, f"Tổng điểm: {KINDS_VI.get(kind, kind)} (xếp từ cao xuống thấp)")
+        chart.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(7)})
+        chart.set_x_axis({"num_font": {**_font(6), "rotation": -90}})
+        chart.set_legend({"none": True})
+        chart.show_hidden_data()
+        ws.insert_chart(row, 0, chart, {"x_scale": 1.35, "y_scale": 0.75, "object_position": 3})
+        row += 17
+    return max(row, data_row)
 
 
 _STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
