@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipeline.core.model import UnitResult
+from pipeline.core.model import PreviousYear, UnitResult
 from pipeline.core.schema import Rubric, Schema
 from pipeline.core.statuses import FileStatus, Severity, UnitStatus
 
@@ -103,3 +103,21 @@ def unit_name(schema: Schema, code: str | None) -> str:
         return ""
     unit = schema.unit_by_code.get(code)
     return unit.name if unit is not None else code
+
+
+def registry_note(schema: Schema) -> str:
+    """The registry a period's outputs used: units.csv by its digest, and the day it was taken at."""
+    day = (
+        "" if schema.registry_date is None else f" áp dụng ngày {schema.registry_date.strftime('%d/%m/%Y')},"
+    )
+    return (
+        f"Danh sách đơn vị báo cáo: tệp units.csv (SHA-256 {schema.registry_digest[:16]}…),{day}"
+        f" {len(schema.units)} đơn vị."
+    )
+
+
+def previous_year_note(py: PreviousYear) -> str:
+    """How an output names a previous year that covers several units: "gồm xã A, xã B trước sắp xếp"."""
+    if not py.merged:
+        return ""
+    return "gồm " + ", ".join(name[:1].lower() + name[1:] for name in py.names) + " trước sắp xếp"

@@ -14,6 +14,7 @@ from pipeline.core.schema import KINDS_VI, kind_order
 from pipeline.ooxml.rowxml import Style, number, row, text
 from pipeline.ooxml.xlsx import SplicedSheets, Workbook
 from pipeline.outputs import layout
+from pipeline.outputs import vocabulary as vi
 from pipeline.outputs.workbook.blocks import (
     SHEET_DATA,
     SHEET_PROVENANCE,
@@ -198,6 +199,7 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
         [
             ("NGUỒN CỦA TỪNG SỐ LIỆU", f.title),
             (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
+            (vi.registry_note(schema), f.subtitle),  # which registry the period used
             (PROVENANCE_NOTE, f.subtitle),
         ],
     )

@@ -1,0 +1,206 @@
+"""The registry over time (issue 15): a period's registry is the units valid on its deadline;
+three communes merged into one and a district that ceases between two years; previous_year from
+the predecessors' accepted figures; a report from a ceased unit rejected with its successor
+named; every output names the registry it used; the Gia Lai 2026 configuration end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from pipeline import config
+from pipeline.authoring.sample import build_sample_inbox
+from pipeline.authoring.template import write_template
+from pipeline.core import lineage
+from pipeline.core.deadlines import parse_period
+from pipeline.core.errors import SchemaError
+from pipeline.core.schema import Schema
+from pipeline.ooxml.edit import CellValue, fill_workbook
+from pipeline.run import consolidate
+from pipeline.store import history
+from pipeline.store.ledger import FILE_NAME, Ledger
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+ROOT = Path(__file__).resolve().parents[1]
+GIA_LAI = ROOT / "schemas" / "gia-lai-2026"
+
+UNITS = """code,name,kind,communes,aliases,valid_from,valid_to,successor
+SNV,Sở Nội vụ,department,,,,,
+D1,Huyện Thử Nghiệm,district,4,UBND huyện Thử Nghiệm,,2024-06-30,X9|X4
+X1,Xã Một,commune,,,,2024-06-30,X9
+X2,Xã Hai,commune,,,,2024-06-30,X9
+X3,Xã Ba,commune,,,,2024-06-30,X9
+X4,Xã Bốn,commune,,,,,
+X9,Xã Hợp Nhất,commune,,,2024-07-01,,
+"""
+
+
+@pytest.fixture(scope="module")
+def changing(tmp_path_factory: pytest.TempPathFactory) -> Schema:
+    """The 2023 form, calendar and rubric with a registry that changes on 1 July 2024."""
+    folder = tmp_path_factory.mktemp("schemas")
+    for name in ("calendar.toml", "form.csv", "rubric.toml", "template.toml"):
+        shutil.copyfile(ROOT / "schemas" / name, folder / name)
+    (folder / "units.csv").write_text(UNITS, encoding="utf-8")
+    return config.load(folder)  # no codes.csv of its own: the program's catalogue
+
+
+def _write(template: Path, values: Mapping[str, CellValue], target: Path, received: datetime) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fill_workbook(template, values, target)
+    os.utime(target, (received.timestamp(), received.timestamp()))
+
+
+def _report(base: Mapping[str, CellValue], unit: str, year: int, sessions: int) -> dict[str, CellValue]:
+    return dict(base, unit_code=unit, year=year, period="Quý I", t1_sessions=sessions, t1_participants=10 * sessions)
+
+
+def test_a_period_registry_is_the_units_valid_on_its_deadline(changing: Schema) -> None:
+    assert [u.code for u in changing.at(date(2024, 3, 20)).units] == ["SNV", "D1", "X1", "X2", "X3", "X4"]
+    assert [u.code for u in changing.at(date(2025, 3, 20)).units] == ["SNV", "X4", "X9"]
+    x9 = lineage.unit_at(changing.registry, "X9", date(2025, 3, 20))
+    assert x9 is not None
+    found = lineage.predecessors(changing.registry, x9, date(2025, 3, 20), date(2024, 3, 20))
+    assert [(p.unit.code, p.whole) for p in found] == [("D1", False), ("X1", True), ("X2", True), ("X3", True)]
+    changes = lineage.changes(changing.registry, date(2024, 3, 20), date(2025, 3, 20))
+    assert sorted(([u.code for u in before], [u.code for u in after]) for before, after in changes) == [
+        (["D1"], ["X9", "X4"]),
+        (["X1", "X2", "X3"], ["X9"]),
+    ]
+
+
+def test_overlapping_codes_and_unknown_successors_are_refused(tmp_path: Path) -> None:
+    for name in ("calendar.toml", "form.csv", "rubric.toml", "template.toml"):
+        shutil.copyfile(ROOT / "schemas" / name, tmp_path / name)
+    (tmp_path / "units.csv").write_text(UNITS + "X1,Xã Một mới,commune,,,2024-06-01,,\n", encoding="utf-8")
+    with pytest.raises(SchemaError, match="X1"):
+        config.load(tmp_path)
+    (tmp_path / "units.csv").write_text(UNITS.replace("2024-06-30,X9\n", "2024-06-30,X7\n", 1), encoding="utf-8")
+    with pytest.raises(SchemaError, match="X7"):
+        config.load(tmp_path)
+
+
+def test_merge_and_ceased_district_across_two_years(
+    changing: Schema, sample_values: Mapping[str, CellValue], tmp_path: Path
+) -> None:
+    template = write_template(changing, tmp_path / "template")
+    outbox = tmp_path / "outbox"
+    sent = datetime(2024, 3, 15, 9, 0, tzinfo=TZ)
+    first = tmp_path / "2024"
+    for unit, sessions in (("SNV", 4), ("D1", 40), ("X1", 1), ("X2", 2), ("X3", 3)):
+        _write(template, _report(sample_values, unit, 2024, sessions), first / f"{unit}.xlsx", sent)
+    q1 = parse_period("2024-Q1", changing.calendar)
+    before = consolidate(changing, q1, first, outbox, datetime(2024, 4, 10, 9, 0, tzinfo=TZ))
+    assert sorted(u.unit.code for u in before.units) == ["D1", "SNV", "X1", "X2", "X3", "X4"]
+
+    second = tmp_path / "2025"
+    sent = datetime(2025, 3, 15, 9, 0, tzinfo=TZ)
+    for unit, sessions in (("SNV", 5), ("X9", 7), ("X4", 1)):
+        _write(template, _report(sample_values, unit, 2025, sessions), second / f"{unit}.xlsx", sent)
+    # Reports from units that no longer exist: a merged commune, the ceased district.
+    _write(template, _report(sample_values, "X2", 2025, 2), second / "xa hai.xlsx", sent)
+    _write(template, _report(sample_values, "UBND huyện Thử Nghiệm", 2025, 9), second / "huyen.xlsx", sent)
+    q1 = parse_period("2025-Q1", changing.calendar)
+    after = consolidate(changing, q1, second, outbox, datetime(2025, 4, 10, 9, 0, tzinfo=TZ))
+
+    assert [u.unit.code for u in after.units] == ["SNV", "X4", "X9"]
+    ceased = {s.file.name: s for s in after.files if s.file.name in ("xa hai.xlsx", "huyen.xlsx")}
+    for name, successors in (("xa hai.xlsx", ["X9"]), ("huyen.xlsx", ["X9", "X4"])):
+        sub = ceased[name]
+        assert sub.status == "rejected" and sub.unit is None
+        [issue] = [i for i in sub.issues if i.code == "unit-ceased"]
+        assert (issue.sheet, issue.cell, issue.severity) == ("Thông tin chung", "C5", "error")
+        assert all(code in issue.message for code in successors)
+        assert "01/07/2024" in issue.message
+
+    report = json.loads((outbox / "2025-Q1" / "run.json").read_text(encoding="utf-8"))
+    units = {u["code"]: u for u in report["units"]}
+    merged = units["X9"]["previous_year"]
+    assert merged["units"] == ["X1", "X2", "X3"]
+    assert merged["values"]["t1_sessions"] == 6 and merged["values"]["t1_participants"] == 60
+    assert merged["split_from"] == ["D1"]  # the district's figures are not divided among its successors
+    assert units["SNV"]["previous_year"]["units"] == ["SNV"]
+    assert units["SNV"]["previous_year"]["values"]["t1_sessions"] == 4
+    assert "previous_year" not in units["X4"]  # no accepted report from it, nothing merged into it
+
+    with Ledger(outbox / FILE_NAME) as ledger:
+        assert history.period_figures(ledger, "2024-Q1")["X2"]["t1_sessions"] == 2
+        one = history.previous_year(ledger, changing.at(q1.deadline), q1, "X9")
+    assert one is not None and one.units == ("X1", "X2", "X3") and one.merged
+
+    digest = hashlib.sha256((changing.directory / "units.csv").read_bytes()).hexdigest()
+    assert report["registry"] == {"file": "units.csv", "sha256": digest, "date": "2025-03-20", "units": 3}
+    earlier = json.loads((outbox / "2024-Q1" / "run.json").read_text(encoding="utf-8"))
+    assert earlier["registry"]["date"] == "2024-03-20" and earlier["registry"]["units"] == 6
+    wb = openpyxl.load_workbook(outbox / "2025-Q1" / "tong-hop-2025-Q1.xlsx", read_only=True)
+    notes = [c for row in wb["Nguồn số liệu"].iter_rows(max_row=4, values_only=True) for c in row if c]
+    assert any(digest[:16] in str(c) and "20/03/2025" in str(c) for c in notes)
+
+
+def test_gia_lai_registry_from_the_resolution() -> None:
+    gl = config.load(GIA_LAI)
+    now = gl.at(date(2026, 3, 20))
+    kinds = [u.kind for u in now.units]
+    assert (kinds.count("department"), kinds.count("commune"), kinds.count("ward")) == (15, 110, 25)
+    before = gl.at(date(2025, 3, 20))
+    assert sorted({u.kind for u in before.units}) == ["department", "district"] and len(before.units) == 32
+    # Nghị quyết 1664/NQ-UBTVQH15, Điều 1 khoản 102: four wards of Quy Nhơn became phường Quy Nhơn.
+    quy_nhon = lineage.unit_at(gl.registry, "21583", date(2026, 3, 20))
+    assert quy_nhon is not None and quy_nhon.name == "Phường Quy Nhơn"
+    found = lineage.predecessors(gl.registry, quy_nhon, date(2026, 3, 20), date(2025, 3, 20))
+    assert sorted(p.unit.name for p in found if p.whole) == [
+        "Phường Hải Cảng", "Phường Thị Nại", "Phường Trần Phú", "Phường Đống Đa",
+    ]  # fmt: skip
+    former = [u for u in gl.registry if not u.reports]
+    assert len(former) == 155  # the former Bình Định's communes, kept for the lineage only
+    new_bd = {s for u in former for s in u.successors}
+    assert len(new_bd) == 58
+
+
+def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
+    """~150 units: template, sample inbox, consolidation; data sheet and charts grouped by kind;
+    the year's run rates every commune and ward, the Yếu ones on the inspection list."""
+    gl = config.load(GIA_LAI)
+    template = write_template(gl, tmp_path / "template")
+    outbox = tmp_path / "outbox"
+    for period, as_of in (("2025-Q1", "2025-04-10T09:00:00+07:00"), ("2026-Y", "2026-12-05T09:00:00+07:00")):
+        year, code = period.split("-")
+        inbox = tmp_path / period
+        build_sample_inbox(gl, template, inbox, year=int(year), period=code)
+        rp = parse_period(period, gl.calendar)
+        result = consolidate(gl, rp, inbox, outbox, datetime.fromisoformat(as_of))
+    assert len(result.units) == 150
+    wb = openpyxl.load_workbook(outbox / "2026-Y" / "tong-hop-2026-Y.xlsx")
+    data = wb["Số liệu"]
+    labels = [data.cell(r, 3).value for r in range(1, data.max_row + 1)]
+    subtotals = [x for x in labels if isinstance(x, str) and x.startswith("Cộng")]
+    assert subtotals == ["Cộng sở, ban, ngành", "Cộng phường", "Cộng xã"]
+    assert len(data.row_breaks.brk) == 2  # each kind printed from a new page
+    with zipfile.ZipFile(outbox / "2026-Y" / "tong-hop-2026-Y.xlsx") as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+        titles = b"".join(z.read(n) for n in charts).decode("utf-8")
+    assert len(charts) == 5  # status, task rates, and one score chart per kind
+    assert "Tổng điểm: Phường" in titles and "Tổng điểm: Xã" in titles and "Tổng điểm: Sở, ban, ngành" in titles
+
+    report = json.loads((outbox / "2026-Y" / "run.json").read_text(encoding="utf-8"))
+    bands = report["commune_bands"]
+    communes = [u for u in report["units"] if u["code"].isdigit()]
+    assert sum(bands.values()) == len(communes) == 135
+    assert {"Tốt", "Khá", "Trung bình", "Yếu"} <= set(bands)
+    rated = openpyxl.load_workbook(outbox / "2026-Y" / "xep-loai-xa-phuong-2026-Y.xlsx", read_only=True)
+    rows = [r for r in rated.active.iter_rows(values_only=True) if r and isinstance(r[0], int)]
+    assert len(rows) == 135 and {r[5] for r in rows} <= {*bands}
+    weak = {u["code"] for u in communes if u["band"] == "Yếu"}
+    listed = openpyxl.load_workbook(outbox / "2026-Y" / "de-xuat-kiem-tra-2026-Y.xlsx", read_only=True)
+    codes = {str(r[1]) for r in listed.active.iter_rows(values_only=True) if r and isinstance(r[0], int)}
+    assert weak and weak <= codes
