@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Mapping
@@ -62,7 +63,9 @@ def _write(template: Path, values: Mapping[str, CellValue], target: Path, receiv
 
 
 def _report(base: Mapping[str, CellValue], unit: str, year: int, sessions: int) -> dict[str, CellValue]:
-    return dict(base, unit_code=unit, year=year, period="Quý I", t1_sessions=sessions, t1_participants=10 * sessions)
+    return dict(
+        base, unit_code=unit, year=year, period="Quý I", t1_sessions=sessions, t1_participants=10 * sessions
+    )
 
 
 def test_a_period_registry_is_the_units_valid_on_its_deadline(changing: Schema) -> None:
@@ -71,7 +74,12 @@ def test_a_period_registry_is_the_units_valid_on_its_deadline(changing: Schema) 
     x9 = lineage.unit_at(changing.registry, "X9", date(2025, 3, 20))
     assert x9 is not None
     found = lineage.predecessors(changing.registry, x9, date(2025, 3, 20), date(2024, 3, 20))
-    assert [(p.unit.code, p.whole) for p in found] == [("D1", False), ("X1", True), ("X2", True), ("X3", True)]
+    assert [(p.unit.code, p.whole) for p in found] == [
+        ("D1", False),
+        ("X1", True),
+        ("X2", True),
+        ("X3", True),
+    ]
     changes = lineage.changes(changing.registry, date(2024, 3, 20), date(2025, 3, 20))
     assert sorted(([u.code for u in before], [u.code for u in after]) for before, after in changes) == [
         (["D1"], ["X9", "X4"]),
@@ -85,7 +93,9 @@ def test_overlapping_codes_and_unknown_successors_are_refused(tmp_path: Path) ->
     (tmp_path / "units.csv").write_text(UNITS + "X1,Xã Một mới,commune,,,2024-06-01,,\n", encoding="utf-8")
     with pytest.raises(SchemaError, match="X1"):
         config.load(tmp_path)
-    (tmp_path / "units.csv").write_text(UNITS.replace("2024-06-30,X9\n", "2024-06-30,X7\n", 1), encoding="utf-8")
+    (tmp_path / "units.csv").write_text(
+        UNITS.replace("2024-06-30,X9\n", "2024-06-30,X7\n", 1), encoding="utf-8"
+    )
     with pytest.raises(SchemaError, match="X7"):
         config.load(tmp_path)
 
@@ -137,6 +147,13 @@ def test_merge_and_ceased_district_across_two_years(
         assert history.period_figures(ledger, "2024-Q1")["X2"]["t1_sessions"] == 2
         one = history.previous_year(ledger, changing.at(q1.deadline), q1, "X9")
     assert one is not None and one.units == ("X1", "X2", "X3") and one.merged
+
+    # The report's comparison with the same period of 2024: X9 against X1 + X2 + X3, SNV against itself.
+    with zipfile.ZipFile(outbox / "2025-Q1" / "bao-cao-2025-Q1.docx") as z:
+        text = re.sub(r"<[^>]+>", "", z.read("word/document.xml").decode("utf-8"))
+    assert "So với cùng kỳ năm 2024 (2 đơn vị có số liệu cả hai năm)" in text
+    assert "Hội nghị, buổi tuyên truyền, quán triệt: 10 → 12 cuộc." in text
+    assert "Xã Hợp Nhất: gồm xã Một, xã Hai, xã Ba trước sắp xếp." in text
 
     digest = hashlib.sha256((changing.directory / "units.csv").read_bytes()).hexdigest()
     assert report["registry"] == {"file": "units.csv", "sha256": digest, "date": "2025-03-20", "units": 3}
@@ -190,7 +207,9 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         titles = b"".join(z.read(n) for n in charts).decode("utf-8")
     assert len(charts) == 5  # status, task rates, and one score chart per kind
-    assert "Tổng điểm: Phường" in titles and "Tổng điểm: Xã" in titles and "Tổng điểm: Sở, ban, ngành" in titles
+    assert (
+        "Tổng điểm: Phường" in titles and "Tổng điểm: Xã" in titles and "Tổng điểm: Sở, ban, ngành" in titles
+    )
 
     report = json.loads((outbox / "2026-Y" / "run.json").read_text(encoding="utf-8"))
     bands = report["commune_bands"]
@@ -204,3 +223,24 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
     listed = openpyxl.load_workbook(outbox / "2026-Y" / "de-xuat-kiem-tra-2026-Y.xlsx", read_only=True)
     codes = {str(r[1]) for r in listed.active.iter_rows(values_only=True) if r and isinstance(r[0], int)}
     assert weak and weak <= codes
+
+
+def test_an_old_template_from_a_district_that_ceased(
+    template_path: Path, sample_values: Mapping[str, CellValue], tmp_path: Path
+) -> None:
+    """The 2023 template (another template id) filled by Thành phố Quy Nhơn for 2026: rejected
+    with the wards that succeeded the city named, not as an unknown template."""
+    gl = config.load(GIA_LAI)
+    inbox = tmp_path / "inbox"
+    values = dict(sample_values, unit_code="540", year=2026)
+    _write(template_path, values, inbox / "UBND TP Quy Nhơn.xlsx", datetime(2026, 3, 15, 9, 0, tzinfo=TZ))
+    result = consolidate(
+        gl, parse_period("2026-Q1", gl.calendar), inbox, tmp_path / "outbox", datetime(2026, 4, 10, tzinfo=TZ)
+    )
+    [sub] = result.files
+    assert sub.status == "rejected" and sub.unit is None
+    assert [i.code for i in sub.issues] == ["unit-ceased"]
+    message = sub.issues[0].message
+    assert "01/07/2025" in message
+    for code in ("21553", "21583", "21589", "21592", "21601", "21607"):  # the wards of Quy Nhơn
+        assert code in message

@@ -8,6 +8,7 @@ report's figures equal the workbook's.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipeline.core.model import PastResult, RunResult, UnitResult
@@ -96,6 +97,44 @@ def task_figures(result: RunResult) -> list[TaskFigure]:
         TaskFigure(task, label, unit, total(keys), rate_label, total(num), total(den))
         for task, label, unit, keys, rate_label, num, den in _TASKS
     ]
+
+
+@dataclass(frozen=True)
+class YearOnYear:
+    """A task's key figure against the same period of the previous year, over the units that
+    have figures in both (a merged unit's previous year: its predecessors' sum)."""
+
+    task: str
+    label: str
+    unit: str
+    now: int | float
+    before: int | float
+    units: int  # units compared
+
+
+def same_period_last_year(result: RunResult) -> list[YearOnYear]:
+    """Each task's key figure now and in the same period of the previous year (run.previous_year);
+    empty when the ledger has nothing for that period."""
+    compared = [
+        (u.submission.values, result.previous_year[u.unit.code].values)
+        for u in result.units
+        if u.submission is not None and u.unit.code in result.previous_year
+    ]
+    if not compared:
+        return []
+
+    def total(values: Mapping[str, object], keys: tuple[str, ...]) -> int | float:
+        return sum(
+            v for k in keys if isinstance(v := values.get(k), (int, float)) and not isinstance(v, bool)
+        )
+
+    return [
+        YearOnYear(
+            task, label, unit, sum(total(now, keys) for now, _ in compared), sum(total(b, keys) for _, b in compared),
+            len(compared),
+        )
+        for task, label, unit, keys, *_rest in _TASKS
+    ]  # fmt: skip
 
 
 def status_counts(result: RunResult) -> list[tuple[str, str, int]]:
