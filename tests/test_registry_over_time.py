@@ -185,17 +185,37 @@ def test_gia_lai_registry_from_the_resolution() -> None:
 
 
 def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
-    """~150 units: template, sample inbox, consolidation; data sheet and charts grouped by kind;
-    the year's run rates every commune and ward, the Yếu ones on the inspection list."""
+    """~150 units: template, sample inbox, consolidation across the reorganisation (Quý I 2025
+    under the registry of that day, then Quý I 2026); data sheet and charts grouped by kind; the
+    year's run rates every commune and ward, the Yếu ones on the inspection list."""
     gl = config.load(GIA_LAI)
     template = write_template(gl, tmp_path / "template")
     outbox = tmp_path / "outbox"
-    for period, as_of in (("2025-Q1", "2025-04-10T09:00:00+07:00"), ("2026-Y", "2026-12-05T09:00:00+07:00")):
+    runs = (
+        ("2025-Q1", "2025-04-10T09:00:00+07:00"),
+        ("2026-Q1", "2026-04-10T09:00:00+07:00"),
+        ("2026-Y", "2026-12-05T09:00:00+07:00"),
+    )
+    for period, as_of in runs:
         year, code = period.split("-")
         inbox = tmp_path / period
-        build_sample_inbox(gl, template, inbox, year=int(year), period=code)
+        manifest = build_sample_inbox(gl, template, inbox, year=int(year), period=code)
         rp = parse_period(period, gl.calendar)
         result = consolidate(gl, rp, inbox, outbox, datetime.fromisoformat(as_of))
+        if period == "2026-Q1":
+            # The sample's report from a district that ceased on 30/06/2025 is rejected, its successors named.
+            [gone] = [u for u in manifest.units.values() if u.state == "ceased"]
+            [sub] = [s for s in result.files if s.file.name == gone.files[0].name]
+            assert sub.status == "rejected" and [i.code for i in sub.issues] == ["unit-ceased"]
+            report = json.loads((outbox / period / "run.json").read_text(encoding="utf-8"))
+            units = {u["code"]: u for u in report["units"]}
+            assert units["SNV"]["previous_year"]["units"] == ["SNV", "SLDTBXH"]  # merged on 1 July 2025
+            before = json.loads((outbox / "2025-Q1" / "run.json").read_text(encoding="utf-8"))
+            accepted = {u["code"] for u in before["units"] if u["status"] in ("on_time", "late")}
+            for code in {"SNV", "SLDTBXH"} & accepted:
+                assert code in units["SNV"]["previous_year"]["units"]
+            assert report["registry"]["date"] == "2026-03-20" and report["registry"]["units"] == 150
+            assert before["registry"]["date"] == "2025-03-20" and before["registry"]["units"] == 32
     assert len(result.units) == 150
     wb = openpyxl.load_workbook(outbox / "2026-Y" / "tong-hop-2026-Y.xlsx")
     data = wb["Số liệu"]
