@@ -264,3 +264,16 @@ def test_an_old_template_from_a_district_that_ceased(
     assert "01/07/2025" in message
     for code in ("21553", "21583", "21589", "21592", "21601", "21607"):  # the wards of Quy Nhơn
         assert code in message
+
+
+def test_committed_gia_lai_template_is_current(tmp_path: Path) -> None:
+    """templates/excel/gia-lai-2026/ is what the configuration generates (the units in force)."""
+    gl = config.load(GIA_LAI)
+    fresh = write_template(gl, tmp_path)
+    committed = ROOT / "templates" / "excel" / "gia-lai-2026" / gl.template.file_name
+    assert committed.read_bytes() == fresh.read_bytes(), (
+        "run `python -m pipeline --schemas schemas/gia-lai-2026 template --out templates/excel/gia-lai-2026`"
+    )
+    listed = openpyxl.load_workbook(committed, read_only=True)
+    codes = {str(r[0]) for r in listed[gl.template.meta_sheet].iter_rows(values_only=True) if r and r[0]}
+    assert {"21583", "SNNMT"} <= codes and "540" not in codes  # new units listed, ceased ones not
