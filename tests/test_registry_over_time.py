@@ -25,7 +25,7 @@ from pipeline.authoring.template import write_template
 from pipeline.core import lineage
 from pipeline.core.deadlines import parse_period
 from pipeline.core.errors import SchemaError
-from pipeline.core.schema import Schema
+from pipeline.core.schema import Schema, Unit
 from pipeline.ooxml.edit import CellValue, fill_workbook
 from pipeline.run import consolidate
 from pipeline.store import history
@@ -277,3 +277,21 @@ def test_committed_gia_lai_template_is_current(tmp_path: Path) -> None:
     listed = openpyxl.load_workbook(committed, read_only=True)
     codes = {str(r[0]) for r in listed[gl.template.meta_sheet].iter_rows(values_only=True) if r and r[0]}
     assert {"21583", "SNNMT"} <= codes and "540" not in codes  # new units listed, ceased ones not
+
+
+def test_lineage_follows_chains_and_reused_codes() -> None:
+    """A unit merged twice reaches the unit of today; a code reused by the successor is a new row."""
+    a = Unit("A", "Xã A", "commune", None, (), valid_to=date(2023, 12, 31), successors=("B",))
+    b = Unit("B", "Xã B", "commune", None, (), valid_to=date(2024, 12, 31), successors=("C",))
+    c = Unit("C", "Xã C", "commune", None, (), valid_from=date(2025, 1, 1))
+    registry = (a, b, c)
+    assert lineage.fate(registry, a, date(2025, 6, 1)) == (c,)
+    assert [p.unit for p in lineage.predecessors(registry, c, date(2025, 6, 1), date(2023, 6, 1))] == [a, b]
+    gl = config.load(GIA_LAI)
+    ward = lineage.unit_at(gl.registry, "21553", date(2026, 3, 20))
+    assert ward is not None and ward.name == "Phường Quy Nhơn Bắc"
+    old = lineage.unit_at(gl.registry, "21553", date(2025, 3, 20))
+    assert old is not None and old.name == "Phường Nhơn Phú" and not old.reports
+    found = lineage.predecessors(gl.registry, ward, date(2026, 3, 20), date(2025, 3, 20))
+    assert {p.unit.name for p in found if p.whole} == {"Phường Nhơn Phú", "Phường Trần Quang Diệu"}
+    assert lineage.ceased(gl.registry, [old], date(2026, 3, 20)) == (old, (ward,))
