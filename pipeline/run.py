@@ -112,6 +112,9 @@ def decide(
         made = score.score_all(schema, units, kept)
         used = {score.score_key(u) for u in units}
         cache.keep_scores(period.id, made, [key for key in kept if key not in used])
+    with STAGES.step("history (ledger)"):  # earlier periods, and the previous year through the lineage
+        past = history.earlier_results(ledger, period)
+        previous_year = history.previous_years(ledger, schema, period, [u.unit for u in units], past)
     return RunResult(
         period=period,
         as_of=as_of,
@@ -119,8 +122,8 @@ def decide(
         units=units,
         totals=merge.totals(schema, units),
         ranking=ranking.rank(units),
-        past=history.earlier_results(ledger, period),
-        previous_year=history.previous_years(ledger, schema, period, [u.unit for u in units]),
+        past=past,
+        previous_year=previous_year,
     )
 
 

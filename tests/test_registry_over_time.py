@@ -141,7 +141,17 @@ def test_merge_and_ceased_district_across_two_years(
     assert merged["split_from"] == ["D1"]  # the district's figures are not divided among its successors
     assert units["SNV"]["previous_year"]["units"] == ["SNV"]
     assert units["SNV"]["previous_year"]["values"]["t1_sessions"] == 4
-    assert "previous_year" not in units["X4"]  # no accepted report from it, nothing merged into it
+    assert [(r["code"], r["status"]) for r in merged["results"]] == [
+        ("X1", "on_time"),
+        ("X2", "on_time"),
+        ("X3", "on_time"),
+    ]
+    assert all(r["score"] is not None and r["band"] for r in merged["results"])
+    # X4 sent nothing in 2024: no figures, its recorded status only.
+    assert units["X4"]["previous_year"] == {
+        "units": [], "values": {}, "missing": ["X4"], "split_from": ["D1"],
+        "results": [{"code": "X4", "status": "missing", "score": None, "band": "Không báo cáo"}],
+    }  # fmt: skip
 
     with Ledger(outbox / FILE_NAME) as ledger:
         assert history.period_figures(ledger, "2024-Q1")["X2"]["t1_sessions"] == 2

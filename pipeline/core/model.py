@@ -186,6 +186,7 @@ class PreviousYear:
     values: dict[str, int | float]  # numeric indicator → sum over `units`
     missing: tuple[str, ...] = ()  # codes merged into the unit that have no accepted figures
     split_from: tuple[str, ...] = ()  # codes of units split among several (figures not divisible)
+    results: tuple[PastResult, ...] = ()  # the recorded status, score and band of every unit covered
 
     @property
     def merged(self) -> bool:

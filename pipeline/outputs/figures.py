@@ -118,7 +118,9 @@ def same_period_last_year(result: RunResult) -> list[YearOnYear]:
     compared = [
         (u.submission.values, result.previous_year[u.unit.code].values)
         for u in result.units
-        if u.submission is not None and u.unit.code in result.previous_year
+        if u.submission is not None
+        and u.unit.code in result.previous_year
+        and result.previous_year[u.unit.code].units
     ]
     if not compared:
         return []

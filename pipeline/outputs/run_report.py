@@ -31,7 +31,13 @@ def _previous_year(result: RunResult, code: str) -> dict[str, Any]:
     py = result.previous_year.get(code)
     if py is None:
         return {}
-    out: dict[str, Any] = {"units": list(py.units), "values": py.values}
+    out: dict[str, Any] = {
+        "units": list(py.units),
+        "values": py.values,
+        "results": [
+            {"code": r.unit, "status": r.status, "score": r.score, "band": r.band} for r in py.results
+        ],
+    }
     if py.missing:
         out["missing"] = list(py.missing)
     if py.split_from:

@@ -230,11 +230,15 @@ def _numbers(values: dict[str, Value]) -> dict[str, int | float]:
 
 
 def _covering(
-    schema: Schema, unit: Unit, preds: tuple[lineage.Predecessor, ...], figures: dict[str, dict[str, Value]]
+    schema: Schema,
+    preds: tuple[lineage.Predecessor, ...],
+    figures: dict[str, dict[str, Value]],
+    results: dict[str, PastResult],
 ) -> PreviousYear | None:
     whole = [p.unit for p in preds if p.whole]
     reported = [u for u in whole if u.code in figures]
-    if not reported:
+    recorded = tuple(results[u.code] for u in whole if u.code in results)
+    if not reported and not recorded:
         return None
     numeric = [f.key for f in schema.indicators if f.numeric]
     values: dict[str, int | float] = {}
@@ -245,28 +249,39 @@ def _covering(
                 values[key] = values.get(key, 0) + numbers[key]
     return PreviousYear(
         units=tuple(u.code for u in reported),
-        names=tuple(u.name for u in reported),
+        names=tuple(u.name for u in (reported or whole)),
         values=values,
         missing=tuple(u.code for u in whole if u.code not in figures),
         split_from=tuple(p.unit.code for p in preds if not p.whole),
+        results=recorded,
     )
 
 
 def previous_years(
-    ledger: Ledger, schema: Schema, period: ReportingPeriod, units: list[Unit]
+    ledger: Ledger,
+    schema: Schema,
+    period: ReportingPeriod,
+    units: list[Unit],
+    past: list[PastResult] | None = None,
 ) -> dict[str, PreviousYear]:
     """For each unit, the same period of the previous year (unit code → PreviousYear; absent
-    when the ledger has nothing): the unit's own accepted figures, or, when the registry
-    changed in between, the sum of the units merged into it (pipeline.core.lineage)."""
+    when the ledger has nothing): the unit's own accepted figures and recorded result, or, when
+    the registry changed in between, the sum of the figures and the list of the results of the
+    units merged into it (pipeline.core.lineage). `past`: earlier_results, when already read."""
     before = _previous_period(period)
     figures = period_figures(ledger, before.id)
-    if not figures:
+    results = {
+        r.unit: r
+        for r in (earlier_results(ledger, period) if past is None else past)
+        if r.period_id == before.id
+    }
+    if not figures and not results:
         return {}
     day = schema.registry_date or period.deadline
     preds = lineage.predecessors_of_all(schema.registry, units, day, before.deadline)
     found = {}
     for u in units:
-        covering = _covering(schema, u, preds.get(u.code, ()), figures)
+        covering = _covering(schema, preds.get(u.code, ()), figures, results)
         if covering is not None:
             found[u.code] = covering
     return found
