@@ -25,10 +25,18 @@ class Predecessor:
 
 def unit_at(registry: Sequence[Unit], code: str, day: date) -> Unit | None:
     """The row of `code` valid on `day`."""
+    return _at(_by_code(registry), code, day)
+
+
+def _by_code(registry: Sequence[Unit]) -> dict[str, list[Unit]]:
+    rows: dict[str, list[Unit]] = {}
     for u in registry:
-        if u.code == code and u.valid_on(day):
-            return u
-    return None
+        rows.setdefault(u.code, []).append(u)
+    return rows
+
+
+def _at(rows: dict[str, list[Unit]], code: str, day: date) -> Unit | None:
+    return next((u for u in rows.get(code, ()) if u.valid_on(day)), None)
 
 
 def predecessors_of_all(
@@ -38,27 +46,32 @@ def predecessors_of_all(
     followed once: a run asks this for every unit of its registry."""
     wanted = {u.code: u for u in units}
     found: dict[str, list[Predecessor]] = {code: [] for code in wanted}
+    rows = _by_code(registry)  # one index: a registry of thousands of rows is followed once
     for old in registry:
         if not old.valid_on(back_to):
             continue
-        became = fate(registry, old, day)
+        became = _fate(rows, old, day)
         for u in became:
             if wanted.get(u.code) == u:
                 found[u.code].append(Predecessor(old, whole=len(became) == 1))
     return {code: tuple(p) for code, p in found.items()}
 
 
-def _after(registry: Sequence[Unit], unit: Unit) -> list[Unit]:
+def _after(rows: dict[str, list[Unit]], unit: Unit) -> list[Unit]:
     """The rows `unit` became on the day after it ceased."""
     if unit.valid_to is None:
         return []
     day = unit.valid_to + timedelta(days=1)
-    return [s for code in unit.successors if (s := unit_at(registry, code, day)) is not None]
+    return [s for code in unit.successors if (s := _at(rows, code, day)) is not None]
 
 
 def fate(registry: Sequence[Unit], unit: Unit, day: date) -> tuple[Unit, ...]:
     """The units valid on `day` that `unit` (of an earlier day) became: itself when it still
     exists, else its successors' fates, followed through every change up to `day`."""
+    return _fate(_by_code(registry), unit, day)
+
+
+def _fate(rows: dict[str, list[Unit]], unit: Unit, day: date) -> tuple[Unit, ...]:
     found: list[Unit] = []
     todo, seen = [unit], set()
     while todo:
@@ -70,7 +83,7 @@ def fate(registry: Sequence[Unit], unit: Unit, day: date) -> tuple[Unit, ...]:
             if u not in found:
                 found.append(u)
         elif u.valid_to is not None and u.valid_to < day:
-            todo += _after(registry, u)
+            todo += _after(rows, u)
     return tuple(found)
 
 
@@ -79,10 +92,11 @@ def predecessors(registry: Sequence[Unit], unit: Unit, day: date, back_to: date)
     nothing changed in between, or the units merged into it, or the units it was split from.
     Ordered as in the registry."""
     found = []
+    rows = _by_code(registry)
     for old in registry:
         if not old.valid_on(back_to):
             continue
-        became = fate(registry, old, day)
+        became = _fate(rows, old, day)
         if unit in became:
             found.append(Predecessor(old, whole=len(became) == 1))
     return tuple(found)
@@ -105,10 +119,11 @@ def changes(
     """The registry's changes between two days, as (units before, units after) pairs: a merge
     is several → one, a split one → several; units that did not change are left out."""
     pairs: dict[tuple[str, ...], tuple[list[Unit], tuple[Unit, ...]]] = {}
+    rows = _by_code(registry)
     for old in registry:
         if not old.valid_on(since) or old.valid_on(day):
             continue
-        became = fate(registry, old, day)
+        became = _fate(rows, old, day)
         key = tuple(sorted(u.code for u in became))
         pairs.setdefault(key, ([], became))[0].append(old)
     return [(tuple(before), after) for before, after in pairs.values()]
