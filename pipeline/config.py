@@ -258,6 +258,7 @@ def _template(path: Path) -> TemplateSettings:
         unit_list_max=int(data.get("unit_list_max", 1000)),
         instructions=tuple(str(line) for line in data.get("instructions", ())),
         tasks=tuple((str(k), str(v)) for k, v in data.get("tasks", {}).items()),
+        place=str(data.get("place", "Bình Định")),
     )
 
 

@@ -233,6 +233,12 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
     subtotals = [x for x in labels if isinstance(x, str) and x.startswith("Cộng")]
     assert subtotals == ["Cộng sở, ban, ngành", "Cộng phường", "Cộng xã"]
     assert len(data.row_breaks.brk) == 2  # each kind printed from a new page
+    summary = {
+        r[1]: r[3]
+        for r in wb["Tổng hợp"].iter_rows(values_only=True)
+        if r[1] in ("Sở, ban, ngành", "Phường", "Xã")
+    }
+    assert summary == {"Sở, ban, ngành": 15, "Phường": 25, "Xã": 110}
     with zipfile.ZipFile(outbox / "2026-Y" / "tong-hop-2026-Y.xlsx") as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         titles = b"".join(z.read(n) for n in charts).decode("utf-8")

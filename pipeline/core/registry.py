@@ -11,7 +11,7 @@ from pipeline.core import lineage
 from pipeline.core.schema import Schema, Unit
 from pipeline.core.vietnamese import fold, strip_prefixes
 
-_PROVINCE_SUFFIX = re.compile(r"\s+(tinh\s+)?binh\s+dinh$")
+_PROVINCE_SUFFIX = re.compile(r"\s+(tinh\s+)?(binh\s+dinh|gia\s+lai)$")
 
 
 @dataclass(frozen=True)

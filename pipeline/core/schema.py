@@ -228,6 +228,7 @@ class TemplateSettings:
     unit_list_max: int
     instructions: tuple[str, ...]
     tasks: tuple[tuple[str, str], ...]  # ("1", "Nhiệm vụ 1. …"), in order
+    place: str = "Bình Định"  # the place of the papers' "<place>, ngày … tháng … năm …" line
 
     @property
     def task_titles(self) -> dict[str, str]:

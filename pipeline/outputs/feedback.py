@@ -247,7 +247,7 @@ def email_text(
         "",
         f"Kính gửi: {unit.unit.addressee}",
         "",
-        f"Sở Nội vụ tỉnh Bình Định đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
+        f"{schema.template.receiver} đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
         f'của đơn vị (tệp "{sub.file.name}"' + (f", nhận lúc {received}" if received else "") + ").",
         "",
     ]
@@ -279,26 +279,28 @@ def email_text(
         "",
         "Trân trọng.",
         "",
-        SIGNATURE,
+        schema.template.receiver,
     ]
     return _crlf_bom(lines)
 
 
-def reminder_text(unit: UnitResult, period: ReportingPeriod, as_of: datetime) -> bytes:
+def reminder_text(
+    unit: UnitResult, period: ReportingPeriod, as_of: datetime, signature: str = SIGNATURE
+) -> bytes:
     """A short reminder to a unit that has not reported after the deadline."""
     lines = [
         f"Tiêu đề: Đôn đốc gửi báo cáo công tác dân vận chính quyền {period.name_vi}",
         "",
         f"Kính gửi: {unit.unit.addressee}",
         "",
-        f"Đến ngày {format_date(as_of.astimezone(period.tz).date())}, Sở Nội vụ tỉnh Bình Định chưa nhận được "
+        f"Đến ngày {format_date(as_of.astimezone(period.tz).date())}, {signature} chưa nhận được "
         f"báo cáo công tác dân vận chính quyền {period.name_vi} của đơn vị "
         f"(hạn gửi: ngày {format_date(period.deadline)}).",
         "Đề nghị đơn vị khẩn trương gửi báo cáo theo mẫu của Sở Nội vụ.",
         "",
         "Trân trọng.",
         "",
-        SIGNATURE,
+        signature,
     ]
     return _crlf_bom(lines)
 
@@ -339,7 +341,7 @@ def plan_run_feedback(result: RunResult, schema: Schema) -> dict[str, Planned]:
             attachment = workbooks[latest.file.sha256]
             plan[rel] = Planned(None, partial(email_text, schema, unit, latest, period, as_of, attachment))
         elif unit.status == UnitStatus.MISSING:
-            plan[rel] = Planned(None, partial(reminder_text, unit, period, as_of))
+            plan[rel] = Planned(None, partial(reminder_text, unit, period, as_of, schema.template.receiver))
     return plan
 
 

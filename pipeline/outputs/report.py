@@ -86,7 +86,7 @@ def build_report(result: RunResult, schema: Schema, store: PieceStore | None = N
         "",
         vi.NATION,
         vi.MOTTO,
-        vi.place_and_date(today),
+        vi.place_and_date(today, schema.template.place),
     )
     paper.paragraph("BÁO CÁO", bold=True, align="center", space_after=0)
     paper.paragraph(title, bold=True, align="center", space_after=12)

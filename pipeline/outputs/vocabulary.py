@@ -81,13 +81,13 @@ def severity_vi(severity: str) -> str:
     return SEVERITY_VI.get(severity, severity)
 
 
-def place_and_date(d: date) -> str:
+def place_and_date(d: date, place: str = PLACE) -> str:
     """Place and date line, e.g. "Bình Định, ngày 05 tháng 12 năm 2023".
 
     Nghị định 30/2020: a leading zero for days below 10 and for months 1 and 2 only.
     """
     month = f"{d.month:02d}" if d.month <= 2 else str(d.month)
-    return f"{PLACE}, ngày {d.day:02d} tháng {month} năm {d.year}"
+    return f"{place}, ngày {d.day:02d} tháng {month} năm {d.year}"
 
 
 def band_of(unit: UnitResult, rubric: Rubric) -> str:

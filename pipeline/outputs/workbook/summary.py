@@ -87,6 +87,9 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
 
+    if len(result.units) > PAGE_PER_KIND:  # ~150 units: the bands of each kind of unit
+        row = _by_kind(ws, f, result, schema, row)
+
     # III. The seven tasks: key figure and rate
     layout.write_text(ws, row, 0, "III. KẾT QUẢ CHỦ YẾU CỦA BẢY NHIỆM VỤ", f.label)
     row += 1
@@ -184,6 +187,25 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
     layout.page_setup(ws, landscape=False, header_rows=None)
     ws.fit_to_pages(1, 1)
     ws.print_area(0, 0, row + 11 + 17, last_col)
+
+
+def _by_kind(ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema, row: int) -> int:
+    """Rows under the bands: for each kind of unit, how many units and how many in each band
+    ("Tốt/Khá/Trung bình/Yếu"); returns the next free row."""
+    bands = [b.name for b in schema.rubric.bands]
+    _pair_header(ws, f, row, ("", "Theo loại đơn vị", "Số đơn vị", "/".join(bands)))
+    ws.set_row(row, 31)
+    row += 1
+    for i, kind in enumerate(sorted({u.unit.kind for u in result.units}, key=kind_order), start=1):
+        units = [u for u in result.units if u.unit.kind == kind]
+        counts = [sum(1 for u in units if u.score is not None and u.score.band == b) for b in bands]
+        ws.write_number(row, 0, i, f.cell_centre)
+        ws.merge_range(row, 1, row, 2, "", f.cell)
+        layout.write_text(ws, row, 1, KINDS_VI.get(kind, kind), f.cell)
+        ws.write_number(row, 3, len(units), f.int)
+        layout.write_text(ws, row, 4, "/".join(str(n) for n in counts), f.cell_centre)
+        row += 1
+    return row
 
 
 def _kind_charts(wb: Workbook, ws: Worksheet, result: RunResult, row: int) -> int:
