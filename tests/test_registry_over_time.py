@@ -242,9 +242,11 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
     with zipfile.ZipFile(outbox / "2026-Y" / "tong-hop-2026-Y.xlsx") as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         titles = b"".join(z.read(n) for n in charts).decode("utf-8")
-    assert len(charts) == 5  # status, task rates, and one score chart per kind
+    assert len(charts) == 7  # status, task rates; departments, wards, communes in three parts of 37
     assert (
-        "Tổng điểm: Phường" in titles and "Tổng điểm: Xã" in titles and "Tổng điểm: Sở, ban, ngành" in titles
+        "Tổng điểm: Phường" in titles
+        and "Tổng điểm: Xã (xếp từ cao xuống thấp), phần 3/3" in titles
+        and "Tổng điểm: Sở, ban, ngành" in titles
     )
 
     report = json.loads((outbox / "2026-Y" / "run.json").read_text(encoding="utf-8"))

@@ -193,8 +193,8 @@ def _by_kind(ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema
     """Rows under the bands: for each kind of unit, how many units and how many in each band
     ("Tốt/Khá/Trung bình/Yếu"); returns the next free row."""
     bands = [b.name for b in schema.rubric.bands]
-    _pair_header(ws, f, row, ("", "Theo loại đơn vị", "Số đơn vị", "/".join(bands)))
-    ws.set_row(row, 31)
+    short = {"Trung bình": "TB"}  # the header fits its column
+    _pair_header(ws, f, row, ("", "Theo loại đơn vị", "Số đơn vị", "/".join(short.get(b, b) for b in bands)))
     row += 1
     for i, kind in enumerate(sorted({u.unit.kind for u in result.units}, key=kind_order), start=1):
         units = [u for u in result.units if u.unit.kind == kind]
@@ -208,17 +208,37 @@ def _by_kind(ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema
     return row
 
 
+# Score charts of a large registry: at most this many units a chart (names stay legible), two
+# charts a printed page, each this many rows tall.
+_CHART_UNITS = 40
+_CHART_ROWS = 24
+
+
 def _kind_charts(wb: Workbook, ws: Worksheet, result: RunResult, row: int) -> int:
-    """One score chart per kind of unit (highest first), each from its own rows of the hidden
-    helper columns, stacked down the page; returns the last row they use."""
+    """Score charts by kind of unit (highest first), a kind of more than _CHART_UNITS units over
+    several charts, each from its own rows of the hidden helper columns; from a new printed
+    page, two charts a page. Returns the last row they use."""
     groups: dict[str, list[tuple[str, float]]] = {}
     for rank, u in result.ranking:
         if rank is not None and u.score is not None:
             groups.setdefault(u.unit.kind, []).append((u.unit.name, u.score.total))
-    data_row = row
+    charts: list[tuple[str, list[tuple[str, float]]]] = []
     for kind in sorted(groups, key=kind_order):
+        units = groups[kind]
+        parts = -(-len(units) // _CHART_UNITS)
+        size = -(-len(units) // parts)  # parts of even size
+        for n in range(parts):
+            title = f"Tổng điểm: {KINDS_VI.get(kind, kind)} (xếp từ cao xuống thấp)"
+            if parts > 1:
+                title += f", phần {n + 1}/{parts}"
+            charts.append((title, units[n * size : (n + 1) * size]))
+    data_row = row
+    breaks = []
+    for n, (title, units) in enumerate(charts):
+        if n % 2 == 0:
+            breaks.append(row)
         first = data_row
-        for name, total in groups[kind]:
+        for name, total in units:
             ws.write_string(data_row, _CHART_COL, name)
             ws.write_number(data_row, _CHART_COL + 1, total)
             data_row += 1
@@ -230,15 +250,17 @@ def _kind_charts(wb: Workbook, ws: Worksheet, result: RunResult, row: int) -> in
                 "values": [SHEET_SUMMARY, first, _CHART_COL + 1, data_row - 1, _CHART_COL + 1],
                 "fill": {"color": "#5B9BD5"},
                 "gap": 50,
+                "data_labels": {"value": True, "num_format": "0", "font": _font(6)},
             }
         )
-        _chart_style(chart, f"Tổng điểm: {KINDS_VI.get(kind, kind)} (xếp từ cao xuống thấp)")
+        _chart_style(chart, title)
         chart.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(7)})
-        chart.set_x_axis({"num_font": {**_font(6), "rotation": -90}})
+        chart.set_x_axis({"num_font": {**_font(7), "rotation": -90}})
         chart.set_legend({"none": True})
         chart.show_hidden_data()
-        ws.insert_chart(row, 0, chart, {"x_scale": 1.35, "y_scale": 0.75, "object_position": 3})
-        row += 17
+        ws.insert_chart(row + 1, 0, chart, {"x_scale": 1.35, "y_scale": 1.5, "object_position": 3})
+        row += _CHART_ROWS
+    ws.set_h_pagebreaks(breaks)
     return max(row, data_row)
 
 
