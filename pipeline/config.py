@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +110,7 @@ def _units(path: Path) -> tuple[Unit, ...]:
                 valid_to=_day(row, "valid_to"),
                 successors=tuple(c.strip() for c in (row.get("successor") or "").split("|") if c.strip()),
                 reports=(row.get("reports") or "").strip().lower() not in ("no", "không"),
+                emails=_emails(path, row),
             )
         )
     return tuple(units)
@@ -146,6 +148,22 @@ def _overlap(a: Unit, b: Unit) -> bool:
     a_from, b_from = a.valid_from or date.min, b.valid_from or date.min
     a_to, b_to = a.valid_to or date.max, b.valid_to or date.max
     return a_from <= b_to and b_from <= a_to
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"(),;|]+@[^@\s<>\"(),;|]+\.[A-Za-z0-9-]+")
+
+
+def _emails(path: Path, row: dict[str, str]) -> tuple[str, ...]:
+    """The unit's e-mail addresses: the `email` column, several separated by ";" (or "," or
+    "|"); an empty column is a unit without an address."""
+    found = tuple(a.strip() for a in re.split(r"[;,|]", row.get("email") or "") if a.strip())
+    for address in found:
+        if not _ADDRESS.fullmatch(address):
+            raise SchemaError(
+                f'{path}: địa chỉ thư "{address}" của đơn vị {row.get("code", "").strip()} không hợp lệ '
+                "(mỗi địa chỉ dạng ten@donvi.gov.vn, nhiều địa chỉ cách nhau bằng dấu chấm phẩy)."
+            )
+    return found
 
 
 def _fields(path: Path) -> tuple[Field, ...]:

@@ -109,13 +109,16 @@ def converted(filled_xlsx: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return {ext: soffice_convert(filled_xlsx, ext, base / ext) for ext in LO_FILTERS}
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """The real command line, as the officer runs it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_cli(
+    *args: str, cwd: Path = ROOT, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real command line, as the officer runs it (`env`: variables set for it, such as
+    the mail password)."""
+    variables = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args],
         cwd=cwd,
-        env=env,
+        env=variables,
         capture_output=True,
         text=True,
         timeout=600,

@@ -59,7 +59,8 @@ def test_an_old_ledger_is_migrated_and_keeps_its_history(old_outbox: Path) -> No
     assert not set(OLD_CACHES) & _tables(path)  # the caches gone (rebuilt in the cache store)
     db = sqlite3.connect(path)
     try:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(ledger_mod.VERSION,)]
+        versions = db.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(n,) for n in range(1, ledger_mod.VERSION + 1)]
     finally:
         db.close()
     applied = _rows(path, ("schema_version",))
@@ -101,3 +102,19 @@ def test_a_ledger_of_a_newer_program_is_refused(tmp_path: Path) -> None:
         db.close()
     with pytest.raises(LedgerError):
         Ledger(path)
+
+
+def test_a_ledger_of_the_previous_version_gains_the_mail_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger written before `mail fetch`/`mail send` existed (version 1) gets their tables on
+    first opening, its record untouched."""
+    path = tmp_path / "ledger.sqlite"
+    with monkeypatch.context() as m:
+        m.setattr(ledger_mod, "VERSION", 1)
+        with Ledger(path):
+            pass
+    assert "fetched_messages" not in _tables(path)
+    with Ledger(path) as ledger:
+        assert ledger.mail().fetched() == {} and ledger.mail().sent("2023-Q1") == {}
+    assert {"fetched_messages", "sent_messages", "content", "versions"} <= _tables(path)

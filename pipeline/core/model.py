@@ -26,7 +26,7 @@ class InboxFile:
     sha256: str
     size: int
     received_at: datetime | None = None
-    received_source: str = ""  # "receipts" | "email" | "ledger"
+    received_source: str = ""  # "receipts" | "mailbox" | "email" | "ledger"
     kind: str = ""  # sniffed: "xlsx" | "xls" | "ods" | "xlsb" | "" (not a spreadsheet)
 
 

@@ -35,6 +35,7 @@ class Unit:
     valid_to: date | None = None  # last day the unit exists; None: still does
     successors: tuple[str, ...] = ()  # codes it became when it ceased (one: a merge; several: a split)
     reports: bool = True  # False: in the registry for its lineage only, never expected to report
+    emails: tuple[str, ...] = ()  # where `mail send` writes to the unit (units.csv `email`)
 
     @property
     def addressee(self) -> str:

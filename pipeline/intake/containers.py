@@ -7,7 +7,8 @@ only a sanitised NFC base name is kept, for display, and the bytes are written u
 temporary folder with names of our own. The inbox is never modified.
 
 The message's received time is the date of its newest Received header when there is one
-(the officer's mail server stamped it), otherwise its Date header (the sender's clock).
+(the officer's mail server stamped it), otherwise its Date header (the sender's clock); a
+message saved by `mail fetch` is received when it arrived in the mailbox (open_container).
 """
 
 from __future__ import annotations
@@ -258,7 +259,8 @@ def open_container(
     """The container's verdict, and the files taken out of it as inbox entries.
 
     An attachment's received time: the officer's receipt for the attachment itself or for its
-    container, then the message's own date (newest Received header, else Date), then, for a zip
+    container, then the message's arrival in the mailbox when `mail fetch` saved it (recorded in
+    the ledger), then the message's own date (newest Received header, else Date), then, for a zip
     found directly in the inbox, the container's time as the ledger first saw it.
     """
     f = container.file
@@ -269,7 +271,7 @@ def open_container(
         verdict.status = FileStatus.REJECTED
         verdict.issues.append(make_issue(schema, "file-unreadable", file=f.name, detail=exc.detail))
         return verdict, []
-    if opened.received_at is not None and f.received_source != "receipts":
+    if opened.received_at is not None and f.received_source not in ("receipts", "mailbox"):
         f.received_at, f.received_source = opened.received_at, "email"
     if opened.problems:
         verdict.status = FileStatus.REJECTED

@@ -124,15 +124,21 @@ def stamp_received(
     tz: ZoneInfo,
     now: datetime,
 ) -> None:
-    """Each judged file's received time: the officer's receipt, else the modification time the
-    ledger recorded when its content was first seen (recorded now for a new content)."""
-    sights.prefetch([e.file.sha256 for e in entries if e.file.sha256 and e.file.name not in receipts])
+    """Each judged file's received time: the officer's receipt, else, for an .eml that
+    `mail fetch` saved, its arrival in the mailbox (INTERNALDATE, recorded in the ledger), else
+    the modification time the ledger recorded when its content was first seen (recorded now for
+    a new content)."""
+    unstamped = [e.file for e in entries if e.file.sha256 and e.file.name not in receipts]
+    sights.prefetch([f.sha256 for f in unstamped])
+    arrivals = sights.arrivals([f.sha256 for f in unstamped if f.name.lower().endswith(".eml")])
     for e in entries:
         f = e.file
         if e.name_code or e.unreadable:
             continue
         if f.name in receipts:
             f.received_at, f.received_source = receipts[f.name], "receipts"
+        elif f.sha256 in arrivals:
+            f.received_at, f.received_source = arrivals[f.sha256], "mailbox"
         elif f.sha256 and e.mtime is not None:
             mtime = datetime.fromtimestamp(e.mtime, tz)
             f.received_at, f.received_source = sights.first_mtime(f.sha256, f.name, mtime, now), "ledger"

@@ -30,14 +30,17 @@ _LETTER_NAME = re.compile(r".*\.docx$")
 MAX_ERRORS = 15  # errors listed in a letter; the rest are counted
 
 
+def letter_file_name(code: str) -> str:
+    """The letter's file name in the period's FOLDER, from the registry code alone."""
+    return f"{re.sub(r'[^0-9A-Za-z_-]', '_', code)}.docx"
+
+
 def letter_names(result: RunResult) -> dict[str, UnitResult]:
     """Path of each letter, relative to the outbox → its unit (late, missing, rejected: the
     late list's units)."""
     folder = f"{result.period.id}/{FOLDER}"
     return {
-        f"{folder}/{code}.docx": unit
-        for unit in late_units(result)
-        if (code := re.sub(r"[^0-9A-Za-z_-]", "_", unit.unit.code))
+        f"{folder}/{letter_file_name(unit.unit.code)}": unit for unit in late_units(result) if unit.unit.code
     }
 
 

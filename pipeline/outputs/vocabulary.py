@@ -50,6 +50,7 @@ RECEIVED_SOURCE_VI: dict[str, str] = {
     "receipts": "Sổ nhận văn bản",
     "email": "Thư điện tử",
     "ledger": "Thời điểm sửa tệp",
+    "mailbox": "Thời điểm thư đến hộp thư của Sở",
 }
 
 # Header block of a printed document (Nghị định 30/2020): parent body and issuing body.

@@ -6,7 +6,11 @@ It keeps the record and nothing that can be rebuilt (that is pipeline.store.cach
   then: a file's received time, when no receipt names it, never changes afterwards;
 - `versions`: every version of every unit's report per period, with its figures;
 - `period_scores`: each unit's result per period (status, score, band, lateness, errors),
-  for the change since the previous period and the inspection list.
+  for the change since the previous period and the inspection list;
+- `fetched_messages`: each message `mail fetch` took from the mailbox (Message-ID, content
+  digest, the server's INTERNALDATE, the .eml file written), whose arrival is the received
+  time of the .eml;
+- `sent_messages`: each message `mail send` delivered (unit, period, digest, Message-ID, time).
 
 The database carries its own schema version (table `schema_version`, one row per migration
 applied). Opening a ledger applies the migrations it has not had yet, in one transaction each;
@@ -94,6 +98,31 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         "the record apart from the caches",
         _RECORD_TABLES + "".join(f"DROP TABLE IF EXISTS {name};\n" for name in _OLD_CACHES),
+    ),
+    (
+        "mail: messages fetched from the mailbox and messages sent to units",
+        """
+CREATE TABLE IF NOT EXISTS fetched_messages (
+    message_key TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    internaldate TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fetched_messages_sha ON fetched_messages (sha256);
+CREATE TABLE IF NOT EXISTS sent_messages (
+    period_id TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    PRIMARY KEY (period_id, unit, digest)
+);
+""",
     ),
 )
 VERSION = len(MIGRATIONS)
@@ -183,6 +212,10 @@ class Ledger:
     def first_sights(self) -> FirstSights:
         """When each content was first seen: looked up in bulk, new contents recorded by `flush()`."""
         return FirstSights(self)
+
+    def mail(self) -> MailRecord:
+        """The record of messages fetched from the mailbox and sent to units."""
+        return MailRecord(self)
 
     # --- versions ------------------------------------------------------------------------------
 
@@ -287,6 +320,83 @@ class Ledger:
         self._write(work)
 
 
+# --- mail ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    """A message taken from the mailbox: `file_name` is "" when it was not saved (no report
+    attached); `internaldate` is its arrival in the mailbox (the server's INTERNALDATE)."""
+
+    message_key: str  # the Message-ID, or "sha256:<digest>" for a message without one
+    message_id: str
+    sha256: str
+    internaldate: datetime
+    file_name: str
+    sender: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    period_id: str
+    unit: str
+    digest: str  # what the unit was told (pipeline.mail.send.substance)
+    message_id: str
+    recipients: tuple[str, ...]
+    sent_at: datetime
+
+
+class MailRecord:
+    """The ledger's record of the mailbox: messages fetched and messages sent."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def fetched(self) -> dict[str, FetchedMessage]:
+        """Every message fetched so far, by message key."""
+        rows = self._ledger._db.execute(
+            "SELECT message_key, message_id, sha256, internaldate, file_name, sender, subject"
+            " FROM fetched_messages"
+        ).fetchall()
+        return {
+            r[0]: FetchedMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3]), r[4], r[5], r[6])
+            for r in rows
+        }
+
+    def record_fetched(self, messages: list[FetchedMessage], at: datetime) -> None:
+        rows = [
+            (m.message_key, m.message_id, m.sha256, m.internaldate.isoformat(), m.file_name, m.sender,
+             m.subject, at.isoformat())
+            for m in messages
+        ]  # fmt: skip
+        if rows:
+            self._ledger._write(
+                lambda db: db.executemany(
+                    "INSERT OR REPLACE INTO fetched_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
+            )
+
+    def sent(self, period_id: str) -> dict[str, set[str]]:
+        """unit → the digests of the messages already sent to it for the period."""
+        out: dict[str, set[str]] = {}
+        for unit, digest in self._ledger._db.execute(
+            "SELECT unit, digest FROM sent_messages WHERE period_id = ?", (period_id,)
+        ):
+            out.setdefault(unit, set()).add(digest)
+        return out
+
+    def record_sent(self, message: SentMessage) -> None:
+        """One message, in its own transaction: a failure later never makes it be sent again."""
+        row = (
+            message.period_id, message.unit, message.digest, message.message_id,
+            " ".join(message.recipients), message.sent_at.isoformat(),
+        )  # fmt: skip
+        self._ledger._write(
+            lambda db: db.execute("INSERT OR REPLACE INTO sent_messages VALUES (?, ?, ?, ?, ?, ?)", row)
+        )
+
+
 class FirstSights:
     """When each content was first seen, for a whole inbox, in a few statements.
 
@@ -311,6 +421,22 @@ class FirstSights:
                 f"SELECT sha256, first_mtime FROM content WHERE sha256 IN ({marks})", chunk
             ):
                 self._known[sha] = datetime.fromisoformat(at)
+
+    def arrivals(self, shas: list[str]) -> dict[str, datetime]:
+        """The mailbox arrival (INTERNALDATE) of each of these contents that `mail fetch` saved."""
+        found: dict[str, datetime] = {}
+        wanted = sorted(set(shas))
+        db = self._ledger._db
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for sha, at in db.execute(
+                f"SELECT sha256, MIN(internaldate) FROM fetched_messages WHERE sha256 IN ({marks})"
+                " GROUP BY sha256",
+                chunk,
+            ):
+                found[sha] = datetime.fromisoformat(at)
+        return found
 
     def first_mtime(self, sha256: str, name: str, mtime: datetime, seen_at: datetime) -> datetime:
         """The modification time recorded when this content was first seen (`mtime` if new)."""
