@@ -227,6 +227,11 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
             assert report["registry"]["date"] == "2026-03-20" and report["registry"]["units"] == 150
             assert before["registry"]["date"] == "2025-03-20" and before["registry"]["units"] == 32
     assert len(result.units) == 150
+    # Ranked within each kind (a department is not compared with a commune), kinds in order.
+    kinds = [(rank, u.unit.kind) for rank, u in result.ranking if rank is not None]
+    firsts = [kind for n, (rank, kind) in enumerate(kinds) if n == 0 or kinds[n - 1][1] != kind]
+    assert firsts == ["department", "ward", "commune"]
+    assert [rank for n, (rank, kind) in enumerate(kinds) if n == 0 or kinds[n - 1][1] != kind] == [1, 1, 1]
     wb = openpyxl.load_workbook(outbox / "2026-Y" / "tong-hop-2026-Y.xlsx")
     data = wb["Số liệu"]
     labels = [data.cell(r, 3).value for r in range(1, data.max_row + 1)]
