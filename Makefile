@@ -5,7 +5,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PERIOD ?= 2023-Q1
 DEMO := build/demo
-DEMO_AS_OF ?= 2023-04-10T09:00:00+07:00
 
 .PHONY: demo demo-2026 test consolidate template lint typecheck format clean bench lock
 N ?= 10000
@@ -18,11 +17,19 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-## demo: build a sample inbox and consolidate it, all under build/demo/ (never inbox/ or outbox/)
+## demo: the sample year (Q1, H1, 9M, Y), each period's inbox built and consolidated in order into
+## one outbox (its ledger accumulates the year), all under build/demo/ (never inbox/ or outbox/)
+DEMO_YEAR ?= 2023
+DEMO_PERIODS ?= Q1@04-10 H1@07-10 9M@10-10 Y@12-08
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(PY) -m pipeline sample --out $(DEMO)/inbox --period $(PERIOD)
-	$(PY) -m pipeline consolidate --period $(PERIOD) --inbox $(DEMO)/inbox --outbox $(DEMO)/outbox --as-of $(DEMO_AS_OF)
+	@set -e; for p in $(DEMO_PERIODS); do \
+	  code=$${p%@*}; day=$${p#*@}; \
+	  echo "$(PY) -m pipeline sample --out $(DEMO)/inbox-$(DEMO_YEAR)-$$code --period $(DEMO_YEAR)-$$code"; \
+	  $(PY) -m pipeline sample --out $(DEMO)/inbox-$(DEMO_YEAR)-$$code --period $(DEMO_YEAR)-$$code; \
+	  $(PY) -m pipeline consolidate --period $(DEMO_YEAR)-$$code --inbox $(DEMO)/inbox-$(DEMO_YEAR)-$$code \
+	    --outbox $(DEMO)/outbox --as-of $(DEMO_YEAR)-$${day}T09:00:00+07:00; \
+	done
 
 ## demo-2026: the province as it is now (schemas/gia-lai-2026/: departments, communes and wards),
 ## all under build/demo-2026/. First Quý I 2025 under the registry of that day (the former Bình

@@ -18,14 +18,17 @@ from typing import Any, TypeVar
 
 from pipeline.core.errors import SchemaError
 from pipeline.core.schema import (
+    AnnualRule,
     Band,
     Calendar,
     Cap,
+    Checks,
     Code,
     Condition,
     Criterion,
     CriterionKind,
     Field,
+    OutlierSettings,
     Period,
     Rubric,
     Schema,
@@ -245,6 +248,42 @@ def _criterion(data: dict[str, Any]) -> Criterion:
         zero_at=float(data.get("zero_at", 0.0)),
         if_no_denominator=float(data.get("if_no_denominator", 0.0)),
         kinds=tuple(str(k) for k in data.get("kinds", ())),
+        may_be_left_out=bool(data.get("may_be_left_out", False)),
+        if_no_new_content=(
+            None if data.get("if_no_new_content") is None else float(data["if_no_new_content"])
+        ),
+    )
+
+
+def _annual(data: dict[str, Any] | None) -> AnnualRule | None:
+    if data is None:
+        return None
+    return AnnualRule(
+        report_weight=float(data["report_weight"]),
+        record_weight=float(data["record_weight"]),
+        period_points=tuple((str(UnitStatus(k)), float(v)) for k, v in data["period_points"].items()),
+        rule=str(data["rule"]),
+    )
+
+
+def _checks(path: Path) -> Checks:
+    """schemas/checks.toml; without the file, the defaults of pipeline.core.schema.Checks."""
+    if not path.exists():
+        return Checks()
+    data = _read_toml(path)
+    o = data.get("outliers", {})
+    d = OutlierSettings()
+    return Checks(
+        outliers=OutlierSettings(
+            offset=float(o.get("offset", d.offset)),
+            min_factor=float(o.get("min_factor", d.min_factor)),
+            spread_multiplier=float(o.get("spread_multiplier", d.spread_multiplier)),
+            peer_min_factor=float(o.get("peer_min_factor", d.peer_min_factor)),
+            peer_min_count=int(o.get("peer_min_count", d.peer_min_count)),
+        ),
+        unchanged_ignore=tuple(
+            str(k) for k in data.get("unchanged", {}).get("ignore", Checks().unchanged_ignore)
+        ),
     )
 
 
@@ -259,6 +298,7 @@ def _rubric(path: Path) -> Rubric:
             Cap(UnitStatus(c["when"]), str(c["max_band"]), str(c["rule"])) for c in data.get("caps", ())
         ),
         statuses=tuple((UnitStatus(k), str(v)) for k, v in data.get("statuses", {}).items()),
+        annual=_annual(data.get("annual")),
     )
 
 
@@ -313,6 +353,7 @@ def load(directory: Path | str | None = None) -> Schema:
         codes=_load(d / "codes.csv" if (d / "codes.csv").is_file() else DEFAULT_DIR / "codes.csv", _codes),
         registry=registry,
         registry_digest=_digest(d / "units.csv"),
+        checks=_load(d / "checks.toml", _checks),
     )
     _check(schema)
     return schema

@@ -24,7 +24,7 @@ from pipeline.outputs.write import write_logs, write_outputs
 from pipeline.reading.reader import Reader
 from pipeline.runtime import faults
 from pipeline.runtime.progress import STAGES, Progress
-from pipeline.store import history
+from pipeline.store import history, plausibility
 from pipeline.store.cache import Cache
 from pipeline.store.fingerprint import fingerprint
 from pipeline.store.ledger import FILE_NAME as LEDGER_FILE
@@ -106,7 +106,9 @@ def decide(
     with STAGES.step("merge"):
         units = merge.merge(schema, files, period, as_of)
     with STAGES.step("history (ledger)"):
-        history.apply(schema, ledger, cache, period, units)
+        accepted = history.apply(schema, ledger, cache, period, units)
+    with STAGES.step("plausibility (ledger)"):
+        plausibility.check(schema, period, units, accepted)
     with STAGES.step("score"):
         kept = cache.scores(period.id)
         made = score.score_all(schema, units, kept)

@@ -399,7 +399,7 @@ def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     assert report["files"][0]["path"] == EVIL
     units = {u["code"]: u for u in report["units"]}
     assert set(units["STP"]) == {
-        "code", "status", "received_at", "days_late", "score", "band", "file", "versions"
+        "code", "status", "received_at", "days_late", "score", "band", "file", "versions", "history"
     }  # fmt: skip
     assert units["STP"]["days_late"] == 2 and units["STP"]["file"] == "stp.xlsx"
     assert units["542"]["received_at"] is None and units["542"]["score"] is None

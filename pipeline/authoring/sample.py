@@ -71,6 +71,8 @@ class SampleManifest:
     period: ReportingPeriod
     out_dir: Path
     units: Mapping[str, SampleUnit]  # registry order
+    # (unit code, key, "explained" | "typo"): figures planted for the plausibility checks
+    planted: tuple[tuple[str, str, str], ...] = ()
 
     def count(self, state: str) -> int:
         return sum(1 for u in self.units.values() if u.state == state)
@@ -126,16 +128,13 @@ def _pick(rng: random.Random, options: list[str], k: int) -> list[str]:
 # -- figures ----------------------------------------------------------------------------
 
 
-def _figures(unit: Unit, rp: ReportingPeriod, profile: str, rng: random.Random) -> dict[str, int]:
-    """Cumulative indicator figures, consistent with the form's rules."""
+def _quarter(unit: Unit, size: float, profile: str, rng: random.Random) -> dict[str, int]:
+    """One quarter's own activity (flows) and its pending dossiers at the quarter's end,
+    consistent with the form's rules (which then hold for the sums too)."""
     district = unit.kind == "district"
-    k = rp.period.order  # cumulative from the start of the year: roughly k quarters
-    size = rng.uniform(2.0, 4.0) if district else rng.uniform(0.3, 1.6)
-    if district and unit.communes:
-        size *= unit.communes / 14
 
     def flow(base: float) -> int:
-        return max(0, round(base * size * k * rng.uniform(0.8, 1.2)))
+        return max(0, round(base * size * rng.uniform(0.8, 1.2)))
 
     v: dict[str, int] = {}
     v["t1_documents_issued"] = max(1, flow(3))
@@ -161,17 +160,17 @@ def _figures(unit: Unit, rp: ReportingPeriod, profile: str, rng: random.Random) 
     v["t3_officials_disciplined"] = rng.choice([0, 0, 0, 1] if profile != "weak" else [0, 1, 2])
     v["t3_harassment_cases"] = rng.choice([0, 0, 0, 0, 1]) if profile != "good" else 0
 
-    turns = flow(12) + 3 * k
+    turns = flow(12) + 3
     v["t4_reception_turns"] = turns
     v["t4_reception_people"] = turns + rng.randint(0, max(1, turns // 3))
-    v["t4_head_reception_days"] = max(0, 3 * k - (0 if profile == "good" else rng.randint(0, 1)))
+    v["t4_head_reception_days"] = 3 - (0 if profile == "good" else rng.randint(0, 1))
     petitions = flow(15)
     in_competence = round(petitions * rng.uniform(0.3, 0.7))
     resolve_rate = {"good": (0.93, 1.0), "fair": (0.78, 0.93), "weak": (0.5, 0.72)}[profile]
     v["t4_petitions_received"] = petitions
     v["t4_petitions_in_competence"] = in_competence
     v["t4_petitions_resolved"] = int(in_competence * rng.uniform(*resolve_rate))
-    v["t4_dialogues"] = rng.randint(0, 1 + 3 * district) * (1 if k < 3 else 2)
+    v["t4_dialogues"] = rng.randint(0, 1 + 3 * district)
 
     registered = 0 if profile == "weak" and rng.random() < 0.5 else max(1, flow(1.5))
     v["t5_models_registered"] = registered
@@ -182,23 +181,59 @@ def _figures(unit: Unit, rp: ReportingPeriod, profile: str, rng: random.Random) 
     v["t5_exemplars"] = flow(1.2)
     v["t5_commendations"] = flow(2)
 
-    supervisions = rng.randint(0, 1 + 2 * district) * (1 if k < 3 else 2)
+    supervisions = rng.randint(0, 1 + 2 * district)
     recommendations = supervisions * rng.randint(1, 5)
     address_rate = {"good": (0.9, 1.0), "fair": (0.7, 0.9), "weak": (0.5, 0.7)}[profile]
     v["t6_supervisions_hosted"] = supervisions
     v["t6_recommendations_received"] = recommendations
     v["t6_recommendations_addressed"] = int(recommendations * rng.uniform(*address_rate))
+    return v
 
-    planned = rng.randint(1, 2 + 4 * district)
-    done = planned - rng.randint(1, planned) if profile == "weak" else planned - rng.choice([0, 0, 0, 1])
+
+# A real jump the demo plants in one unit's year, explained in its report: the figure, the
+# quarter, the factor and the explanation (in the task's explanation cell).
+JUMP_KEY = "t4_petitions_received"
+JUMP_QUARTER = 3
+JUMP_FACTOR = 25
+JUMP_EXPLANATION = (
+    "Trong quý III, đơn vị tiếp nhận nhiều đơn kiến nghị của các hộ dân bị ảnh hưởng bởi dự án "
+    "đường ven biển (đoạn qua địa bàn), nên số đơn tăng đột biến so với các quý trước."
+)
+# A typo the demo plants in one unit's year-end report: two zeros too many.
+TYPO_KEY = "t2_dossiers_received"
+TYPO_FACTOR = 100
+TYPO_PERIOD_ORDER = 4
+
+
+def _figures(unit: Unit, rp: ReportingPeriod, profile: str, jump: bool = False) -> dict[str, int]:
+    """Cumulative indicator figures of the unit's year up to the period: the sum of each
+    quarter's own activity (so they never decrease), the pending dossiers of the last quarter;
+    the unit's size, plan and quarters are the same whichever period is built."""
+    seed = f"dvcq-sample/{rp.year}/{unit.code}"
+    year = random.Random(seed)
+    district = unit.kind == "district"
+    size = year.uniform(2.0, 4.0) if district else year.uniform(0.3, 1.6)
+    if district and unit.communes:
+        size *= unit.communes / 14
+    v: dict[str, int] = {}
+    for q in range(1, rp.period.order + 1):
+        quarter = _quarter(unit, size, profile, random.Random(f"{seed}/q{q}"))
+        if jump and q == JUMP_QUARTER:
+            quarter[JUMP_KEY] *= JUMP_FACTOR
+        for key, value in quarter.items():
+            v[key] = value if key == "t2_dossiers_pending" else v.get(key, 0) + value
+
+    # The year's plan of inspections, and what was done of it so far (never less than before).
+    planned = year.randint(1, 2 + 4 * district)
+    short = year.randint(1, planned) if profile == "weak" else year.choice([0, 0, 0, 1])
     v["t7_inspections_planned"] = planned
-    v["t7_inspections_done"] = done
-    v["t7_units_inspected"] = done * rng.randint(1, 3)
+    v["t7_inspections_done"] = planned - short
+    v["t7_units_inspected"] = (planned - short) * year.randint(1, 3)
 
     communes = unit.communes or 0
-    weak = rng.randint(0, 1) if communes else 0
-    average = rng.randint(0, 2) if communes > 2 else 0
-    good = round((communes - weak - average) * rng.uniform(0.4, 0.7))
+    weak = year.randint(0, 1) if communes else 0
+    average = year.randint(0, 2) if communes > 2 else 0
+    good = round((communes - weak - average) * year.uniform(0.4, 0.7))
     v["c_communes_good"] = good
     v["c_communes_fair"] = communes - weak - average - good
     v["c_communes_average"] = average
@@ -447,11 +482,21 @@ def _identification(
 
 
 def _unit_values(
-    schema: Schema, unit: Unit, rp: ReportingPeriod, profile: str, received: datetime, rng: random.Random
+    schema: Schema,
+    unit: Unit,
+    rp: ReportingPeriod,
+    profile: str,
+    received: datetime,
+    rng: random.Random,
+    planted: Planted,
 ) -> dict[str, CellValue]:
     """Every form key → value; inputs that do not apply to the unit or period stay blank."""
-    figures = _figures(unit, rp, profile, rng)
+    figures = _figures(unit, rp, profile, jump=unit.code == planted.jump_unit)
     texts = _narratives(unit, rp, figures, rng)
+    if unit.code == planted.jump_unit and rp.period.order == JUMP_QUARTER:
+        texts[f"t{schema.field_by_key[JUMP_KEY].task}_explanation"] = JUMP_EXPLANATION
+    if unit.code == planted.typo_unit and rp.period.order == TYPO_PERIOD_ORDER:
+        figures[TYPO_KEY] *= TYPO_FACTOR
     ident = _identification(unit, rp, received, rng)
     values: dict[str, CellValue] = {}
     for f in schema.fields:
@@ -506,12 +551,49 @@ class _Plan:
     role: str  # "normal" | "late" | "missing" | "rejected" | "resubmit"
 
 
-def _plan(schema: Schema, rng: random.Random) -> dict[str, _Plan]:
+@dataclass(frozen=True)
+class Planted:
+    """The units of the year whose figures carry what the plausibility checks must find: a jump
+    explained in the report (JUMP_*), a typo in the year-end report (TYPO_*). They report on
+    time every period, so that their figures are judged against their whole year."""
+
+    jump_unit: str
+    typo_unit: str
+
+    def in_period(self, rp: ReportingPeriod) -> tuple[tuple[str, str, str], ...]:
+        """(unit code, key, "explained" | "typo") planted in the period's reports."""
+        found = []
+        if rp.period.order == JUMP_QUARTER:
+            found.append((self.jump_unit, JUMP_KEY, "explained"))
+        if rp.period.order == TYPO_PERIOD_ORDER:
+            found.append((self.typo_unit, TYPO_KEY, "typo"))
+        return tuple(found)
+
+
+def planted_units(schema: Schema, year: int) -> Planted:
+    rng = random.Random(f"dvcq-sample/{year}/planted")
+    districts = [u.code for u in schema.units if u.kind == "district"]
+    others = [u.code for u in schema.units if u.kind != "district"]
+    return Planted(jump_unit=rng.choice(districts or others), typo_unit=rng.choice(others or districts))
+
+
+def _profiles(schema: Schema, year: int) -> dict[str, str]:
+    """Each unit's performance over the year (the same in every period's reports)."""
+    order = [u.code for u in schema.units]
+    random.Random(f"dvcq-sample/{year}/profiles").shuffle(order)
+    profiles = {c: "weak" for c in order[:WEAK_UNITS]}
+    profiles.update({c: "fair" for c in order[WEAK_UNITS : WEAK_UNITS + FAIR_UNITS]})
+    return profiles
+
+
+def _plan(schema: Schema, rng: random.Random, year: int, keep: tuple[str, ...]) -> dict[str, _Plan]:
     codes = [u.code for u in schema.units]
     needed = MISSING_COUNT + len(LATE_DAYS) + 2
-    if len(codes) < needed + WEAK_UNITS:
-        raise ValueError(f"the registry needs at least {needed + WEAK_UNITS} units for a sample inbox")
-    picked = rng.sample(codes, needed)
+    if len(codes) < needed + WEAK_UNITS + len(keep):
+        raise ValueError(
+            f"the registry needs at least {needed + WEAK_UNITS + len(keep)} units for a sample inbox"
+        )
+    picked = rng.sample([c for c in codes if c not in keep], needed)
     roles: dict[str, tuple[str, int, str]] = {}
     for code in picked[:MISSING_COUNT]:
         roles[code] = ("missing", 0, "missing")
@@ -519,10 +601,7 @@ def _plan(schema: Schema, rng: random.Random) -> dict[str, _Plan]:
         roles[code] = ("late", days, "late")
     roles[picked[-2]] = ("rejected", 0, "rejected")
     roles[picked[-1]] = ("late", RESUBMIT_DAYS_LATE, "resubmit")
-    order = codes[:]
-    rng.shuffle(order)
-    profiles = {c: "weak" for c in order[:WEAK_UNITS]}
-    profiles.update({c: "fair" for c in order[WEAK_UNITS : WEAK_UNITS + FAIR_UNITS]})
+    profiles = _profiles(schema, year)
     plans = {}
     for code in codes:
         state, days, role = roles.get(code, ("on_time", 0, "normal"))
@@ -581,7 +660,8 @@ def build_sample_inbox(
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear(out_dir)
     seed = f"dvcq-sample/{rp.id}"
-    plans = _plan(schema, random.Random(seed))
+    planted = planted_units(schema, year)
+    plans = _plan(schema, random.Random(seed), year, (planted.jump_unit, planted.typo_unit))
 
     units: dict[str, SampleUnit] = {}
     for unit in schema.units:
@@ -597,7 +677,7 @@ def build_sample_inbox(
         else:
             received = _on_time_receipt(rp, rng)
         if plan.role != "missing":
-            values = _unit_values(schema, unit, rp, plan.profile, received, rng)
+            values = _unit_values(schema, unit, rp, plan.profile, received, rng, planted)
             name = _file_name(unit, rp, rng)
             if plan.role == "resubmit":
                 files.append(SampleFile(name, received, _with_rule_error(values, rng), valid=False))
@@ -614,11 +694,11 @@ def build_sample_inbox(
     if gone is not None:  # a unit that ceased since last year still sends its report: rejected
         rng = random.Random(f"{seed}/{gone.code}")
         received = _on_time_receipt(rp, rng)
-        values = _unit_values(schema, gone, rp, "good", received, rng)
+        values = _unit_values(schema, gone, rp, "good", received, rng, planted)
         ceased = SampleFile(_file_name(gone, rp, rng), received, values, valid=False)
         units[gone.code] = SampleUnit(gone.code, "ceased", 0, (ceased,))
 
-    manifest = SampleManifest(period=rp, out_dir=out_dir, units=units)
+    manifest = SampleManifest(period=rp, out_dir=out_dir, units=units, planted=planted.in_period(rp))
     names = [f.name for f in manifest.files]
     if len(names) != len(set(names)):
         raise ValueError("sample inbox: two files with the same name")

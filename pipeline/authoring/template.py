@@ -280,7 +280,7 @@ class _Builder:
 
     def write_data_sheet(self, ws: Worksheet, name: str, fields: list[Field], lists: MetaLists) -> None:
         indicator = any(f.group == "indicator" for f in fields)
-        narrative = all(f.group == "narrative" for f in fields)
+        narrative = all(f.group in ("narrative", "explanation") for f in fields)
         positions = {f.key: cellref.from_a1(f.cell) for f in fields}
         input_col = min(col for _, col in positions.values())
         first_row = min(row for row, _ in positions.values())
@@ -374,7 +374,7 @@ class _Builder:
     def sheet_note(self, fields: list[Field]) -> str:
         if any(f.group == "indicator" for f in fields):
             return "(Số liệu lũy kế từ ngày 15/12 năm trước đến ngày chốt số liệu của kỳ báo cáo)"
-        if all(f.group == "narrative" for f in fields):
+        if all(f.group in ("narrative", "explanation") for f in fields):
             return "(Nêu ngắn gọn kết quả nổi bật, hạn chế, nguyên nhân, phương hướng và kiến nghị)"
         return f"Kính gửi: {self.schema.template.receiver}"
 

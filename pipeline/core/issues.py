@@ -26,6 +26,8 @@ class Issue:
     message: str  # Vietnamese, from the catalogue's template
     unit: str = ""  # registry code, when known
     key: str = ""  # the form's key of the input concerned, when one is
+    # value-outlier only: whether the unit explained it in its task's explanation cell
+    explained: bool | None = None
 
 
 class _Blank(dict[str, Any]):

@@ -175,6 +175,8 @@ class Criterion:
     zero_at: float = 0.0
     if_no_denominator: float = 0.0
     kinds: tuple[str, ...] = ()  # unit kinds it scores; empty: every kind
+    may_be_left_out: bool = False  # left out (score rescaled) when none of its figures applies
+    if_no_new_content: float | None = None  # completeness: points of a report with nothing new
 
     def applies(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
@@ -197,6 +199,19 @@ class Cap:
 
 
 @dataclass(frozen=True)
+class AnnualRule:
+    """The annual rating of the year's run: the year report's score and the year's record."""
+
+    report_weight: float
+    record_weight: float
+    period_points: tuple[tuple[str, float], ...]  # (unit status, points out of 100)
+    rule: str
+
+    def points_of(self, status: str) -> float:
+        return dict(self.period_points).get(status, 0.0)
+
+
+@dataclass(frozen=True)
 class Rubric:
     name: str
     total: float
@@ -204,6 +219,7 @@ class Rubric:
     bands: tuple[Band, ...]  # best first: a score gets the first band whose minimum it reaches
     caps: tuple[Cap, ...]
     statuses: tuple[tuple[UnitStatus, str], ...]  # what a unit without a score is rated
+    annual: AnnualRule | None = None
 
     def status_band(self, status: str) -> str:
         """The rating shown for a unit without a score ("Không báo cáo"…); "" when none."""
@@ -211,6 +227,24 @@ class Rubric:
             if known == status:
                 return text
         return ""
+
+
+# --- plausibility checks (schemas/checks.toml) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutlierSettings:
+    offset: float = 10.0
+    min_factor: float = 10.0
+    spread_multiplier: float = 5.0
+    peer_min_factor: float = 30.0
+    peer_min_count: int = 5
+
+
+@dataclass(frozen=True)
+class Checks:
+    outliers: OutlierSettings = OutlierSettings()
+    unchanged_ignore: tuple[str, ...] = ("period", "year", "report_number", "report_date")
 
 
 # --- the template (schemas/template.toml) ------------------------------------------------------
@@ -249,6 +283,7 @@ class Schema:
     registry: tuple[Unit, ...] = field(default=(), repr=False)
     registry_digest: str = ""  # sha256 of units.csv: which registry file a run used
     registry_date: date | None = None  # the day `units` was taken at (None: the units in force now)
+    checks: Checks = Checks()
     unit_by_code: dict[str, Unit] = field(init=False, repr=False)
     field_by_key: dict[str, Field] = field(init=False, repr=False)
 
@@ -272,6 +307,11 @@ class Schema:
     @property
     def narratives(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.group == "narrative")
+
+    @property
+    def explanations(self) -> dict[str, Field]:
+        """Each task's explanation cell ("Giải trình số liệu có biến động lớn"), by task."""
+        return {f.task: f for f in self.fields if f.group == "explanation"}
 
     @property
     def identification(self) -> tuple[Field, ...]:

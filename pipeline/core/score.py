@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from pipeline.core.expression import evaluate, names
+from pipeline.core.issues import Issue
 from pipeline.core.model import Criteria, CriterionScore, Score, UnitResult
 from pipeline.core.schema import Criterion, CriterionKind, Schema
 from pipeline.core.statuses import Severity
@@ -55,11 +56,29 @@ def _lateness(c: Criterion, result: UnitResult) -> tuple[float, str, str]:
     )
 
 
+# Issues of a report that says nothing new (pipeline.store.plausibility).
+NO_NEW_CONTENT = ("report-unchanged", "report-empty")
+
+
+def _flaws(issues: list[Issue]) -> list[Issue]:
+    """The issues that count against a figure: errors and warnings at a cell, an explained
+    outlier aside (the unit has answered for it)."""
+    return [
+        i
+        for i in issues
+        if i.severity in (Severity.ERROR, Severity.WARNING) and i.key and i.explained is not True
+    ]
+
+
 def _completeness(schema: Schema, c: Criterion, result: UnitResult) -> tuple[float, str, str]:
     sub = result.submission
     assert sub is not None
+    nothing_new = [i for i in sub.issues if i.code in NO_NEW_CONTENT]
+    if nothing_new and c.if_no_new_content is not None:
+        rule = f"Báo cáo không có nội dung mới: {format_number(c.if_no_new_content)} điểm"
+        return c.if_no_new_content, rule, nothing_new[0].message
     wanted = _wanted(schema, result.unit.kind, sub.period or "")
-    flawed = {i.key for i in sub.issues if i.severity in (Severity.ERROR, Severity.WARNING) and i.key}
+    flawed = {i.key for i in _flaws(sub.issues)}
     good = sum(1 for k in wanted if sub.values.get(k) is not None and k not in flawed)
     share = good / len(wanted) if wanted else 1.0
     return c.points * share, c.rule, f"{good}/{len(wanted)} ô có số liệu hợp lệ ({format_percent(share)})"
@@ -88,6 +107,26 @@ def _rate(schema: Schema, c: Criterion, values: Numbers) -> tuple[float, str, st
     return c.points * share, c.rule, f"{figures}; tỷ lệ {format_percent(rate)}"
 
 
+LEFT_OUT_RULE = "Không áp dụng đối với đơn vị (chỉ tiêu không thuộc đối tượng báo cáo): không tính, điểm quy đổi về thang 100"
+
+
+@cache
+def _criterion_keys(schema: Schema, c: Criterion) -> tuple[str, ...]:
+    """The form's inputs a criterion reads."""
+    sources = [check.when for check in c.checks] + [c.numerator, c.denominator]
+    return tuple(n for src in sources if src for n in names(src) if n in schema.field_by_key)
+
+
+def _left_out(schema: Schema, c: Criterion, result: UnitResult) -> bool:
+    """A criterion that may be left out is, when none of its inputs applies to the unit
+    (the form's applicability by kind of unit and period)."""
+    if not c.may_be_left_out:
+        return False
+    keys = _criterion_keys(schema, c)
+    period = result.submission.period if result.submission is not None else ""
+    return bool(keys) and not any(schema.field_by_key[k].applies(result.unit, period or "") for k in keys)
+
+
 def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     """The unit's score, or None when it has no accepted submission."""
     sub = result.submission
@@ -101,6 +140,9 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     for c in rubric.criteria:
         if not c.applies(result.unit.kind):  # the rubric can differ by kind of unit
             continue
+        if _left_out(schema, c, result):
+            criteria.append(CriterionScore(c.key, c.label, 0.0, 0.0, LEFT_OUT_RULE, ""))
+            continue
         if c.kind == CriterionKind.LATENESS:
             pts, rule, fig = _lateness(c, result)
         elif c.kind == CriterionKind.COMPLETENESS:
@@ -111,9 +153,17 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
             pts, rule, fig = _rate(schema, c, values)
         criteria.append(CriterionScore(c.key, c.label, round(pts, 2), c.points, rule, fig))
     total = round(sum(x.points for x in criteria), 2)
+    applied = sum(x.max_points for x in criteria)
+    rescaled = ""
+    if applied and applied != sum(c.points for c in rubric.criteria if c.applies(result.unit.kind)):
+        rescaled = (
+            f"; quy đổi về thang {format_number(rubric.total)}: {format_number(total)}"
+            f" / {format_number(applied)} × {format_number(rubric.total)}"
+        )
+        total = round(total * rubric.total / applied, 2)
     bands = rubric.bands
     band = next((b for b in bands if total >= b.min), bands[-1])
-    why = f"Tổng {format_number(total)} điểm, ngưỡng {band.name}: từ {format_number(band.min)} điểm"
+    why = f"Tổng {format_number(total)} điểm{rescaled}, ngưỡng {band.name}: từ {format_number(band.min)} điểm"
     order = [b.name for b in bands]
     for cap in rubric.caps:
         if cap.when == result.status and order.index(band.name) < order.index(cap.max_band):
@@ -129,7 +179,7 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
 Packed = tuple[bytes, bytes]
 
 # Part of every key: a score kept in another format is never read (it is scored again).
-MEMO_FORMAT = "4"
+MEMO_FORMAT = "5"
 
 
 def score_key(result: UnitResult) -> str | None:
@@ -139,13 +189,8 @@ def score_key(result: UnitResult) -> str | None:
     sub = result.submission
     if sub is None:
         return None
-    flawed = sorted(
-        {
-            f"{i.key}:{i.severity}"
-            for i in sub.issues
-            if i.severity in (Severity.ERROR, Severity.WARNING) and i.key
-        }
-    )
+    flawed = sorted({f"{i.key}:{i.severity}" for i in _flaws(sub.issues)})
+    flawed += sorted({i.code for i in sub.issues if i.code in NO_NEW_CONTENT})
     return "|".join(
         (MEMO_FORMAT, result.unit.code, sub.file.sha256, result.status, str(result.days_late), *flawed)
     )

@@ -144,6 +144,29 @@ def status_counts(result: RunResult) -> list[tuple[str, str, int]]:
     return [(s, label, result.count(s)) for s, label in vi.UNIT_STATUS_VI.items()]
 
 
+@dataclass(frozen=True)
+class Plausibility:
+    """What the checks against the units' history found in the consolidated reports."""
+
+    outliers: int  # figures flagged value-outlier
+    explained: int  # of which the unit explained
+    nothing_new: int  # units whose report says nothing new (report-unchanged, report-empty)
+
+
+def plausibility(result: RunResult) -> Plausibility:
+    flagged = explained = nothing_new = 0
+    for u in result.units:
+        if u.submission is None:
+            continue
+        codes = [
+            i for i in u.submission.issues if i.code in ("value-outlier", "report-unchanged", "report-empty")
+        ]
+        flagged += sum(1 for i in codes if i.code == "value-outlier")
+        explained += sum(1 for i in codes if i.code == "value-outlier" and i.explained)
+        nothing_new += any(i.code != "value-outlier" for i in codes)
+    return Plausibility(flagged, explained, nothing_new)
+
+
 def band_names(schema: Schema) -> list[str]:
     """The rubric's bands, then the texts for units without a score."""
     names = [b.name for b in schema.rubric.bands]

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from pipeline.core import year
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.outputs import commune_bands
@@ -47,6 +48,8 @@ def _previous_year(result: RunResult, code: str) -> dict[str, Any]:
 
 def report(result: RunResult, schema: Schema) -> dict[str, Any]:
     """The run as one value: what was read (files), decided (units, totals) and written (outputs)."""
+    years = year.year_history(schema, result)
+    year_end = year.is_year_end(schema, result)
     files = [
         {
             "path": s.file.name,
@@ -62,6 +65,7 @@ def report(result: RunResult, schema: Schema) -> dict[str, Any]:
                     "sheet": i.sheet,
                     "cell": i.cell,
                     "message": i.message,
+                    **({} if i.explained is None else {"explained": i.explained}),
                 }
                 for i in s.issues
             ],
@@ -89,6 +93,17 @@ def report(result: RunResult, schema: Schema) -> dict[str, Any]:
                 }
                 for v in u.history
             ],
+            "history": [
+                {
+                    "period": e.period,
+                    "status": e.status,
+                    "days_late": e.days_late,
+                    "score": e.score,
+                    "band": e.band,
+                }
+                for e in years[u.unit.code]
+            ],
+            **({"annual": _annual(schema, years[u.unit.code])} if year_end else {}),
         }
         for u in result.units
     ]
@@ -106,6 +121,13 @@ def report(result: RunResult, schema: Schema) -> dict[str, Any]:
         "files": files,
         "units": units,
     }
+
+
+def _annual(schema: Schema, entries: list[year.PeriodEntry]) -> dict[str, Any] | None:
+    rating = year.annual_rating(schema, entries)
+    if rating is None:
+        return None
+    return {"record": rating.record, "score": rating.score, "band": rating.band}
 
 
 def _one(value: Any) -> str:

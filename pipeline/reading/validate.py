@@ -270,6 +270,8 @@ def validate(schema: Schema, file: InboxFile, read: WorkbookRead, period: Report
             if not blank:
                 ch.add("value-not-applicable", f.key, c, value=_show(v))
             continue
+        if blank and f.group == "explanation":
+            continue  # nothing to explain: as absent as in a template made before these cells
         if blank:
             if f.requirement == "required":
                 ch.add("value-required", f.key, c)

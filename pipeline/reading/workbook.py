@@ -128,7 +128,8 @@ def _layout(schema: Schema, names: dict[str, str] | None) -> _Layout:
         if names:
             target = cellref.parse_sheet_ref(names[f.key]) if f.key in names else None
             if target is None:
-                missing.append(f.key)
+                if f.group != "explanation":  # added in 2023.1's explanation cells: optional
+                    missing.append(f.key)
                 continue
             places.append(_place(f.key, *target))
         else:

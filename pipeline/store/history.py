@@ -21,6 +21,7 @@ from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
 from pipeline.core.model import Located, PastResult, PreviousYear, RunResult, UnitResult, Value, Version
 from pipeline.core.schema import Schema, Unit
+from pipeline.core.statuses import FileStatus
 from pipeline.core.vietnamese import format_number
 from pipeline.store.cache import Cache
 from pipeline.store.ledger import Ledger, ScoreRow, VersionRow
@@ -101,22 +102,77 @@ def _earlier_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str,
     return [(f"{period.year}-{p.code}", f"{p.name} năm {period.year}") for p in reversed(earlier)]
 
 
-def check_flows(schema: Schema, ledger: Ledger, period: ReportingPeriod, units: list[UnitResult]) -> None:
-    """A warning on the consolidated version for each flow figure below an earlier period's."""
+def earlier_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str, str, int]]:
+    """(period id, Vietnamese name, order) of the same year's earlier periods, oldest first."""
+    periods = sorted(schema.calendar.periods, key=lambda p: p.order)
+    return [
+        (f"{period.year}-{p.code}", f"{p.name} năm {period.year}", p.order)
+        for p in periods
+        if p.order < period.period.order
+    ]
+
+
+def last_year_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str, str, int]]:
+    """(period id, Vietnamese name, order) of the previous year's same period and the one before
+    it (for that period's own increment), oldest first."""
+    periods = sorted(schema.calendar.periods, key=lambda p: p.order)
+    year = period.year - 1
+    wanted = [p for p in periods if p.order in (period.period.order - 1, period.period.order)]
+    return [(f"{year}-{p.code}", f"{p.name} năm {year}", p.order) for p in wanted]
+
+
+# unit code → period id → the unit's accepted (consolidated) version of that period
+Accepted = dict[str, dict[str, VersionRow]]
+
+
+def accepted_versions(ledger: Ledger, period_ids: list[str]) -> Accepted:
+    """Every unit's accepted version of each of the periods, with its figures, in one read."""
+    out: Accepted = {}
+    for unit, rows in ledger.versions_by_unit(period_ids).items():
+        for row in rows:
+            if row.status == FileStatus.ACCEPTED:
+                out.setdefault(unit, {})[row.period_id] = row  # oldest first: the latest accepted wins
+    return out
+
+
+def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]]:
+    """Each unit's accepted (consolidated) figures for the period, as the ledger stored them
+    (dates as ISO text)."""
+    return {
+        unit: dict(rows[period_id].values)
+        for unit, rows in accepted_versions(ledger, [period_id]).items()
+        if period_id in rows
+    }
+
+
+def last_year_rows(accepted: Accepted, unit: Unit) -> dict[str, VersionRow]:
+    """The unit's accepted versions of the previous year's periods. The one place a
+    previous-year lookup goes through: a unit that replaced others would look up its
+    predecessors here."""
+    return accepted.get(unit.code, {})
+
+
+def check_flows(
+    schema: Schema,
+    ledger: Ledger,
+    period: ReportingPeriod,
+    units: list[UnitResult],
+    accepted_before: Accepted | None = None,
+) -> None:
+    """A warning on the consolidated version for each flow figure below an earlier period's
+    (`accepted_before`: accepted_versions of the year's earlier periods, when already read)."""
     earlier = _earlier_periods(schema, period)
     if not earlier:
         return
     names = dict(earlier)
     flows = [f for f in schema.indicators if f.kind == "flow" and f.numeric]
-    stored_versions = ledger.versions_by_unit([pid for pid, _ in earlier])
+    if accepted_before is None:
+        accepted_before = accepted_versions(ledger, [pid for pid, _ in earlier])
     for u in units:
         sub = u.submission
         if sub is None:
             continue
-        accepted: dict[str, VersionRow] = {}
-        for stored in stored_versions.get(u.unit.code, []):
-            if stored.status == "accepted":
-                accepted[stored.period_id] = stored  # oldest first: the latest accepted one wins
+        accepted = accepted_before.get(u.unit.code, {})
         for f in flows:
             now = sub.values.get(f.key)
             if not isinstance(now, (int, float)) or isinstance(now, bool):
@@ -154,9 +210,14 @@ def _default(schema: Schema, key: str) -> Located:
 
 def apply(
     schema: Schema, ledger: Ledger, cache: Cache | None, period: ReportingPeriod, units: list[UnitResult]
-) -> None:
-    """Check period consistency, record this run's versions, then read back each unit's history."""
-    check_flows(schema, ledger, period, units)
+) -> Accepted:
+    """Check period consistency, record this run's versions, then read back each unit's history.
+    Returns the accepted versions of the year's earlier periods and of the previous year's same
+    period and the one before it, read once here (the outlier and unchanged-report checks use
+    them)."""
+    ids = [pid for pid, _n, _o in earlier_periods(schema, period) + last_year_periods(schema, period)]
+    accepted = accepted_versions(ledger, ids)
+    check_flows(schema, ledger, period, units, accepted)
     # The period's versions are read once: for what record need not write again, and, with
     # the units whose versions it wrote read again, for the history.
     stored = ledger.versions_by_unit([period.id], values=False)
@@ -168,6 +229,7 @@ def apply(
         for unit in touched:
             stored[unit] = fresh.get(unit, [])
     attach_history(units, stored)
+    return accepted
 
 
 def earlier_results(ledger: Ledger, period: ReportingPeriod) -> list[PastResult]:
@@ -209,16 +271,6 @@ def record_results(ledger: Ledger, result: RunResult) -> None:
             )
         )
     ledger.replace_results(result.period.id, rows)
-
-
-def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]]:
-    """Each unit's accepted figures for a period, from the ledger (its latest accepted version)."""
-    found: dict[str, dict[str, Value]] = {}
-    for unit, rows in ledger.versions_by_unit([period_id]).items():
-        for row in rows:  # oldest first: the latest accepted one wins
-            if row.status == "accepted":
-                found[unit] = row.values
-    return found
 
 
 def _previous_period(period: ReportingPeriod) -> ReportingPeriod:

@@ -2,7 +2,7 @@
 
 Sheets: Tổng hợp (summary), Số liệu (figures per unit with subtotals), Xếp loại (ranking),
 Chi tiết điểm, Thuyết minh, Kiến nghị, Nộp muộn (late list), Đề xuất kiểm tra (inspection
-list), Lỗi kiểm tra (validation issues), Nguồn (the inbox files), Nguồn số liệu (where each
+list), Cả năm (the year so far, from the second period of a year), Lỗi kiểm tra (validation issues), Nguồn (the inbox files), Nguồn số liệu (where each
 figure was read).
 
 xlsxwriter writes everything that does not grow with the number of units: the summary with its
@@ -16,12 +16,13 @@ from __future__ import annotations
 import io
 from typing import IO
 
+from pipeline.core import year
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.ooxml.xlsx import SplicedSheets, Styles, new_workbook, split_sheet_data
 from pipeline.ooxml.zipwriter import Entry, PieceStore, write_zip
 from pipeline.outputs import figures, inspection, late_list, layout
-from pipeline.outputs.workbook import data, files, scores, summary, texts
+from pipeline.outputs.workbook import data, files, scores, summary, texts, year_sheet
 from pipeline.outputs.workbook.blocks import TITLE, Context, RowStyles, Sheet, WorkbookStats
 
 
@@ -60,6 +61,18 @@ def build_consolidated(
             spliced,
             inspection.SHEET,
             inspection.write_inspection_sheet(wb, styles, spliced, result, schema, suggestions),
+        ),
+        *(
+            [
+                _table(
+                    ctx,
+                    spliced,
+                    year_sheet.SHEET,
+                    year_sheet.write_year_sheet(wb, styles, spliced, result, schema),
+                )
+            ]
+            if year.shown(result)
+            else []
         ),
         files.issues_sheet(wb, f, spliced, ctx),
         files.sources_sheet(wb, f, spliced, ctx),

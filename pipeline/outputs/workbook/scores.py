@@ -4,14 +4,16 @@ criterion of every unit, with the rule and figures behind its points)."""
 
 from __future__ import annotations
 
+from pipeline.core import year
 from pipeline.core.model import UnitResult
+from pipeline.core.score import LEFT_OUT_RULE
 from pipeline.core.vietnamese import format_number
 from pipeline.ooxml import rowxml
 from pipeline.ooxml.rowxml import number, repeated_number, row, text
 from pipeline.ooxml.xlsx import SplicedSheets, Workbook
 from pipeline.outputs import figures, layout
 from pipeline.outputs import vocabulary as vi
-from pipeline.outputs.workbook import blocks
+from pipeline.outputs.workbook import blocks, year_sheet
 from pipeline.outputs.workbook.blocks import (
     RANKING_HEADER_ROW,
     SHEET_CRITERIA,
@@ -139,8 +141,19 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
         ("Số liệu sử dụng", 40),
     ]
     last_col = len(columns) - 1
-    header = simple_title(ws, f, ctx.result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
+    annual = ctx.schema.rubric.annual
+    if annual is not None and year.is_year_end(ctx.schema, ctx.result):
+        lines = [
+            ("CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ", f.title),
+            (f"Kỳ báo cáo: {ctx.result.period.name_vi}", f.subtitle),
+            (f"Xếp loại năm (thi đua, khen thưởng; xem trang {year_sheet.SHEET}): {annual.rule}", f.subtitle),
+        ]
+        header = layout.title_rows(ws, f, 0, last_col, lines)
+        ws.set_row(len(lines) - 1, 48)  # the rating's rule wraps
+    else:
+        header = simple_title(ws, f, ctx.result, last_col, "CHI TIẾT ĐIỂM THEO TỪNG TIÊU CHÍ")
     layout.table_header(ws, f, header, columns)
+    full = ctx.schema.rubric.total
     s = ctx.styles
     scored = [u for rank, u in ctx.result.ranking if rank is not None]
     # A criterion's label, points and rule repeat on many rows: their cells and the lines they
@@ -177,7 +190,13 @@ def criteria_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx:
                 + text(s.total_label, unit.unit.name)
                 + total_label
                 + number(s.total_num, score.total)
-                + number(s.total_num, sum(c.max_points for c in score.criteria))
+                # a score rescaled for criteria left out is out of the rubric's total
+                + number(
+                    s.total_num,
+                    full
+                    if any(c.rule == LEFT_OUT_RULE for c in score.criteria)
+                    else sum(c.max_points for c in score.criteria),
+                )
                 + text(s.total_label, score.band_rule)
                 + s.total_label.blank
             )

@@ -71,6 +71,7 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
     ws.write_number(row, 3, expected, f.total_int)
     layout.write_number(ws, row, 4, 1.0 if expected else None, f.pct)
     row += 1
+    row = _plausibility(ws, f, row, figures.plausibility(result))
 
     # II. Bands
     layout.write_text(ws, row, 0, "II. KẾT QUẢ XẾP LOẠI", f.label)
@@ -275,6 +276,23 @@ def _chart_style(chart: Any, title: str) -> None:
     chart.set_title({"name": title, "name_font": {"name": FONT, "size": 10, "bold": True}})
     chart.set_chartarea({"border": {"none": True}})
     chart.set_style(10)
+
+
+def _plausibility(ws: Worksheet, f: layout.Formats, row: int, found: figures.Plausibility) -> int:
+    """The checks against the units' history: reports with nothing new, figures flagged."""
+    lines = (
+        ("Trong đó: báo cáo không có nội dung mới", found.nothing_new),
+        ("Số liệu biến động bất thường (số ô)", found.outliers),
+        ("Trong đó: đơn vị đã giải trình", found.explained),
+    )
+    for label, count in lines:
+        ws.write_blank(row, 0, None, f.cell)
+        ws.merge_range(row, 1, row, 2, "", f.cell)
+        layout.write_text(ws, row, 1, label, f.cell)
+        ws.write_number(row, 3, count, f.int)
+        ws.write_blank(row, 4, None, f.cell)
+        row += 1
+    return row
 
 
 def _pair_header(ws: Worksheet, f: layout.Formats, row: int, labels: tuple[str, str, str, str]) -> None:
