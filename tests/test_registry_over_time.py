@@ -219,11 +219,12 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
             assert sub.status == "rejected" and [i.code for i in sub.issues] == ["unit-ceased"]
             report = json.loads((outbox / period / "run.json").read_text(encoding="utf-8"))
             units = {u["code"]: u for u in report["units"]}
-            assert units["SNV"]["previous_year"]["units"] == ["SNV", "SLDTBXH"]  # merged on 1 July 2025
             before = json.loads((outbox / "2025-Q1" / "run.json").read_text(encoding="utf-8"))
             accepted = {u["code"] for u in before["units"] if u["status"] in ("on_time", "late")}
-            for code in {"SNV", "SLDTBXH"} & accepted:
-                assert code in units["SNV"]["previous_year"]["units"]
+            # Sở Nội vụ of 2026 took in Sở Lao động - Thương binh và Xã hội on 1 July 2025.
+            covered = [code for code in ("SNV", "SLDTBXH") if code in accepted]
+            assert covered and units["SNV"]["previous_year"]["units"] == covered
+            assert sorted(r["code"] for r in units["SNV"]["previous_year"]["results"]) == ["SLDTBXH", "SNV"]
             assert report["registry"]["date"] == "2026-03-20" and report["registry"]["units"] == 150
             assert before["registry"]["date"] == "2025-03-20" and before["registry"]["units"] == 32
     assert len(result.units) == 150
@@ -318,3 +319,30 @@ def test_lineage_follows_chains_and_reused_codes() -> None:
     found = lineage.predecessors(gl.registry, ward, date(2026, 3, 20), date(2025, 3, 20))
     assert {p.unit.name for p in found if p.whole} == {"Phường Nhơn Phú", "Phường Trần Quang Diệu"}
     assert lineage.ceased(gl.registry, [old], date(2026, 3, 20)) == (old, (ward,))
+
+
+def test_same_period_checks_compare_a_merged_unit_with_its_predecessors(
+    changing: Schema, sample_values: Mapping[str, CellValue], tmp_path: Path
+) -> None:
+    """Xã Hợp Nhất's 2025 report repeats, figure for figure, the sum of the 2024 reports of the
+    three communes merged into it: the unchanged-report check compares it with them."""
+    template = write_template(changing, tmp_path / "template")
+    numeric = {f.key for f in changing.indicators if f.numeric}
+    outbox = tmp_path / "outbox"
+    parts = {"X1": 1, "X2": 2, "X3": 3}
+    reports = {code: _report(sample_values, code, 2024, n) for code, n in parts.items()}
+    for code, values in reports.items():
+        _write(template, values, tmp_path / "2024" / f"{code}.xlsx", datetime(2024, 3, 15, 9, 0, tzinfo=TZ))
+    q1 = parse_period("2024-Q1", changing.calendar)
+    consolidate(changing, q1, tmp_path / "2024", outbox, datetime(2024, 4, 10, 9, 0, tzinfo=TZ))
+    merged = _report(sample_values, "X9", 2025, 0)
+    for key in numeric:
+        if isinstance(merged.get(key), int):  # each figure: the three communes' 2024 figures summed
+            merged[key] = sum(int(str(r[key])) for r in reports.values())
+    _write(template, merged, tmp_path / "2025" / "X9.xlsx", datetime(2025, 3, 15, 9, 0, tzinfo=TZ))
+    q1 = parse_period("2025-Q1", changing.calendar)
+    after = consolidate(changing, q1, tmp_path / "2025", outbox, datetime(2025, 4, 10, 9, 0, tzinfo=TZ))
+    x9 = next(u for u in after.units if u.unit.code == "X9")
+    assert x9.submission is not None
+    [same] = [i for i in x9.submission.issues if i.code == "report-unchanged"]
+    assert "X1.xlsx; X2.xlsx; X3.xlsx" in same.message

@@ -15,6 +15,7 @@ received time, validity, status and values. From that record:
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pipeline.core import lineage
 from pipeline.core.deadlines import ReportingPeriod
@@ -145,6 +146,43 @@ def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]
     }
 
 
+def _last_year_through_lineage(
+    schema: Schema, period: ReportingPeriod, units: list[UnitResult], accepted: Accepted
+) -> None:
+    """A unit formed by a merge since the previous year: its accepted versions of the previous
+    year's periods become the sum of its predecessors' (pipeline.core.lineage), so that every
+    same-period comparison (outliers, unchanged reports) sees the units it came from. Nothing
+    to do, and nothing read, when no unit of the registry ever ceased."""
+    if not any(u.successors for u in schema.registry):
+        return
+    day = schema.registry_date or period.deadline
+    current = [u.unit for u in units]
+    for pid, _name, order in last_year_periods(schema, period):
+        code = next(p.code for p in schema.calendar.periods if p.order == order)
+        back_to = ReportingPeriod(period.year - 1, schema.calendar.period(code), period.tz).deadline
+        for unit_code, preds in lineage.predecessors_of_all(schema.registry, current, day, back_to).items():
+            whole = [p.unit.code for p in preds if p.whole]
+            rows = [accepted[c][pid] for c in whole if pid in accepted.get(c, {})]
+            if not rows or whole == [unit_code]:
+                continue
+            summed: dict[str, Any] = {}
+            for row in rows:
+                for key, value in row.values.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        summed[key] = summed.get(key, 0) + value
+            first = rows[0]
+            accepted.setdefault(unit_code, {})[pid] = VersionRow(
+                sha256="+".join(r.sha256 for r in rows),
+                period_id=pid,
+                unit=unit_code,
+                file_name="; ".join(r.file_name for r in rows),
+                received_at=first.received_at,
+                valid=True,
+                status=first.status,
+                values=summed,
+            )
+
+
 def last_year_rows(accepted: Accepted, unit: Unit) -> dict[str, VersionRow]:
     """The unit's accepted versions of the previous year's periods. The one place a
     previous-year lookup goes through: a unit that replaced others would look up its
@@ -217,6 +255,7 @@ def apply(
     them)."""
     ids = [pid for pid, _n, _o in earlier_periods(schema, period) + last_year_periods(schema, period)]
     accepted = accepted_versions(ledger, ids)
+    _last_year_through_lineage(schema, period, units, accepted)
     check_flows(schema, ledger, period, units, accepted)
     # The period's versions are read once: for what record need not write again, and, with
     # the units whose versions it wrote read again, for the history.
