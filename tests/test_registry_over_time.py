@@ -226,6 +226,10 @@ def test_gia_lai_configuration_end_to_end(tmp_path: Path) -> None:
             assert covered and units["SNV"]["previous_year"]["units"] == covered
             assert sorted(r["code"] for r in units["SNV"]["previous_year"]["results"]) == ["SLDTBXH", "SNV"]
             assert report["registry"]["date"] == "2026-03-20" and report["registry"]["units"] == 150
+            with zipfile.ZipFile(outbox / period / f"bao-cao-{period}.docx") as z:
+                text = re.sub(r"<[^>]+>", "", z.read("word/document.xml").decode("utf-8"))
+            assert "So với cùng kỳ năm 2025" in text
+            assert "Sở Nông nghiệp và Môi trường: gồm Sở Nông nghiệp và Phát triển nông thôn" in text
             assert before["registry"]["date"] == "2025-03-20" and before["registry"]["units"] == 32
     assert len(result.units) == 150
     # Ranked within each kind (a department is not compared with a commune), kinds in order.

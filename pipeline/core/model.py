@@ -182,11 +182,12 @@ class PreviousYear:
     (the unit itself, or the units merged into it) and their accepted figures summed."""
 
     units: tuple[str, ...]  # codes with accepted figures that year, summed in `values`
-    names: tuple[str, ...]  # their names, for "gồm xã A, xã B trước sắp xếp"
+    names: tuple[str, ...]  # the names of every unit it covers (`units`, then `missing`)
     values: dict[str, int | float]  # numeric indicator → sum over `units`
     missing: tuple[str, ...] = ()  # codes merged into the unit that have no accepted figures
     split_from: tuple[str, ...] = ()  # codes of units split among several (figures not divisible)
     results: tuple[PastResult, ...] = ()  # the recorded status, score and band of every unit covered
+    covered: tuple[Unit, ...] = ()  # every unit merged into it (or itself), registry order
 
     @property
     def merged(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.core.model import PreviousYear, UnitResult
-from pipeline.core.schema import Rubric, Schema
+from pipeline.core.schema import LOCAL_KINDS, Rubric, Schema
 from pipeline.core.statuses import FileStatus, Severity, UnitStatus
 
 __all__ = [
@@ -118,7 +118,12 @@ def registry_note(schema: Schema) -> str:
 
 
 def previous_year_note(py: PreviousYear) -> str:
-    """How an output names a previous year that covers several units: "gồm xã A, xã B trước sắp xếp"."""
+    """How an output names a previous year that covers several units: "gồm xã A, xã B (chưa có
+    số liệu) trước sắp xếp"; a commune or ward written in lower case inside the sentence."""
     if not py.merged:
         return ""
-    return "gồm " + ", ".join(name[:1].lower() + name[1:] for name in py.names) + " trước sắp xếp"
+    names = []
+    for u in py.covered:
+        name = u.name[:1].lower() + u.name[1:] if u.kind in LOCAL_KINDS else u.name
+        names.append(name + (" (chưa có số liệu)" if u.code in py.missing else ""))
+    return "gồm " + ", ".join(names) + " trước sắp xếp"

@@ -340,11 +340,12 @@ def _covering(
                 values[key] = values.get(key, 0) + numbers[key]
     return PreviousYear(
         units=tuple(u.code for u in reported),
-        names=tuple(u.name for u in (reported or whole)),
+        names=tuple(u.name for u in whole),
         values=values,
         missing=tuple(u.code for u in whole if u.code not in figures),
         split_from=tuple(p.unit.code for p in preds if not p.whole),
         results=recorded,
+        covered=tuple(whole),
     )
 
 
