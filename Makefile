@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PERIOD ?= 2023-Q1
 DEMO := build/demo
 
-.PHONY: demo test consolidate template lint typecheck format clean bench lock
+.PHONY: demo demo-2026 test consolidate template lint typecheck format clean bench lock
 N ?= 10000
 
 # The environment: the exact versions of requirements-dev.txt (which includes requirements.txt),
@@ -30,6 +30,22 @@ demo: $(STAMP)
 	  $(PY) -m pipeline consolidate --period $(DEMO_YEAR)-$$code --inbox $(DEMO)/inbox-$(DEMO_YEAR)-$$code \
 	    --outbox $(DEMO)/outbox --as-of $(DEMO_YEAR)-$${day}T09:00:00+07:00; \
 	done
+
+## demo-2026: the province as it is now (schemas/gia-lai-2026/: departments, communes and wards),
+## all under build/demo-2026/. First Quý I 2025 under the registry of that day (the former Bình
+## Định's departments and districts), so that the ledger holds the previous year; then Quý I 2026
+## (150 units), whose comparison with Quý I 2025 crosses the 1 July 2025 reorganisation; then the
+## year 2026 (every commune and ward rated, the Yếu ones on the inspection list).
+DEMO26 := build/demo-2026
+GL := --schemas schemas/gia-lai-2026
+demo-2026: $(STAMP)
+	rm -rf $(DEMO26)
+	$(PY) -m pipeline $(GL) sample --out $(DEMO26)/inbox-2025-Q1 --period 2025-Q1
+	$(PY) -m pipeline $(GL) consolidate --period 2025-Q1 --inbox $(DEMO26)/inbox-2025-Q1 --outbox $(DEMO26)/outbox --as-of 2025-04-10T09:00:00+07:00
+	$(PY) -m pipeline $(GL) sample --out $(DEMO26)/inbox-2026-Q1 --period 2026-Q1
+	$(PY) -m pipeline $(GL) consolidate --period 2026-Q1 --inbox $(DEMO26)/inbox-2026-Q1 --outbox $(DEMO26)/outbox --as-of 2026-04-10T09:00:00+07:00
+	$(PY) -m pipeline $(GL) sample --out $(DEMO26)/inbox-2026-Y --period 2026-Y
+	$(PY) -m pipeline $(GL) consolidate --period 2026-Y --inbox $(DEMO26)/inbox-2026-Y --outbox $(DEMO26)/outbox --as-of 2026-12-05T09:00:00+07:00
 
 ## test: lint, type-check and the whole test suite
 test: $(STAMP)

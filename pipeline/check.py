@@ -79,6 +79,7 @@ def check_files(
     feedback_dir: Path | None = None,
 ) -> list[FileCheck]:
     judged = period or _default_period(schema, now)
+    schema = schema.at(judged.deadline)  # the registry of the period the files are judged for
     checks: list[FileCheck] = []
     with tempfile.TemporaryDirectory(prefix="dvcq-check-") as tmp:
         inbox, work = Path(tmp) / "inbox", Path(tmp) / "work"

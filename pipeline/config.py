@@ -7,6 +7,7 @@ inconsistent stops the run with a SchemaError naming the file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -90,6 +91,17 @@ def _opt_float(text: str) -> float | None:
     return float(text) if text else None
 
 
+def _day(row: dict[str, str], column: str) -> date | None:
+    """An ISO date of the registry (empty: open); columns are read by name, absent means empty."""
+    text = (row.get(column) or "").strip()
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        raise SchemaError(
+            f"schemas/units.csv: đơn vị {row.get('code', '')}: cột {column} ghi {text!r}, không phải ngày dạng NNNN-TT-NN."
+        ) from None
+
+
 def _units(path: Path) -> tuple[Unit, ...]:
     units = []
     for row in _read_csv(path):
@@ -101,11 +113,49 @@ def _units(path: Path) -> tuple[Unit, ...]:
                 kind=row["kind"].strip(),
                 communes=int(communes) if communes else None,
                 aliases=tuple(a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()),
+                valid_from=_day(row, "valid_from"),
+                valid_to=_day(row, "valid_to"),
+                successors=tuple(c.strip() for c in (row.get("successor") or "").split("|") if c.strip()),
+                reports=(row.get("reports") or "").strip().lower() not in ("no", "không"),
                 emails=_emails(path, row),
                 short_name=(row.get("short_name") or "").strip(),
             )
         )
     return tuple(units)
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise SchemaError(f"Không đọc được tệp cấu hình {path}: {exc.strerror}") from exc
+
+
+def _check_registry(units: tuple[Unit, ...]) -> None:
+    """Codes unique among units that exist at the same time (an official code may be reused
+    by the unit that succeeds another); every successor names a unit of the registry."""
+    by_code: dict[str, list[Unit]] = {}
+    for u in units:
+        if u.valid_from is not None and u.valid_to is not None and u.valid_to < u.valid_from:
+            raise SchemaError(f"schemas/units.csv: đơn vị {u.code}: valid_to trước valid_from")
+        if u.successors and u.valid_to is None:
+            raise SchemaError(f"schemas/units.csv: đơn vị {u.code} có đơn vị kế tiếp nhưng chưa ghi valid_to")
+        for other in by_code.get(u.code, []):
+            if _overlap(u, other):
+                raise SchemaError(f"schemas/units.csv: mã đơn vị bị trùng ({u.code}) trong cùng thời gian")
+        by_code.setdefault(u.code, []).append(u)
+    for u in units:
+        for code in u.successors:
+            if code not in by_code:
+                raise SchemaError(
+                    f"schemas/units.csv: đơn vị {u.code}: đơn vị kế tiếp {code} không có trong danh sách"
+                )
+
+
+def _overlap(a: Unit, b: Unit) -> bool:
+    a_from, b_from = a.valid_from or date.min, b.valid_from or date.min
+    a_to, b_to = a.valid_to or date.max, b.valid_to or date.max
+    return a_from <= b_to and b_from <= a_to
 
 
 _ADDRESS = re.compile(r"[^@\s<>\"(),;|]+@[^@\s<>\"(),;|]+\.[A-Za-z0-9-]+")
@@ -251,6 +301,7 @@ def _criterion(data: dict[str, Any]) -> Criterion:
         full_at=float(data.get("full_at", 1.0)),
         zero_at=float(data.get("zero_at", 0.0)),
         if_no_denominator=float(data.get("if_no_denominator", 0.0)),
+        kinds=tuple(str(k) for k in data.get("kinds", ())),
         may_be_left_out=bool(data.get("may_be_left_out", False)),
         if_no_new_content=(
             None if data.get("if_no_new_content") is None else float(data["if_no_new_content"])
@@ -319,6 +370,7 @@ def _template(path: Path) -> TemplateSettings:
         unit_list_max=int(data.get("unit_list_max", 1000)),
         instructions=tuple(str(line) for line in data.get("instructions", ())),
         tasks=tuple((str(k), str(v)) for k, v in data.get("tasks", {}).items()),
+        place=str(data.get("place", "Bình Định")),
     )
 
 
@@ -329,9 +381,7 @@ def _check(schema: Schema) -> None:
     cells = [(f.sheet, f.cell) for f in schema.fields]
     if len(cells) != len(set(cells)):
         raise SchemaError("schemas/form.csv: hai chỉ tiêu dùng chung một ô")
-    codes = [u.code for u in schema.units]
-    if len(codes) != len(set(codes)):
-        raise SchemaError("schemas/units.csv: mã đơn vị bị trùng")
+    _check_registry(schema.registry)
     bands = [b.name for b in schema.rubric.bands]
     for cap in schema.rubric.caps:
         if cap.max_band not in bands:
@@ -343,14 +393,20 @@ def load(directory: Path | str | None = None) -> Schema:
     d = Path(directory) if directory is not None else DEFAULT_DIR
     if not d.is_dir():
         raise SchemaError(f"Không tìm thấy thư mục cấu hình {d}")
+    registry = _load(d / "units.csv", _units)
     schema = Schema(
         directory=d,
-        units=_load(d / "units.csv", _units),
+        # The units in force now (template, check); a run takes the registry `at` its deadline.
+        units=tuple(u for u in registry if u.valid_to is None and u.reports),
         calendar=_load(d / "calendar.toml", _calendar),
         fields=_load(d / "form.csv", _fields),
         rubric=_load(d / "rubric.toml", _rubric),
         template=_load(d / "template.toml", _template),
-        codes=_load(d / "codes.csv", _codes),
+        # The issue catalogue belongs to the program, not the province: a configuration folder
+        # without its own codes.csv uses the default one.
+        codes=_load(d / "codes.csv" if (d / "codes.csv").is_file() else DEFAULT_DIR / "codes.csv", _codes),
+        registry=registry,
+        registry_digest=_digest(d / "units.csv"),
         checks=_load(d / "checks.toml", _checks),
         papers=_load(d / "template.toml", _papers),
         inspection=_load(d / "rubric.toml", _inspection),

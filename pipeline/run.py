@@ -115,7 +115,9 @@ def decide(
         made = score.score_all(schema, units, kept)
         used = {score.score_key(u) for u in units}
         cache.keep_scores(period.id, made, [key for key in kept if key not in used])
-    past = history.earlier_results(ledger, period)
+    with STAGES.step("history (ledger)"):  # earlier periods, and the previous year through the lineage
+        past = history.earlier_results(ledger, period)
+        previous_year = history.previous_years(ledger, schema, period, [u.unit for u in units], past)
     return RunResult(
         period=period,
         as_of=as_of,
@@ -125,6 +127,7 @@ def decide(
         ranking=ranking.rank(units, [b.name for b in schema.rubric.bands]),
         past=past,
         compared=history.comparison_totals(schema, ledger, period, past),
+        previous_year=previous_year,
     )
 
 
@@ -134,6 +137,7 @@ def consolidate(
     """Consolidate the inbox for the period into outbox/<period>/ (and the outbox's ledger)."""
     if not inbox.is_dir():
         raise InboxError(f'Không tìm thấy thư mục hộp thư đến "{inbox}".')
+    schema = schema.at(period.deadline)  # the period's registry: the units valid on its deadline
     STAGES.reset()
     with (
         RunLock(outbox),  # one run per outbox at a time

@@ -397,7 +397,8 @@ def test_run_json(written: tuple[RunResult, Path, list[str]]) -> None:
     raw = (outbox / outputs[-1]).read_bytes()
     assert raw.endswith(b"\n")
     report = json.loads(raw.decode("utf-8"))
-    assert set(report) == {"period", "as_of", "deadline", "outputs", "files", "units", "totals"}
+    assert set(report) == {"period", "as_of", "deadline", "outputs", "files", "units", "totals", "registry"}
+    assert report["registry"]["file"] == "units.csv" and len(report["registry"]["sha256"]) == 64
     assert report["period"] == "2023-Q1"
     assert report["deadline"] == "2023-03-20"
     assert report["as_of"] == "2023-03-27T09:30:00+07:00"

@@ -47,7 +47,7 @@ class SampleFile:
 @dataclass(frozen=True)
 class SampleUnit:
     code: str
-    state: str  # "on_time" | "late" | "missing" | "rejected"
+    state: str  # "on_time" | "late" | "missing" | "rejected" | "ceased" (no longer in the registry)
     days_late: int
     files: tuple[SampleFile, ...]  # oldest first; empty when missing
 
@@ -609,6 +609,20 @@ def _plan(schema: Schema, rng: random.Random, year: int, keep: tuple[str, ...]) 
     return plans
 
 
+def _ceased_reporter(schema: Schema, rp: ReportingPeriod) -> Unit | None:
+    """A unit that reported a year before and no longer exists on the period's deadline (a
+    district ended by a reorganisation first), with a code no current unit reuses."""
+    year_before = rp.deadline.replace(year=rp.deadline.year - 1)
+    current = {u.code for u in schema.units}
+    gone = [
+        u
+        for u in schema.registry
+        if u.reports and u.valid_on(year_before) and not u.valid_on(rp.deadline) and u.code not in current
+    ]
+    gone.sort(key=lambda u: u.kind != "district")
+    return gone[0] if gone else None
+
+
 def _clear(out_dir: Path) -> None:
     """Remove what a previous build wrote (its workbooks and receipts), nothing else."""
     for path in out_dir.glob("*.xlsx"):
@@ -650,6 +664,7 @@ def build_sample_inbox(
 ) -> SampleManifest:
     """Fill `template` for every registry unit into `out_dir`, write receipts.csv, return the manifest."""
     rp = parse_period(f"{year}-{period}", schema.calendar)
+    schema = schema.at(rp.deadline)  # the units that report for this period
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear(out_dir)
     seed = f"dvcq-sample/{rp.id}"
@@ -685,6 +700,14 @@ def build_sample_inbox(
         if plan.role == "resubmit" and _resent_in_time(schema, rp, files):
             state, days_late = "on_time", 0  # the fairness policy: sent on time, fixed in time
         units[unit.code] = SampleUnit(unit.code, state, days_late, tuple(files))
+
+    gone = _ceased_reporter(schema, rp)
+    if gone is not None:  # a unit that ceased since last year still sends its report: rejected
+        rng = random.Random(f"{seed}/{gone.code}")
+        received = _on_time_receipt(rp, rng)
+        values = _unit_values(schema, gone, rp, "good", received, rng, planted)
+        ceased = SampleFile(_file_name(gone, rp, rng), received, values, valid=False)
+        units[gone.code] = SampleUnit(gone.code, "ceased", 0, (ceased,))
 
     manifest = SampleManifest(period=rp, out_dir=out_dir, units=units, planted=planted.in_period(rp))
     names = [f.name for f in manifest.files]

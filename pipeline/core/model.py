@@ -178,6 +178,25 @@ class PastResult:
     errors: int  # error issues over all the unit's files of that period
 
 
+@dataclass(frozen=True)
+class PreviousYear:
+    """A unit's same period of the previous year, across registry changes: the units it covers
+    (the unit itself, or the units merged into it) and their accepted figures summed."""
+
+    units: tuple[str, ...]  # codes with accepted figures that year, summed in `values`
+    names: tuple[str, ...]  # the names of every unit it covers (`units`, then `missing`)
+    values: dict[str, int | float]  # numeric indicator → sum over `units`
+    missing: tuple[str, ...] = ()  # codes merged into the unit that have no accepted figures
+    split_from: tuple[str, ...] = ()  # codes of units split among several (figures not divisible)
+    results: tuple[PastResult, ...] = ()  # the recorded status, score and band of every unit covered
+    covered: tuple[Unit, ...] = ()  # every unit merged into it (or itself), registry order
+
+    @property
+    def merged(self) -> bool:
+        """It covers units other than the unit itself (a registry change lies in between)."""
+        return len(self.units) + len(self.missing) > 1
+
+
 @dataclass
 class RunResult:
     """What a run decided: the files, the units, the totals and ranking, the earlier periods."""
@@ -192,6 +211,8 @@ class RunResult:
     # period id → indicator totals of the previous period of the year and the same period of
     # the previous year, when the ledger has them (pipeline.store.history.comparison_totals)
     compared: dict[str, dict[str, int | float]] = field(default_factory=dict)
+    # Unit code → its same period of the previous year, predecessors included (absent: nothing).
+    previous_year: dict[str, PreviousYear] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)  # written files, relative to the outbox
 
     def count(self, status: str) -> int:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from functools import cache
 
+from pipeline.core import lineage
 from pipeline.core.schema import Schema, Unit
 from pipeline.core.vietnamese import fold, strip_prefixes
 
-_PROVINCE_SUFFIX = re.compile(r"\s+(tinh\s+)?binh\s+dinh$")
+_PROVINCE_SUFFIX = re.compile(r"\s+(tinh\s+)?(binh\s+dinh|gia\s+lai)$")
 
 
 @dataclass(frozen=True)
@@ -102,3 +104,21 @@ def units_named_in(schema: Schema, text: str) -> list[Unit]:
     # Drop a unit whose only evidence is part of another unit's longer match.
     kept = [c for c, s in hits.items() if not any(s != o and f" {s} " in f" {o} " for o in hits.values())]
     return [schema.unit_by_code[c] for c in sorted(kept)]
+
+
+@cache
+def _former(schema: Schema) -> Schema:
+    """The schema whose registry is the rows of `schema.registry` no longer in force."""
+    current = set(schema.units)
+    return replace(schema, units=tuple(u for u in schema.registry if u not in current), registry_date=None)
+
+
+def match_ceased(schema: Schema, text: str, day: date) -> tuple[Unit, tuple[Unit, ...]] | None:
+    """A code or name of a unit that ceased before `day` (an old report, an old template) →
+    that unit and the units of `day` it became; None when `text` names no such unit."""
+    former = _former(schema)
+    if not former.units:
+        return None
+    m = match_unit(former, text)
+    candidates = (m.unit,) if m.unit is not None else m.candidates
+    return lineage.ceased(schema.registry, candidates, day)

@@ -6,21 +6,35 @@ here reads a file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
 from pipeline.core.statuses import Severity, UnitStatus
 
+# Unit kinds, in the order the outputs group them, with their Vietnamese group names.
+KINDS_VI: dict[str, str] = {
+    "department": "Sở, ban, ngành",
+    "district": "Huyện, thị xã, thành phố",
+    "ward": "Phường",
+    "commune": "Xã",
+}
+# Kinds governed by a People's Committee: a letter is addressed to "Ủy ban nhân dân …".
+LOCAL_KINDS = frozenset({"district", "commune", "ward"})
+
 
 @dataclass(frozen=True)
 class Unit:
     code: str
     name: str
-    kind: str  # "department" | "district"
+    kind: str  # "department" | "district" | "commune" | "ward"
     communes: int | None
     aliases: tuple[str, ...]
+    valid_from: date | None = None  # first day the unit exists; None: always has
+    valid_to: date | None = None  # last day the unit exists; None: still does
+    successors: tuple[str, ...] = ()  # codes it became when it ceased (one: a merge; several: a split)
+    reports: bool = True  # False: in the registry for its lineage only, never expected to report
     emails: tuple[str, ...] = ()  # where `mail send` writes to the unit (units.csv `email`)
     short_name: str = ""  # how charts label it ("An Lão", "Sở Tư pháp"); `label` falls back to name
 
@@ -31,14 +45,26 @@ class Unit:
 
     @property
     def addressee(self) -> str:
-        """How a letter addresses the unit: a district through its People's Committee."""
-        if self.kind == "district":
+        """How a letter addresses the unit: a local government through its People's Committee."""
+        if self.kind in LOCAL_KINDS:
             return "Ủy ban nhân dân " + self.name[:1].lower() + self.name[1:]
         return self.name
 
     @property
     def kind_vi(self) -> str:
-        return "Sở, ban, ngành" if self.kind == "department" else "Huyện, thị xã, thành phố"
+        return KINDS_VI.get(self.kind, self.kind)
+
+    def valid_on(self, day: date) -> bool:
+        """The unit exists on `day` (both ends of its validity included)."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+
+def kind_order(kind: str) -> int:
+    """The position of a kind in the outputs' grouping (unknown kinds last)."""
+    order = list(KINDS_VI)
+    return order.index(kind) if kind in order else len(order)
 
 
 @dataclass(frozen=True)
@@ -52,7 +78,7 @@ class Field:
     unit: str
     kind: str  # "id" | "flow" | "stock" | "text"
     type: str  # unit | period | integer | number | text | date | phone | email
-    applies_to: str  # "all" | "district" | "department"
+    applies_to: str  # "all", or unit kinds separated by "|" ("district", "commune|ward")
     periods: tuple[str, ...]  # ("all",) or period codes
     requirement: str  # "required" | "expected" | "optional"
     min: float | None
@@ -67,7 +93,9 @@ class Field:
         return self.type in ("integer", "number")
 
     def applies(self, unit: Unit | None, period: str) -> bool:
-        if self.applies_to not in ("all", "") and (unit is None or unit.kind != self.applies_to):
+        if self.applies_to not in ("all", "") and (
+            unit is None or unit.kind not in self.applies_to.split("|")
+        ):
             return False
         return "all" in self.periods or period in self.periods
 
@@ -157,8 +185,12 @@ class Criterion:
     full_at: float = 1.0
     zero_at: float = 0.0
     if_no_denominator: float = 0.0
+    kinds: tuple[str, ...] = ()  # unit kinds it scores; empty: every kind
     may_be_left_out: bool = False  # left out (score rescaled) when none of its figures applies
     if_no_new_content: float | None = None  # completeness: points of a report with nothing new
+
+    def applies(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
 
 
 @dataclass(frozen=True)
@@ -242,6 +274,7 @@ class TemplateSettings:
     unit_list_max: int
     instructions: tuple[str, ...]
     tasks: tuple[tuple[str, str], ...]  # ("1", "Nhiệm vụ 1. …"), in order
+    place: str = "Bình Định"  # the place of the papers' "<place>, ngày … tháng … năm …" line
 
     @property
     def task_titles(self) -> dict[str, str]:
@@ -315,6 +348,10 @@ class Schema:
     rubric: Rubric
     template: TemplateSettings
     codes: dict[str, Code] = field(repr=False)
+    # Every row of units.csv, past and present (`units`: the registry in force, see `at`).
+    registry: tuple[Unit, ...] = field(default=(), repr=False)
+    registry_digest: str = ""  # sha256 of units.csv: which registry file a run used
+    registry_date: date | None = None  # the day `units` was taken at (None: the units in force now)
     checks: Checks = Checks()
     papers: Papers = Papers()
     inspection: InspectionPolicy = InspectionPolicy()
@@ -322,8 +359,17 @@ class Schema:
     field_by_key: dict[str, Field] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.registry:
+            object.__setattr__(self, "registry", self.units)
         object.__setattr__(self, "unit_by_code", {u.code: u for u in self.units})
         object.__setattr__(self, "field_by_key", {f.key: f for f in self.fields})
+
+    def at(self, day: date) -> Schema:
+        """The same schema with the registry of `day`: the units valid on it (a period's
+        registry is the one of its deadline)."""
+        return replace(
+            self, units=tuple(u for u in self.registry if u.reports and u.valid_on(day)), registry_date=day
+        )
 
     @property
     def indicators(self) -> tuple[Field, ...]:

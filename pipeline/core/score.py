@@ -138,6 +138,8 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     rubric = schema.rubric
     criteria = []
     for c in rubric.criteria:
+        if not c.applies(result.unit.kind):  # the rubric can differ by kind of unit
+            continue
         if _left_out(schema, c, result):
             criteria.append(CriterionScore(c.key, c.label, 0.0, 0.0, LEFT_OUT_RULE, ""))
             continue
@@ -153,7 +155,7 @@ def score_unit(schema: Schema, result: UnitResult) -> Score | None:
     total = round(sum(x.points for x in criteria), 2)
     applied = sum(x.max_points for x in criteria)
     rescaled = ""
-    if applied and applied != sum(c.points for c in rubric.criteria):
+    if applied and applied != sum(c.points for c in rubric.criteria if c.applies(result.unit.kind)):
         rescaled = (
             f"; quy đổi về thang {format_number(rubric.total)}: {format_number(total)}"
             f" / {format_number(applied)} × {format_number(rubric.total)}"

@@ -136,6 +136,7 @@ def substance(period_id: str, unit: dict[str, Any], issues: list[Any], plan: dic
 
 def plan(schema: Schema, period: ReportingPeriod, outbox: Path, record: MailRecord) -> list[Planned]:
     """Every unit's message, in the registry's order, with what happens to it."""
+    schema = schema.at(period.deadline)  # the period's registry, as the consolidation used
     report = _report(outbox, period)
     base = outbox / period.id
     issues_of = {f["path"]: f.get("issues", []) for f in report.get("files", [])}

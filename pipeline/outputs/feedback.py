@@ -273,7 +273,7 @@ def email_text(
         "",
         f"Kính gửi: {unit.unit.addressee}",
         "",
-        f"Sở Nội vụ tỉnh Bình Định đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
+        f"{schema.template.receiver} đã nhận báo cáo công tác dân vận chính quyền {period.name_vi} "
         f'của đơn vị (tệp "{sub.file.name}"' + (f", nhận lúc {received}" if received else "") + ").",
         "",
     ]
@@ -310,7 +310,7 @@ def email_text(
         "",
         "Trân trọng.",
         "",
-        SIGNATURE,
+        schema.template.receiver,
     ]
     return _crlf_bom(lines)
 
@@ -322,14 +322,15 @@ def _contact(schema: Schema) -> list[str]:
 
 def reminder_text(schema: Schema, unit: UnitResult, period: ReportingPeriod, as_of: datetime) -> bytes:
     """A short reminder to a unit that has not reported after the deadline, with the date by
-    which to send (as the letter says)."""
+    which to send (as the letter says), signed by the configuration's consolidating department."""
     by = format_date(period.resubmit_by(as_of, schema.calendar))
+    signature = schema.template.receiver
     lines = [
         f"Tiêu đề: Đôn đốc gửi báo cáo công tác dân vận chính quyền {period.name_vi}",
         "",
         f"Kính gửi: {unit.unit.addressee}",
         "",
-        f"Đến ngày {format_date(as_of.astimezone(period.tz).date())}, Sở Nội vụ tỉnh Bình Định chưa nhận được "
+        f"Đến ngày {format_date(as_of.astimezone(period.tz).date())}, {signature} chưa nhận được "
         f"báo cáo công tác dân vận chính quyền {period.name_vi} của đơn vị "
         f"(hạn gửi: ngày {format_date(period.deadline)}).",
         f"Đề nghị đơn vị gửi báo cáo theo mẫu của Sở Nội vụ chậm nhất ngày {by}.",
@@ -337,7 +338,7 @@ def reminder_text(schema: Schema, unit: UnitResult, period: ReportingPeriod, as_
         "",
         "Trân trọng.",
         "",
-        SIGNATURE,
+        signature,
     ]
     return _crlf_bom(lines)
 

@@ -8,6 +8,7 @@ report's figures equal the workbook's.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pipeline.core.model import PastResult, RunResult, UnitResult
@@ -102,6 +103,46 @@ def task_figures(result: RunResult) -> list[TaskFigure]:
         TaskFigure(task, label, unit, total(keys), rate_label, total(num), total(den))
         for task, label, unit, keys, rate_label, num, den in _TASKS
     ]
+
+
+@dataclass(frozen=True)
+class YearOnYear:
+    """A task's key figure against the same period of the previous year, over the units that
+    have figures in both (a merged unit's previous year: its predecessors' sum)."""
+
+    task: str
+    label: str
+    unit: str
+    now: int | float
+    before: int | float
+    units: int  # units compared
+
+
+def same_period_last_year(result: RunResult) -> list[YearOnYear]:
+    """Each task's key figure now and in the same period of the previous year (run.previous_year);
+    empty when the ledger has nothing for that period."""
+    compared = [
+        (u.submission.values, result.previous_year[u.unit.code].values)
+        for u in result.units
+        if u.submission is not None
+        and u.unit.code in result.previous_year
+        and result.previous_year[u.unit.code].units
+    ]
+    if not compared:
+        return []
+
+    def total(values: Mapping[str, object], keys: tuple[str, ...]) -> int | float:
+        return sum(
+            v for k in keys if isinstance(v := values.get(k), (int, float)) and not isinstance(v, bool)
+        )
+
+    return [
+        YearOnYear(
+            task, label, unit, sum(total(now, keys) for now, _ in compared), sum(total(b, keys) for _, b in compared),
+            len(compared),
+        )
+        for task, label, unit, keys, *_rest in _TASKS
+    ]  # fmt: skip
 
 
 def status_counts(result: RunResult) -> list[tuple[str, str, int]]:
@@ -236,10 +277,14 @@ def inspection_list(result: RunResult, schema: Schema) -> list[Suggestion]:
     among `bands`, late or missing in `late_periods` periods of the year or more, rejected or
     with errors in `rejected_periods` or more, a drop of `score_drop` points or more since the
     previous period. Most criteria met first, then the lower band, the lower score, registry
-    order. The consolidating department is left out when `exclude_consolidating` (default)."""
+    order. The consolidating department is left out when `exclude_consolidating` (default). In
+    the year's run, a commune or ward rated in the lowest band is always listed (the province
+    now rates the communes itself)."""
     policy = schema.inspection
     skip = schema.papers.consolidating_unit if policy.exclude_consolidating else ""
     bands = [b.name for b in schema.rubric.bands]
+    lowest_band = schema.rubric.bands[-1].name
+    year_end = result.period.period.order == max(p.order for p in schema.calendar.periods)
     names = {p.id: p.name_vi for p in result.period.previous_in_year(schema.calendar)}
     names[result.period.id] = result.period.name_vi
     previous_name, previous = previous_period(result, schema)
@@ -267,6 +312,15 @@ def inspection_list(result: RunResult, schema: Schema) -> list[Suggestion]:
             reasons.append(
                 f"Xếp loại {band} ({format_number(u.score.total)} điểm)"
                 + (f"; thấp ở: {weakest}" if weakest else "")
+            )
+        if (
+            year_end
+            and u.unit.kind in ("commune", "ward")
+            and u.score is not None
+            and u.score.band == lowest_band
+        ):
+            reasons.append(
+                f"{u.unit.kind_vi} xếp loại {lowest_band} năm {result.period.year}: đề xuất kiểm tra"
             )
         if len(late) >= policy.late_periods:
             reasons.append("Nộp muộn hoặc không nộp nhiều kỳ: " + ", ".join(names.get(p, p) for p in late))

@@ -187,10 +187,12 @@ def run_header(
 ) -> int:
     """The formal header block of a run's sheet, dated the run's as-of day (local time)."""
     today = result.as_of.astimezone(result.period.tz).date()
-    return header_block(ws, f, split, last_col, today, schema.template.agency)
+    return header_block(ws, f, split, last_col, today, schema.template.agency, schema.template.place)
 
 
-def header_block(ws: Worksheet, f: Formats, split: int, last_col: int, today: date, parent_body: str) -> int:
+def header_block(
+    ws: Worksheet, f: Formats, split: int, last_col: int, today: date, parent_body: str, place: str = vi.PLACE
+) -> int:
     """The formal header block on rows 0-2; returns the next free row.
 
     Left, columns 0..split: parent body (upper case), issuing body (bold). Right, columns
@@ -202,7 +204,7 @@ def header_block(ws: Worksheet, f: Formats, split: int, last_col: int, today: da
     _merge(ws, 1, 0, split, vi.ISSUING_BODY, f.issuing_body)
     _merge(ws, 0, right, last_col, vi.NATION, f.nation)
     _merge(ws, 1, right, last_col, vi.MOTTO, f.motto)
-    _merge(ws, 2, right, last_col, vi.place_and_date(today), f.place_date)
+    _merge(ws, 2, right, last_col, vi.place_and_date(today, place), f.place_date)
     return 4
 
 

@@ -82,7 +82,7 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
         title,
         vi.NATION,
         vi.MOTTO,
-        vi.place_and_date(today),
+        vi.place_and_date(today, schema.template.place),
     )
     paper.paragraph([Run("Kính gửi: "), Run(f"{unit.unit.addressee}.")], align="center", space_after=12)
     paper.paragraph(

@@ -74,7 +74,7 @@ def build_report(
         "",
         vi.NATION,
         vi.MOTTO,
-        vi.place_and_date(today),
+        vi.place_and_date(today, schema.template.place),
     )
     paper.paragraph("BÁO CÁO", bold=True, align="center", space_after=0)
     paper.paragraph(title, bold=True, align="center", space_after=12)
@@ -121,6 +121,8 @@ def build_report(
             paper.paragraph("Một số kết quả nổi bật:", italic=True)
             for h in chosen:
                 paper.bullet(h.text, bold_prefix=f"{h.unit.unit.name}: ")
+
+    _year_on_year(paper, result)
 
     # III. Rating
     paper.heading("III. KẾT QUẢ ĐÁNH GIÁ, XẾP LOẠI")
@@ -229,3 +231,30 @@ def _same_bytes(path: Path, data: bytes) -> bool:
         return path.read_bytes() == data
     except OSError:
         return False
+
+
+def _year_on_year(paper: Paper, result: RunResult) -> None:
+    """The tasks' key figures against the same period of the previous year; a unit formed by a
+    merge is compared with the sum of the units it came from, and named with them."""
+    compared = figures.same_period_last_year(result)
+    if not compared:
+        return
+    rp = result.period
+    paper.paragraph(
+        f"So với cùng kỳ năm {rp.year - 1} ({compared[0].units} đơn vị có số liệu cả hai năm):", italic=True
+    )
+    for c in compared:
+        paper.bullet(
+            f"{format_number(c.before)} → {format_number(c.now)} {c.unit}.", bold_prefix=f"{c.label}: "
+        )
+    merged = [
+        (u.unit.name, vi.previous_year_note(py))
+        for u in result.units
+        if (py := result.previous_year.get(u.unit.code)) is not None
+        and py.merged
+        and u.submission is not None
+    ]
+    if merged:
+        paper.paragraph("Số liệu cùng kỳ năm trước của các đơn vị hình thành sau sắp xếp:", italic=True)
+        for name, note in merged:
+            paper.bullet(f"{note}.", bold_prefix=f"{name}: ")

@@ -9,11 +9,41 @@ from typing import Any
 from pipeline.core import year
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
+from pipeline.outputs import commune_bands
 from pipeline.outputs import vocabulary as vi
 
 
 def _iso(dt: datetime | None) -> str | None:
     return None if dt is None else dt.isoformat()
+
+
+def registry(schema: Schema) -> dict[str, Any]:
+    """Which registry the run used: the units.csv file (its sha256) and the day it was taken at."""
+    return {
+        "file": "units.csv",
+        "sha256": schema.registry_digest,
+        "date": None if schema.registry_date is None else schema.registry_date.isoformat(),
+        "units": len(schema.units),
+    }
+
+
+def _previous_year(result: RunResult, code: str) -> dict[str, Any]:
+    """run.json's "previous_year" of a unit; nothing when the ledger has nothing."""
+    py = result.previous_year.get(code)
+    if py is None:
+        return {}
+    out: dict[str, Any] = {
+        "units": list(py.units),
+        "values": py.values,
+        "results": [
+            {"code": r.unit, "status": r.status, "score": r.score, "band": r.band} for r in py.results
+        ],
+    }
+    if py.missing:
+        out["missing"] = list(py.missing)
+    if py.split_from:
+        out["split_from"] = list(py.split_from)
+    return {"previous_year": out}
 
 
 def report(result: RunResult, schema: Schema) -> dict[str, Any]:
@@ -44,6 +74,7 @@ def report(result: RunResult, schema: Schema) -> dict[str, Any]:
     ]
     units = [
         {
+            **_previous_year(result, u.unit.code),
             "code": u.unit.code,
             "status": u.status,
             "received_at": _iso(u.received_at),
@@ -76,7 +107,12 @@ def report(result: RunResult, schema: Schema) -> dict[str, Any]:
         }
         for u in result.units
     ]
+    extra: dict[str, Any] = {}
+    if commune_bands.applies(result, schema):  # the year's rating of the communes and wards
+        extra["commune_bands"] = commune_bands.band_counts(result, schema)
     return {
+        **extra,
+        "registry": registry(schema),
         "period": result.period.id,
         "as_of": result.as_of.isoformat(),
         "deadline": result.period.deadline.isoformat(),

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipeline.core.model import UnitResult
-from pipeline.core.schema import Rubric, Schema
+from pipeline.core.model import PreviousYear, UnitResult
+from pipeline.core.schema import LOCAL_KINDS, Rubric, Schema
 from pipeline.core.statuses import FileStatus, Severity, UnitStatus
 
 __all__ = [
@@ -82,13 +82,13 @@ def severity_vi(severity: str) -> str:
     return SEVERITY_VI.get(severity, severity)
 
 
-def place_and_date(d: date) -> str:
+def place_and_date(d: date, place: str = PLACE) -> str:
     """Place and date line, e.g. "Bình Định, ngày 05 tháng 12 năm 2023".
 
     Nghị định 30/2020: a leading zero for days below 10 and for months 1 and 2 only.
     """
     month = f"{d.month:02d}" if d.month <= 2 else str(d.month)
-    return f"{PLACE}, ngày {d.day:02d} tháng {month} năm {d.year}"
+    return f"{place}, ngày {d.day:02d} tháng {month} năm {d.year}"
 
 
 def band_of(unit: UnitResult, rubric: Rubric) -> str:
@@ -104,3 +104,26 @@ def unit_name(schema: Schema, code: str | None) -> str:
         return ""
     unit = schema.unit_by_code.get(code)
     return unit.name if unit is not None else code
+
+
+def registry_note(schema: Schema) -> str:
+    """The registry a period's outputs used: units.csv by its digest, and the day it was taken at."""
+    day = (
+        "" if schema.registry_date is None else f" áp dụng ngày {schema.registry_date.strftime('%d/%m/%Y')},"
+    )
+    return (
+        f"Danh sách đơn vị báo cáo: tệp units.csv (SHA-256 {schema.registry_digest[:16]}…),{day}"
+        f" {len(schema.units)} đơn vị."
+    )
+
+
+def previous_year_note(py: PreviousYear) -> str:
+    """How an output names a previous year that covers several units: "gồm xã A, xã B (chưa có
+    số liệu) trước sắp xếp"; a commune or ward written in lower case inside the sentence."""
+    if not py.merged:
+        return ""
+    names = []
+    for u in py.covered:
+        name = u.name[:1].lower() + u.name[1:] if u.kind in LOCAL_KINDS else u.name
+        names.append(name + (" (chưa có số liệu)" if u.code in py.missing else ""))
+    return "gồm " + ", ".join(names) + " trước sắp xếp"

@@ -17,7 +17,7 @@ from typing import IO
 
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
-from pipeline.outputs import feedback, figures, letters, run_report
+from pipeline.outputs import commune_bands, feedback, figures, letters, run_report
 from pipeline.outputs.inspection import build_inspection
 from pipeline.outputs.issues_csv import build_issues_csv
 from pipeline.outputs.late_list import build_late_list
@@ -46,6 +46,7 @@ def output_names(period_id: str) -> dict[str, str]:
         "report": f"{period_id}/bao-cao-{period_id}.docx",
         "issues_csv": f"{period_id}/loi-kiem-tra-{period_id}.csv",
         "suite": f"{period_id}/bo-kiem-tra-{period_id}.json",
+        "commune_bands": f"{period_id}/xep-loai-xa-phuong-{period_id}.xlsx",
         "run_json": f"{period_id}/run.json",
     }
 
@@ -76,6 +77,9 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path, cache: Cache 
     planned = feedback.plan_run_feedback(result, schema)  # workbooks and e-mail texts to units
     feedback.make_folders(planned, outbox)
     files = [names[k] for k in ("workbook", "late_list", "inspection", "report", "issues_csv", "suite")]
+    bands = commune_bands.applies(result, schema)  # the year's run of a registry with communes
+    if bands:
+        files.append(names["commune_bands"])
     files += [*letter_files, *planned]
     for rel in [*files, names["run_json"]]:
         check_replaceable(outbox / rel)  # all or none: refuse before replacing anything
@@ -98,6 +102,11 @@ def write_outputs(result: RunResult, schema: Schema, outbox: Path, cache: Cache 
             write_atomic(outbox / names["inspection"], inspection)
             write_bytes_atomic(outbox / names["issues_csv"], build_issues_csv(result, schema))
             write_bytes_atomic(outbox / names["suite"], suite_document(schema))
+            if bands:
+                write_atomic(
+                    outbox / names["commune_bands"],
+                    lambda fh: commune_bands.build_commune_bands(result, schema, fh),
+                )
         bar.update(5)
         with STAGES.step("write: report draft .docx"):
             write_report(result, schema, outbox, names["report"], cache)

@@ -7,13 +7,13 @@ expectation suite (pipeline.expectations). Nothing here raises for bad data.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import Issue, make_issue
 from pipeline.core.model import InboxFile, Located, Submission, Value
-from pipeline.core.registry import match_unit, units_named_in
+from pipeline.core.registry import match_ceased, match_unit, units_named_in
 from pipeline.core.schema import Field, Schema, Unit
 from pipeline.core.statuses import FileStatus
 from pipeline.core.vietnamese import fold, format_number, nfc, parse_number
@@ -143,6 +143,26 @@ def _applicable(schema: Schema, unit: Unit | None, period_code: str) -> frozense
     return found
 
 
+def _ceased(ch: _Checker, period: ReportingPeriod) -> bool:
+    """A report from a unit that no longer exists on the period's deadline (an old code, an
+    old template): rejected with its successors named. True when it is one."""
+    unit_cell = ch.read.cells.get("unit_code")
+    if unit_cell is None or _blank(unit_cell.value):
+        return False
+    gone = match_ceased(ch.schema, _show(unit_cell.value), ch.schema.registry_date or period.deadline)
+    if gone is None:
+        return False
+    unit, became = gone
+    assert unit.valid_to is not None  # a ceased unit has its last day
+    ch.add(
+        "unit-ceased", "unit_code", unit_cell,
+        value=_show(unit_cell.value),
+        date=(unit.valid_to + timedelta(days=1)).strftime("%d/%m/%Y"),
+        detail="; ".join(f"{u.code} - {u.name}" for u in became) or "(chưa ghi đơn vị kế tiếp)",
+    )  # fmt: skip
+    return True
+
+
 @lru_cache(maxsize=4096)
 def _located(sheet: str, cell: str) -> Located:
     """One Located per place, shared by every submission that has an input there (frozen)."""
@@ -154,10 +174,13 @@ def _identify(ch: _Checker, sub: Submission, period: ReportingPeriod) -> bool:
     schema, read = ch.schema, ch.read
     expected = f"{schema.template_id} phiên bản {schema.template_version}"
     if read.fingerprint_id != schema.template_id:
-        ch.add("template-unknown", expected=expected)
+        if read.fingerprint_id is None or not _ceased(ch, period):  # an old template of a ceased unit: say so
+            ch.add("template-unknown", expected=expected)
         return False
     sub.template_version = read.fingerprint_version
     if read.fingerprint_version != schema.template_version:
+        if _ceased(ch, period):
+            return False
         ch.add("template-outdated", value=str(read.fingerprint_version), expected=schema.template_version)
         return False
     for key in read.missing:
@@ -174,7 +197,8 @@ def _identify(ch: _Checker, sub: Submission, period: ReportingPeriod) -> bool:
                 names = "; ".join(f"{u.code} - {u.name}" for u in m.candidates)
                 ch.add("unit-ambiguous", "unit_code", unit_cell, value=shown, detail=names)
             elif m.unit is None:
-                ch.add("unit-unknown", "unit_code", unit_cell, value=shown)
+                if not _ceased(ch, period):
+                    ch.add("unit-unknown", "unit_code", unit_cell, value=shown)
             else:
                 sub.unit = ch.unit_code = m.unit.code
                 named = units_named_in(schema, ch.file.name.rsplit("/", 1)[-1])

@@ -76,6 +76,11 @@ def schema_digest(directory: Path) -> str:
     h = hashlib.sha256(b"dvcq schema\n")
     for chunk in _file_digests(directory, _files(directory, "*")):
         h.update(chunk)
+    default = PACKAGE_DIR.parent / "schemas" / "codes.csv"
+    if not (directory / "codes.csv").is_file() and default.is_file():
+        h.update(
+            b"default codes.csv\0" + hashlib.sha256(default.read_bytes()).digest()
+        )  # what config falls back to
     return h.hexdigest()
 
 

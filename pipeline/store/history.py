@@ -15,11 +15,12 @@ received time, validity, status and values. From that record:
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from pipeline.core import merge
+from pipeline.core import lineage, merge
 from pipeline.core.deadlines import ReportingPeriod
 from pipeline.core.issues import make_issue
-from pipeline.core.model import Located, PastResult, RunResult, UnitResult, Value, Version
+from pipeline.core.model import Located, PastResult, PreviousYear, RunResult, UnitResult, Value, Version
 from pipeline.core.schema import Schema, Unit
 from pipeline.core.statuses import FileStatus
 from pipeline.core.vietnamese import format_number
@@ -145,6 +146,43 @@ def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]
     }
 
 
+def _last_year_through_lineage(
+    schema: Schema, period: ReportingPeriod, units: list[UnitResult], accepted: Accepted
+) -> None:
+    """A unit formed by a merge since the previous year: its accepted versions of the previous
+    year's periods become the sum of its predecessors' (pipeline.core.lineage), so that every
+    same-period comparison (outliers, unchanged reports) sees the units it came from. Nothing
+    to do, and nothing read, when no unit of the registry ever ceased."""
+    if not any(u.successors for u in schema.registry):
+        return
+    day = schema.registry_date or period.deadline
+    current = [u.unit for u in units]
+    for pid, _name, order in last_year_periods(schema, period):
+        code = next(p.code for p in schema.calendar.periods if p.order == order)
+        back_to = ReportingPeriod(period.year - 1, schema.calendar.period(code), period.tz).deadline
+        for unit_code, preds in lineage.predecessors_of_all(schema.registry, current, day, back_to).items():
+            whole = [p.unit.code for p in preds if p.whole]
+            rows = [accepted[c][pid] for c in whole if pid in accepted.get(c, {})]
+            if not rows or whole == [unit_code]:
+                continue
+            summed: dict[str, Any] = {}
+            for row in rows:
+                for key, value in row.values.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        summed[key] = summed.get(key, 0) + value
+            first = rows[0]
+            accepted.setdefault(unit_code, {})[pid] = VersionRow(
+                sha256="+".join(r.sha256 for r in rows),
+                period_id=pid,
+                unit=unit_code,
+                file_name="; ".join(r.file_name for r in rows),
+                received_at=first.received_at,
+                valid=True,
+                status=first.status,
+                values=summed,
+            )
+
+
 def last_year_rows(accepted: Accepted, unit: Unit) -> dict[str, VersionRow]:
     """The unit's accepted versions of the previous year's periods. The one place a
     previous-year lookup goes through: a unit that replaced others would look up its
@@ -217,6 +255,7 @@ def apply(
     them)."""
     ids = [pid for pid, _n, _o in earlier_periods(schema, period) + last_year_periods(schema, period)]
     accepted = accepted_versions(ledger, ids)
+    _last_year_through_lineage(schema, period, units, accepted)
     check_flows(schema, ledger, period, units, accepted)
     # The period's versions are read once: for what record need not write again, and, with
     # the units whose versions it wrote read again, for the history.
@@ -308,3 +347,81 @@ def record_results(ledger: Ledger, result: RunResult) -> None:
             )
         )
     ledger.replace_results(result.period.id, rows)
+
+
+def _previous_period(period: ReportingPeriod) -> ReportingPeriod:
+    return ReportingPeriod(period.year - 1, period.period, period.tz)
+
+
+def _numbers(values: dict[str, Value]) -> dict[str, int | float]:
+    return {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _covering(
+    schema: Schema,
+    preds: tuple[lineage.Predecessor, ...],
+    figures: dict[str, dict[str, Value]],
+    results: dict[str, PastResult],
+) -> PreviousYear | None:
+    whole = [p.unit for p in preds if p.whole]
+    reported = [u for u in whole if u.code in figures]
+    recorded = tuple(results[u.code] for u in whole if u.code in results)
+    if not reported and not recorded:
+        return None
+    numeric = [f.key for f in schema.indicators if f.numeric]
+    values: dict[str, int | float] = {}
+    for u in reported:
+        numbers = _numbers(figures[u.code])
+        for key in numeric:
+            if key in numbers:
+                values[key] = values.get(key, 0) + numbers[key]
+    return PreviousYear(
+        units=tuple(u.code for u in reported),
+        names=tuple(u.name for u in whole),
+        values=values,
+        missing=tuple(u.code for u in whole if u.code not in figures),
+        split_from=tuple(p.unit.code for p in preds if not p.whole),
+        results=recorded,
+        covered=tuple(whole),
+    )
+
+
+def previous_years(
+    ledger: Ledger,
+    schema: Schema,
+    period: ReportingPeriod,
+    units: list[Unit],
+    past: list[PastResult] | None = None,
+) -> dict[str, PreviousYear]:
+    """For each unit, the same period of the previous year (unit code → PreviousYear; absent
+    when the ledger has nothing): the unit's own accepted figures and recorded result, or, when
+    the registry changed in between, the sum of the figures and the list of the results of the
+    units merged into it (pipeline.core.lineage). `past`: earlier_results, when already read."""
+    before = _previous_period(period)
+    figures = period_figures(ledger, before.id)
+    results = {
+        r.unit: r
+        for r in (earlier_results(ledger, period) if past is None else past)
+        if r.period_id == before.id
+    }
+    if not figures and not results:
+        return {}
+    day = schema.registry_date or period.deadline
+    preds = lineage.predecessors_of_all(schema.registry, units, day, before.deadline)
+    found = {}
+    for u in units:
+        covering = _covering(schema, preds.get(u.code, ()), figures, results)
+        if covering is not None:
+            found[u.code] = covering
+    return found
+
+
+def previous_year(
+    ledger: Ledger, schema: Schema, period: ReportingPeriod, unit_code: str
+) -> PreviousYear | None:
+    """One unit's same period of the previous year, predecessors included (see previous_years):
+    what the year sheet and every same-period comparison call for a unit."""
+    unit = schema.unit_by_code.get(unit_code)
+    if unit is None:
+        return None
+    return previous_years(ledger, schema, period, [unit]).get(unit_code)

@@ -1,5 +1,5 @@
-"""The figures sheet ("Số liệu": every unit's figures, with the departments' and districts'
-subtotals and the grand total) and its twin "Nguồn số liệu" (where each figure was read)."""
+"""The figures sheet ("Số liệu": every unit's figures grouped by kind of unit, with each kind's
+subtotal and the grand total) and its twin "Nguồn số liệu" (where each figure was read)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from operator import is_not
 
 from pipeline.core.cellref import to_a1
 from pipeline.core.model import RunResult, UnitResult
-from pipeline.core.schema import Field, Schema
+from pipeline.core.schema import KINDS_VI, Field, Schema, kind_order
 from pipeline.core.statuses import UnitStatus
 from pipeline.ooxml.rowxml import Style, number, row, text
 from pipeline.ooxml.xlsx import SplicedSheets, Workbook
@@ -35,13 +35,20 @@ GRAND_TOTAL = "Tổng cộng"
 PROVENANCE_NOTE = "Mỗi ô ghi trang tính!ô của tệp báo cáo nơi đọc số liệu ở cùng ô trên trang Số liệu"
 
 
-def data_rows(result: RunResult) -> tuple[list[UnitResult], list[UnitResult]]:
-    """Every registry unit, reported or not: (departments, districts), registry order. Rows
-    come from this one ordered list, so a grouping of units is a change here."""
-    return (
-        [u for u in result.units if u.unit.kind == "department"],
-        [u for u in result.units if u.unit.kind != "department"],
-    )
+def data_rows(result: RunResult) -> list[tuple[str, list[UnitResult]]]:
+    """Every registry unit, reported or not, grouped by kind, each group with its subtotal's
+    label: one group per kind of the period's registry (departments, districts, wards,
+    communes), registry order within a group. Rows come from this one ordered list."""
+    kinds = sorted({u.unit.kind for u in result.units} | {"department"}, key=kind_order)
+    return [
+        (_TOTALS.get(k, f"Cộng {KINDS_VI.get(k, k).lower()}"), [u for u in result.units if u.unit.kind == k])
+        for k in kinds
+    ]
+
+
+_TOTALS = {"department": DEPARTMENTS_TOTAL, "district": DISTRICTS_TOTAL}
+# A registry past this many units prints each kind from a new page (communes and wards: ~150).
+PAGE_PER_KIND = 60
 
 
 def period_indicators(schema: Schema, period_code: str) -> list[Field]:
@@ -132,7 +139,7 @@ def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
 
     row_at = header + 2
     at = row_at  # a unit without figures: its status in words across the figures' columns,
-    for units in data_rows(result):  # merged here (a cached block is not rendered again)
+    for _label, units in data_rows(result):  # merged here (a cached block is not rendered again)
         for n, u in enumerate(units):
             if u.submission is None:
                 for first, last in spans:
@@ -141,7 +148,10 @@ def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
     count = 0
     subtotal_rows: list[int] = []
     subtotals: list[list[int | float]] = []
-    for units, label in zip(data_rows(result), (DEPARTMENTS_TOTAL, DISTRICTS_TOTAL), strict=True):
+    breaks: list[int] = []
+    for label, units in data_rows(result):
+        if row_at > header + 2 and len(result.units) > PAGE_PER_KIND:
+            breaks.append(row_at)  # each kind from a new printed page
         first = row_at
         sums: list[int | float] = [0] * len(keys)
         for block in ctx.blocks(SHEET_DATA, units):
@@ -177,6 +187,8 @@ def figures_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ctx: 
     ws.freeze_panes(header + 2, first_value_col)
     ws.autofilter(header + 1, 0, row_at, last_col)
     layout.print_across(ws, pages, first_value_col, (task_row, header + 1))
+    if breaks:
+        ws.set_h_pagebreaks(breaks)
     return sheet
 
 
@@ -261,13 +273,14 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
         [
             ("NGUỒN CỦA TỪNG SỐ LIỆU", f.title),
             (f"Kỳ báo cáo: {result.period.name_vi}", f.subtitle),
+            (vi.registry_note(schema), f.subtitle),  # which registry the period used
             (PROVENANCE_NOTE, f.subtitle),
         ],
     )
     layout.table_header(ws, f, header, columns)
     ws.set_row(header, 150)
     spans = pages.spans(2, last_col)
-    everyone = [u for group in data_rows(result) for u in group]
+    everyone = [u for _label, group in data_rows(result) for u in group]
     for i, u in enumerate(everyone):  # status in words across each page's columns (cached blocks too)
         if u.submission is None:
             for first, last in spans:
@@ -324,7 +337,7 @@ def provenance_sheet(wb: Workbook, f: layout.Formats, spliced: SplicedSheets, ct
         return "".join(out), b""
 
     sheet = Sheet(ctx, SHEET_PROVENANCE, ws)
-    units = [u for group in data_rows(result) for u in group]
+    units = [u for _label, group in data_rows(result) for u in group]
     for block in ctx.blocks(SHEET_PROVENANCE, units):
         # The version label is among each unit's inputs (Context).
         sheet.cached(ctx.units_key(SHEET_PROVENANCE, "", block), lambda block=block: render(block.units))  # type: ignore[misc]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.core.model import RunResult
-from pipeline.core.schema import Schema
+from pipeline.core.schema import KINDS_VI, Schema, kind_order
 from pipeline.core.vietnamese import format_date, format_datetime, format_number
 from pipeline.ooxml.xlsx import FONT, Workbook, Worksheet
 from pipeline.outputs import figures, layout
@@ -15,6 +15,7 @@ from pipeline.outputs.workbook.blocks import (
     TITLE,
     band_colours,
 )
+from pipeline.outputs.workbook.data import PAGE_PER_KIND
 
 # Hidden helper column of the summary: short labels and values the charts plot.
 _CHART_COL = 7
@@ -89,6 +90,9 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         layout.write_number(ws, row, 4, share(count), f.pct)
         row += 1
 
+    if len(result.units) > PAGE_PER_KIND:  # ~150 units: the bands of each kind of unit
+        row = _by_kind(ws, f, result, schema, row)
+
     # III. The seven tasks: key figure and rate
     layout.write_text(ws, row, 0, "III. KẾT QUẢ CHỦ YẾU CỦA BẢY NHIỆM VỤ", f.label)
     row += 1
@@ -131,7 +135,8 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         row += 1
 
     # Charts on the second page: status and task rates, then scores by unit.
-    ws.set_h_pagebreaks([row])
+    charts_page = row
+    ws.set_h_pagebreaks([charts_page])
     row += 1
     sheet = SHEET_SUMMARY
     pie = wb.add_chart({"type": "pie"})
@@ -176,6 +181,13 @@ def write(wb: Workbook, f: layout.Formats, result: RunResult, schema: Schema) ->
         bars.set_legend({"none": True})
         bars.show_hidden_data()
         ws.insert_chart(row, 2, bars, {"x_scale": 0.68, "y_scale": 1.0, "object_position": 3})
+    if scored and len(result.units) > PAGE_PER_KIND:  # ~150 units: one legible chart per kind
+        end = _kind_charts(wb, ws, result, schema, row + 16, charts_page)
+        ws.set_column(_CHART_COL, _CHART_COL + 1, 8, None, {"hidden": True})
+        layout.page_setup(ws, landscape=False, header_rows=None)
+        ws.fit_to_pages(1, 0)
+        ws.print_area(0, 0, end, last_col)
+        return
     if scored:
         _score_chart(wb, ws, f, result, schema, row + 16)
         last_row = row + 16 + 26
@@ -240,6 +252,83 @@ def _score_chart(
 
 _HELPER_ROW = 200  # the score chart's figures: hidden columns, below the printed area
 _BAR = {"green": "#70AD47", "blue": "#5B9BD5", "amber": "#FFC000", "red": "#C00000"}
+
+
+def _by_kind(ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema, row: int) -> int:
+    """Rows under the bands: for each kind of unit, how many units and how many in each band
+    ("Tốt/Khá/Trung bình/Yếu"); returns the next free row."""
+    bands = [b.name for b in schema.rubric.bands]
+    short = {"Trung bình": "TB"}  # the header fits its column
+    _pair_header(ws, f, row, ("", "Theo loại đơn vị", "Số đơn vị", "/".join(short.get(b, b) for b in bands)))
+    row += 1
+    for i, kind in enumerate(sorted({u.unit.kind for u in result.units}, key=kind_order), start=1):
+        units = [u for u in result.units if u.unit.kind == kind]
+        counts = [sum(1 for u in units if u.score is not None and u.score.band == b) for b in bands]
+        ws.write_number(row, 0, i, f.cell_centre)
+        ws.merge_range(row, 1, row, 2, "", f.cell)
+        layout.write_text(ws, row, 1, KINDS_VI.get(kind, kind), f.cell)
+        ws.write_number(row, 3, len(units), f.int)
+        layout.write_text(ws, row, 4, "/".join(str(n) for n in counts), f.cell_centre)
+        row += 1
+    return row
+
+
+# Score charts of a large registry: at most this many units a chart (names stay legible), two
+# charts a printed page, each this many rows tall.
+_CHART_UNITS = 40
+_CHART_ROWS = 24
+
+
+def _kind_charts(
+    wb: Workbook, ws: Worksheet, result: RunResult, schema: Schema, row: int, charts_page: int
+) -> int:
+    """Score charts by kind of unit (highest first), a kind of more than _CHART_UNITS units over
+    several charts, each from its own rows of the hidden helper columns; from a new printed
+    page, two charts a page. Returns the last printed row."""
+    groups: dict[str, list[tuple[str, float, str]]] = {}
+    for rank, u in result.ranking:
+        if rank is not None and u.score is not None:
+            groups.setdefault(u.unit.kind, []).append((u.unit.label, u.score.total, u.score.band))
+    colours = band_colours(schema)
+    charts: list[tuple[str, list[tuple[str, float, str]]]] = []
+    for kind in sorted(groups, key=kind_order):
+        units = groups[kind]
+        parts = -(-len(units) // _CHART_UNITS)
+        size = -(-len(units) // parts)  # parts of even size
+        for n in range(parts):
+            title = f"Tổng điểm: {KINDS_VI.get(kind, kind)} (xếp từ cao xuống thấp)"
+            if parts > 1:
+                title += f", phần {n + 1}/{parts}"
+            charts.append((title, units[n * size : (n + 1) * size]))
+    data_row = _HELPER_ROW + 20  # below the status chart's figures, as the score chart's
+    breaks = [charts_page]  # the page of the status and rates charts stays
+    for n, (title, units) in enumerate(charts):
+        if n % 2 == 0:
+            breaks.append(row)
+        first = data_row
+        for name, total, _band in units:
+            ws.write_string(data_row, _CHART_COL, name)
+            ws.write_number(data_row, _CHART_COL + 1, round(total, 2))
+            data_row += 1
+        chart = wb.add_chart({"type": "column"})
+        chart.add_series(
+            {
+                "name": "Tổng điểm",
+                "categories": [SHEET_SUMMARY, first, _CHART_COL, data_row - 1, _CHART_COL],
+                "values": [SHEET_SUMMARY, first, _CHART_COL + 1, data_row - 1, _CHART_COL + 1],
+                "points": [{"fill": {"color": _BAR.get(colours.get(band, ""), "#7F7F7F")}} for *_, band in units],
+                "gap": 50,
+            }
+        )
+        _chart_style(chart, title)
+        chart.set_y_axis({"min": 0, "max": 100, "major_unit": 20, "num_font": _font(CHART_FONT)})
+        chart.set_x_axis({"num_font": {**_font(CHART_FONT), "rotation": -90}})
+        chart.set_legend({"none": True})
+        chart.show_hidden_data()
+        ws.insert_chart(row + 1, 0, chart, {"x_scale": 1.35, "y_scale": 1.5, "object_position": 3})
+        row += _CHART_ROWS
+    ws.set_h_pagebreaks(breaks)
+    return row
 
 
 _STATUS_CHART_COLOURS = ("#70AD47", "#FFC000", "#C00000", "#7F7F7F", "#BDD7EE")
