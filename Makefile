@@ -61,9 +61,10 @@ consolidate: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.benchmark --n $(N)
 
-## template: regenerate templates/excel/ from schemas/
+## template: regenerate templates/excel/ from schemas/ (and templates/excel/gia-lai-2026/)
 template: $(STAMP)
 	$(PY) -m pipeline template
+	$(PY) -m pipeline --schemas schemas/gia-lai-2026 template
 
 lint: $(STAMP)
 	$(PY) -m ruff check pipeline tests bench

@@ -98,12 +98,21 @@ def main(ctx: click.Context, schemas: Path | None) -> None:
 
 
 @main.command(help="Tạo mẫu báo cáo Excel gửi các đơn vị (templates/excel/).")
-@_folder_option("--out", default=Path("templates/excel"), help="Thư mục ghi mẫu báo cáo.")
+@_folder_option(
+    "--out",
+    default=None,
+    help="Thư mục ghi mẫu báo cáo (mặc định: templates/excel, hoặc templates/excel/<tên thư mục cấu hình>"
+    " khi dùng --schemas với cấu hình khác).",
+)
 @click.pass_context
-def template(ctx: click.Context, out: Path) -> None:
+def template(ctx: click.Context, out: Path | None) -> None:
     from pipeline.authoring.template import write_template
 
     schema = _schema(ctx)
+    if out is None:  # another configuration's template never overwrites the default one
+        out = Path("templates/excel")
+        if schema.directory.resolve() != config.DEFAULT_DIR.resolve():
+            out = out / schema.directory.name
     path = write_template(schema, out)
     click.echo(f"Đã tạo mẫu báo cáo: {path}")
 

@@ -316,7 +316,9 @@ def _kind_charts(
                 "name": "Tổng điểm",
                 "categories": [SHEET_SUMMARY, first, _CHART_COL, data_row - 1, _CHART_COL],
                 "values": [SHEET_SUMMARY, first, _CHART_COL + 1, data_row - 1, _CHART_COL + 1],
-                "points": [{"fill": {"color": _BAR.get(colours.get(band, ""), "#7F7F7F")}} for *_, band in units],
+                "points": [
+                    {"fill": {"color": _BAR.get(colours.get(band, ""), "#7F7F7F")}} for *_, band in units
+                ],
                 "gap": 50,
             }
         )
