@@ -303,7 +303,12 @@ def test_committed_gia_lai_template_is_current(tmp_path: Path) -> None:
         "run `python -m pipeline --schemas schemas/gia-lai-2026 template --out templates/excel/gia-lai-2026`"
     )
     listed = openpyxl.load_workbook(committed, read_only=True)
-    codes = {str(r[0]) for r in listed[gl.template.meta_sheet].iter_rows(values_only=True) if r and r[0]}
+    # the unit drop-down lists "code – name"
+    codes = {
+        str(r[0]).split(" – ")[0]
+        for r in listed[gl.template.meta_sheet].iter_rows(values_only=True)
+        if r and r[0]
+    }
     assert {"21583", "SNNMT"} <= codes and "540" not in codes  # new units listed, ceased ones not
 
 
