@@ -32,7 +32,7 @@ from pipeline.core.ranking import rank
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import UnitStatus
 from pipeline.core.workdays import add_working_days, is_working_day, public_holidays
-from pipeline.outputs import feedback, report_tasks, synthesis
+from pipeline.outputs import feedback, figures, report_tasks, synthesis
 from pipeline.outputs.plain import plain_issue
 from pipeline.run import consolidate
 from pipeline.store import history
@@ -180,6 +180,32 @@ def test_report_synthesis(run: dict[str, Any], schema: Schema) -> None:
         assert f"{point.text[:-1]} ({point.count} đơn vị: " in text
     limitations = report_tasks.points(result, "n_limitations")
     assert limitations and report_tasks.quote(limitations[0]) in text
+
+
+def test_highlights_are_the_best_by_points_then_figure(run: dict[str, Any], schema: Schema) -> None:
+    """The early stop of `highlights` (points read from the largest figure down) chooses what
+    reading every unit's points would."""
+    result: RunResult = run["result"]
+    for task, _title in schema.template.tasks:
+        keys = figures.task_value_keys(task)
+        every = []
+        for i, u in enumerate(result.units):
+            sub = u.submission
+            if sub is None or not str(sub.values.get(f"n{task}_results") or "").strip():
+                continue
+            value = sum(
+                v
+                for k in keys
+                if isinstance(v := sub.values.get(k), (int, float)) and not isinstance(v, bool)
+            )
+            if value <= 0:
+                continue
+            points = (
+                next((c.points for c in u.score.criteria if c.key == f"task{task}"), 0.0) if u.score else 0.0
+            )
+            every.append((-round(points, 2), -value, i, u.unit.code))
+        want = [code for *_k, code in sorted(every)[: report_tasks.HIGHLIGHTS]]
+        assert [h.unit.unit.code for h in report_tasks.highlights(result, schema, task)] == want
 
 
 def test_grouping_rule() -> None:

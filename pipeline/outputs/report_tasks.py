@@ -9,6 +9,7 @@ of the compared periods (RunResult.compared).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,7 +104,8 @@ def highlights(result: RunResult, schema: Schema, task: str, n: int = HIGHLIGHTS
     its key figure; never a unit whose key figure for the task is zero or blank."""
     keys = figures.task_value_keys(task)
     criterion = f"task{task}"
-    found = []
+    full = max((c.points for c in schema.rubric.criteria if c.key == criterion), default=0.0)
+    candidates = []
     for i, u in enumerate(result.units):
         sub = u.submission
         if sub is None:
@@ -115,12 +117,24 @@ def highlights(result: RunResult, schema: Schema, task: str, n: int = HIGHLIGHTS
         text = sub.values.get(f"n{task}_results")
         if not isinstance(text, str) or not text.strip():
             continue
+        candidates.append((-value, i, u, value, text))
+    candidates.sort(key=lambda c: c[:2])
+    # Points are read from the largest figure down, and no further once n units have the
+    # criterion's full points: none below them can come first (a kept score's criteria are
+    # unpacked on reading, and 10,000 of them cost seconds).
+    found = []
+    at_full = 0
+    for negative, i, u, value, text in candidates:
         points = 0.0
         if u.score is not None:
             points = next((c.points for c in u.score.criteria if c.key == criterion), 0.0)
-        found.append((-round(points, 2), -value, i, Highlight(u, value, _first_sentences(text))))
-    found.sort(key=lambda t: t[:3])
-    return [h for *_key, h in found[:n]]
+        found.append((-round(points, 2), negative, i, u, value, text))
+        at_full += round(points, 2) >= round(full, 2)
+        if at_full >= n:
+            break
+    # the opening sentences of the chosen few only (cutting every text costs seconds too)
+    best = heapq.nsmallest(n, found, key=lambda t: t[:3])
+    return [Highlight(u, value, _first_sentences(text)) for *_key, u, value, text in best]
 
 
 # ------------------------------------------------------------------ the units' own words

@@ -107,10 +107,20 @@ def group(texts: Iterable[tuple[str, str]], keep: Callable[[str], bool] | None =
     exact: dict[frozenset[str], Point] = {}
     by_word: dict[str, list[Point]] = {}
     members: dict[int, set[str]] = {}  # point → its units, for the membership test (lists are slow)
+    # Units repeat one another's texts and sentences: each distinct one is cut and judged once.
+    cut: dict[str, list[str]] = {}
+    kept: dict[str, bool] = {}
     for unit, text in texts:
-        for sentence in sentences(text):
-            if keep is not None and not keep(sentence):
-                continue
+        parts = cut.get(text)
+        if parts is None:
+            parts = cut[text] = sentences(text)
+        for sentence in parts:
+            if keep is not None:
+                ok = kept.get(sentence)
+                if ok is None:
+                    ok = kept[sentence] = keep(sentence)
+                if not ok:
+                    continue
             words = seen.get(sentence)
             if words is None:
                 words = seen[sentence] = _words(sentence)

@@ -277,6 +277,7 @@ def _by_kind(ws: Worksheet, f: layout.Formats, result: RunResult, schema: Schema
 # charts a printed page, each this many rows tall.
 _CHART_UNITS = 40
 _CHART_ROWS = 24
+KIND_CHART_UNITS = 160  # per kind of unit: four charts (110 communes of Gia Lai: three)
 
 
 def _kind_charts(
@@ -293,10 +294,14 @@ def _kind_charts(
     charts: list[tuple[str, list[tuple[str, float, str]]]] = []
     for kind in sorted(groups, key=kind_order):
         units = groups[kind]
+        shown = ""
+        if len(units) > KIND_CHART_UNITS:  # a national registry: the best ranked; all on "Xếp loại"
+            units = units[:KIND_CHART_UNITS]
+            shown = f", {KIND_CHART_UNITS} đơn vị đứng đầu"
         parts = -(-len(units) // _CHART_UNITS)
         size = -(-len(units) // parts)  # parts of even size
         for n in range(parts):
-            title = f"Tổng điểm: {KINDS_VI.get(kind, kind)} (xếp từ cao xuống thấp)"
+            title = f"Tổng điểm: {KINDS_VI.get(kind, kind)} (xếp từ cao xuống thấp{shown})"
             if parts > 1:
                 title += f", phần {n + 1}/{parts}"
             charts.append((title, units[n * size : (n + 1) * size]))
