@@ -355,3 +355,59 @@ def test_same_period_checks_compare_a_merged_unit_with_its_predecessors(
     assert x9.submission is not None
     [same] = [i for i in x9.submission.issues if i.code == "report-unchanged"]
     assert "X1.xlsx; X2.xlsx; X3.xlsx" in same.message
+
+
+def test_year_sheet_and_history_of_a_unit_merged_during_the_year(
+    changing: Schema, sample_values: Mapping[str, CellValue], tmp_path: Path
+) -> None:
+    """X9 exists from 1 July 2024: its 2024 year (the 9-month run) starts with the Quý I results
+    of X1, X2, X3 merged into it (their list, the worst status, the mean score)."""
+    template = write_template(changing, tmp_path / "template")
+    outbox = tmp_path / "outbox"
+    q1_inbox = tmp_path / "q1"
+    on_time, late = datetime(2024, 3, 15, 9, 0, tzinfo=TZ), datetime(2024, 3, 25, 9, 0, tzinfo=TZ)
+    for unit, sessions, received in (
+        ("SNV", 4, on_time),
+        ("X1", 1, on_time),
+        ("X2", 2, late),
+        ("X3", 3, on_time),
+    ):
+        _write(template, _report(sample_values, unit, 2024, sessions), q1_inbox / f"{unit}.xlsx", received)
+    q1 = consolidate(
+        changing,
+        parse_period("2024-Q1", changing.calendar),
+        q1_inbox,
+        outbox,
+        datetime(2024, 4, 10, 9, 0, tzinfo=TZ),
+    )
+    before = {u.unit.code: u for u in q1.units}
+    assert (before["X1"].status, before["X2"].status, before["X3"].status) == ("on_time", "late", "on_time")
+
+    nine = tmp_path / "9m"
+    sent = datetime(2024, 9, 15, 9, 0, tzinfo=TZ)
+    for unit in ("SNV", "X9", "X4"):
+        values = dict(_report(sample_values, unit, 2024, 5), period="9 tháng")
+        _write(template, values, nine / f"{unit}.xlsx", sent)
+    consolidate(
+        changing,
+        parse_period("2024-9M", changing.calendar),
+        nine,
+        outbox,
+        datetime(2024, 10, 10, 9, 0, tzinfo=TZ),
+    )
+    report = json.loads((outbox / "2024-9M" / "run.json").read_text(encoding="utf-8"))
+    units = {u["code"]: u for u in report["units"]}
+    first = units["X9"]["history"][0]
+    assert first["period"] == "2024-Q1" and first["units"] == ["X1", "X2", "X3"]
+    parts = {r["code"]: r for r in first["results"]}
+    assert {c: r["status"] for c, r in parts.items()} == {"X1": "on_time", "X2": "late", "X3": "on_time"}
+    assert first["status"] == "late" and first["days_late"] == parts["X2"]["days_late"] == 5
+    scores = [before[c].score.total for c in ("X1", "X2", "X3")]  # type: ignore[union-attr]
+    assert first["score"] == round(sum(round(s, 2) for s in scores) / 3, 2)
+    assert [e["period"] for e in units["X9"]["history"]] == ["2024-Q1", "2024-9M"]
+    # SNV existed all year: its own Q1; X4 sent nothing in Q1 and merged nothing: its own record
+    assert "units" not in units["SNV"]["history"][0] and units["SNV"]["history"][0]["period"] == "2024-Q1"
+
+    wb = openpyxl.load_workbook(outbox / "2024-9M" / "tong-hop-2024-9M.xlsx", read_only=True)
+    rows = [r for r in wb["Cả năm"].iter_rows(values_only=True) if r and r[1] == "X9"]
+    assert rows and "Quý I: gồm xã Một, xã Hai, xã Ba trước sắp xếp" in str(rows[0][2])

@@ -100,6 +100,24 @@ def report(result: RunResult, schema: Schema) -> dict[str, Any]:
                     "days_late": e.days_late,
                     "score": e.score,
                     "band": e.band,
+                    # a period from before the unit's merge: the merged units and their results
+                    **(
+                        {
+                            "units": [code for code, _n, _e in e.parts],
+                            "results": [
+                                {
+                                    "code": code,
+                                    "status": x.status,
+                                    "days_late": x.days_late,
+                                    "score": x.score,
+                                    "band": x.band,
+                                }
+                                for code, _n, x in e.parts
+                            ],
+                        }
+                        if e.parts
+                        else {}
+                    ),
                 }
                 for e in years[u.unit.code]
             ],

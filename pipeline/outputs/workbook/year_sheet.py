@@ -75,7 +75,7 @@ def write_year_sheet(
         cells: list[tuple[object, Format, bool]] = [
             (i, f.cell_centre, True),
             (u.unit.code, f.cell_centre, False),
-            (u.unit.name, f.cell, False),
+            (u.unit.name + _merged_note(schema, entries), f.cell, False),
         ]
         found = [by_code.get(c) for c in codes]
         cells += [(vi.unit_status_vi(e.status) if e else None, f.cell_centre, False) for e in found]
@@ -106,3 +106,13 @@ def write_year_sheet(
         ws.fit_to_pages(2, 0)
         ws.repeat_columns(0, 2)
     return rows
+
+
+def _merged_note(schema: Schema, entries: list[year.PeriodEntry]) -> str:
+    """ " (Quý I: gồm xã Một, xã Hai trước sắp xếp)" for the periods from before a merge."""
+    notes = []
+    for e in entries:
+        if e.parts:
+            names = ", ".join(name for _c, name, _x in e.parts)
+            notes.append(f"{schema.calendar.period(e.code).name}: gồm {names} trước sắp xếp")
+    return f" ({'; '.join(notes)})" if notes else ""
