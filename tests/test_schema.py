@@ -65,6 +65,8 @@ def test_deadlines_and_lateness() -> None:
     assert y.deadline.isoformat() == "2023-11-25"
     assert not q1.is_due(datetime(2023, 3, 20, 12, tzinfo=TZ))
     assert q1.is_due(datetime(2023, 3, 21, tzinfo=TZ))
+    # the year's own period is "năm 2023", never "Năm năm 2023"
+    assert (q1.name_vi, y.name_vi) == ("Quý I năm 2023", "năm 2023")
 
 
 @pytest.mark.parametrize("text", ["2023", "2023-Q5", "Q1-2023", ""])

@@ -15,6 +15,14 @@ from pipeline.core.workdays import add_working_days
 _PERIOD_ID = re.compile(r"^\s*(\d{4})-([A-Za-z0-9]+)\s*$")
 
 
+def period_name(name: str, year: int | str) -> str:
+    """A period of a year as the outputs write it: "Quý I năm 2023"; the year's own period
+    (named "Năm") reads "năm 2023", not "Năm năm 2023"."""
+    if name.casefold() == "năm":
+        return f"năm {year}"
+    return f"{name} năm {year}"
+
+
 @dataclass(frozen=True)
 class ReportingPeriod:
     year: int
@@ -27,7 +35,7 @@ class ReportingPeriod:
 
     @cached_property
     def name_vi(self) -> str:
-        return f"{self.period.name} năm {self.year}"
+        return period_name(self.period.name, self.year)
 
     def _day(self, month_day: str, year: int) -> date:
         month, day = (int(x) for x in month_day.split("-"))

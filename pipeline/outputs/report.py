@@ -64,8 +64,8 @@ def build_report(
     their units are unchanged, the grouped narratives from `memo` when the files are."""
     rp = result.period
     today = result.as_of.astimezone(rp.tz).date()
-    name = rp.period.name[:1].lower() + rp.period.name[1:]
-    title = f"Kết quả thực hiện công tác dân vận chính quyền {name} năm {rp.year}"
+    name = rp.name_vi
+    title = f"Kết quả thực hiện công tác dân vận chính quyền {name[:1].lower()}{name[1:]}"
     paper = Paper(f"Báo cáo {title}", vi.ISSUING_BODY)
     paper.header_block(
         schema.template.agency,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from pipeline.core.deadlines import period_name
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Field, Schema
 from pipeline.core.vietnamese import fold, format_number, format_percent
@@ -55,7 +56,8 @@ def _period_name(result: RunResult, schema: Schema, period_id: str) -> str:
     year, _, code = period_id.partition("-")
     for p in schema.calendar.periods:
         if p.code == code:
-            return f"{p.name[:1].lower()}{p.name[1:]} năm {year}"
+            name = period_name(p.name, year)
+            return f"{name[:1].lower()}{name[1:]}"
     return period_id
 
 

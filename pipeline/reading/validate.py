@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 
-from pipeline.core.deadlines import ReportingPeriod
+from pipeline.core.deadlines import ReportingPeriod, period_name
 from pipeline.core.issues import Issue, make_issue
 from pipeline.core.model import InboxFile, Located, Submission, Value
 from pipeline.core.registry import match_ceased, match_unit, units_named_in
@@ -235,7 +235,7 @@ def _identify(ch: _Checker, sub: Submission, period: ReportingPeriod) -> bool:
             period.year,
         )
     ):
-        found = f"{schema.calendar.period(sub.period).name} năm {sub.year}"
+        found = period_name(schema.calendar.period(sub.period).name, sub.year)
         where = period_cell or year_cell
         ch.add("period-other", "period", where, value=found, expected=period.name_vi)
         return False

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pipeline.core import lineage, merge
-from pipeline.core.deadlines import ReportingPeriod
+from pipeline.core.deadlines import ReportingPeriod, period_name
 from pipeline.core.issues import make_issue
 from pipeline.core.model import Located, PastResult, PreviousYear, RunResult, UnitResult, Value, Version
 from pipeline.core.schema import Schema, Unit
@@ -100,14 +100,14 @@ def _earlier_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str,
     """(period id, Vietnamese name) of the same year's earlier periods, nearest first."""
     periods = sorted(schema.calendar.periods, key=lambda p: p.order)
     earlier = [p for p in periods if p.order < period.period.order]
-    return [(f"{period.year}-{p.code}", f"{p.name} năm {period.year}") for p in reversed(earlier)]
+    return [(f"{period.year}-{p.code}", period_name(p.name, period.year)) for p in reversed(earlier)]
 
 
 def earlier_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str, str, int]]:
     """(period id, Vietnamese name, order) of the same year's earlier periods, oldest first."""
     periods = sorted(schema.calendar.periods, key=lambda p: p.order)
     return [
-        (f"{period.year}-{p.code}", f"{p.name} năm {period.year}", p.order)
+        (f"{period.year}-{p.code}", period_name(p.name, period.year), p.order)
         for p in periods
         if p.order < period.period.order
     ]
@@ -119,7 +119,7 @@ def last_year_periods(schema: Schema, period: ReportingPeriod) -> list[tuple[str
     periods = sorted(schema.calendar.periods, key=lambda p: p.order)
     year = period.year - 1
     wanted = [p for p in periods if p.order in (period.period.order - 1, period.period.order)]
-    return [(f"{year}-{p.code}", f"{p.name} năm {year}", p.order) for p in wanted]
+    return [(f"{year}-{p.code}", period_name(p.name, year), p.order) for p in wanted]
 
 
 # unit code → period id → the unit's accepted (consolidated) version of that period
