@@ -106,10 +106,10 @@ def decide(
     with STAGES.step("merge"):
         units = merge.merge(schema, files, period, as_of)
     with STAGES.step("history (ledger)"):
-        accepted = history.apply(schema, ledger, cache, period, units)
+        read = history.apply(schema, ledger, cache, period, units)
         merge.apply_fairness(schema, period, units, history.rejection_checks(ledger, period, units, as_of))
     with STAGES.step("plausibility (ledger)"):
-        plausibility.check(schema, period, units, accepted)
+        plausibility.check(schema, period, units, read.through_lineage)
     with STAGES.step("score"):
         kept = cache.scores(period.id)
         made = score.score_all(schema, units, kept)
@@ -117,7 +117,7 @@ def decide(
         cache.keep_scores(period.id, made, [key for key in kept if key not in used])
     with STAGES.step("history (ledger)"):  # earlier periods, and the previous year through the lineage
         past = history.earlier_results(ledger, period)
-        previous_year = history.previous_years(ledger, schema, period, [u.unit for u in units], past)
+        previous_year = history.previous_years(ledger, schema, period, [u.unit for u in units], past, read)
     return RunResult(
         period=period,
         as_of=as_of,
@@ -126,7 +126,7 @@ def decide(
         totals=merge.totals(schema, units),
         ranking=ranking.rank(units, [b.name for b in schema.rubric.bands]),
         past=past,
-        compared=history.comparison_totals(schema, ledger, period, past),
+        compared=history.comparison_totals(schema, ledger, period, past, read),
         previous_year=previous_year,
     )
 

@@ -14,6 +14,7 @@ received time, validity, status and values. From that record:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -139,22 +140,34 @@ def accepted_versions(ledger: Ledger, period_ids: list[str]) -> Accepted:
 def period_figures(ledger: Ledger, period_id: str) -> dict[str, dict[str, Value]]:
     """Each unit's accepted (consolidated) figures for the period, as the ledger stored them
     (dates as ISO text)."""
-    return {
-        unit: dict(rows[period_id].values)
-        for unit, rows in accepted_versions(ledger, [period_id]).items()
-        if period_id in rows
-    }
+    return _figures(accepted_versions(ledger, [period_id]), period_id)
+
+
+def _figures(accepted: Accepted, period_id: str) -> dict[str, dict[str, Value]]:
+    return {unit: dict(rows[period_id].values) for unit, rows in accepted.items() if period_id in rows}
+
+
+@dataclass(frozen=True)
+class Read:
+    """What `apply` reads once from the ledger for the run's later checks and comparisons: the
+    accepted versions of the year's earlier periods and of the previous year's same period and
+    the one before it."""
+
+    recorded: Accepted  # as the ledger holds them, by the code that sent them
+    # the same, with the previous year of a unit formed by a merge summed from its predecessors
+    through_lineage: Accepted
 
 
 def _last_year_through_lineage(
-    schema: Schema, period: ReportingPeriod, units: list[UnitResult], accepted: Accepted
-) -> None:
-    """A unit formed by a merge since the previous year: its accepted versions of the previous
-    year's periods become the sum of its predecessors' (pipeline.core.lineage), so that every
-    same-period comparison (outliers, unchanged reports) sees the units it came from. Nothing
-    to do, and nothing read, when no unit of the registry ever ceased."""
+    schema: Schema, period: ReportingPeriod, units: list[UnitResult], recorded: Accepted
+) -> Accepted:
+    """`recorded`, where a unit formed by a merge since the previous year has its accepted
+    versions of the previous year's periods summed from its predecessors' (pipeline.core.lineage),
+    so that every same-period comparison (outliers, unchanged reports) sees the units it came
+    from. `recorded` itself when no unit of the registry ever ceased."""
     if not any(u.successors for u in schema.registry):
-        return
+        return recorded
+    accepted = {unit: dict(rows) for unit, rows in recorded.items()}
     day = schema.registry_date or period.deadline
     current = [u.unit for u in units]
     for pid, _name, order in last_year_periods(schema, period):
@@ -181,6 +194,7 @@ def _last_year_through_lineage(
                 status=first.status,
                 values=summed,
             )
+    return accepted
 
 
 def last_year_rows(accepted: Accepted, unit: Unit) -> dict[str, VersionRow]:
@@ -248,14 +262,14 @@ def _default(schema: Schema, key: str) -> Located:
 
 def apply(
     schema: Schema, ledger: Ledger, cache: Cache | None, period: ReportingPeriod, units: list[UnitResult]
-) -> Accepted:
+) -> Read:
     """Check period consistency, record this run's versions, then read back each unit's history.
     Returns the accepted versions of the year's earlier periods and of the previous year's same
-    period and the one before it, read once here (the outlier and unchanged-report checks use
-    them)."""
+    period and the one before it, read once here (the outlier and unchanged-report checks, the
+    previous year and the report's comparisons use them)."""
     ids = [pid for pid, _n, _o in earlier_periods(schema, period) + last_year_periods(schema, period)]
-    accepted = accepted_versions(ledger, ids)
-    _last_year_through_lineage(schema, period, units, accepted)
+    recorded = accepted_versions(ledger, ids)
+    accepted = _last_year_through_lineage(schema, period, units, recorded)
     check_flows(schema, ledger, period, units, accepted)
     # The period's versions are read once: for what record need not write again, and, with
     # the units whose versions it wrote read again, for the history.
@@ -268,7 +282,7 @@ def apply(
         for unit in touched:
             stored[unit] = fresh.get(unit, [])
     attach_history(units, stored)
-    return accepted
+    return Read(recorded, accepted)
 
 
 def rejection_checks(
@@ -286,20 +300,24 @@ def rejection_checks(
 
 
 def comparison_totals(
-    schema: Schema, ledger: Ledger, period: ReportingPeriod, past: list[PastResult]
+    schema: Schema,
+    ledger: Ledger,
+    period: ReportingPeriod,
+    past: list[PastResult],
+    read: Read | None = None,
 ) -> dict[str, dict[str, int | float]]:
     """Period id → the totals of every indicator over the units' accepted figures, for the
     previous period of the year and the same period of the previous year, when the ledger holds
-    results for them (the report's "so với kỳ trước, cùng kỳ năm trước")."""
+    results for them (the report's "so với kỳ trước, cùng kỳ năm trước"). `read`: what `apply`
+    read (both periods are among it), else they are read from the ledger."""
     recorded = {p.period_id for p in past}
     earlier = [pid for pid, _name in _earlier_periods(schema, period)[:1]]
-    wanted = [*earlier, f"{period.year - 1}-{period.period.code}"]
+    wanted = [pid for pid in (*earlier, f"{period.year - 1}-{period.period.code}") if pid in recorded]
+    accepted = read.recorded if read is not None else accepted_versions(ledger, wanted)
     out: dict[str, dict[str, int | float]] = {}
     for pid in wanted:
-        if pid not in recorded:
-            continue
         sums: dict[str, int | float] = {f.key: 0 for f in schema.indicators}
-        for values in period_figures(ledger, pid).values():
+        for values in _figures(accepted, pid).values():
             for key in sums:
                 v = values.get(key)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -392,13 +410,15 @@ def previous_years(
     period: ReportingPeriod,
     units: list[Unit],
     past: list[PastResult] | None = None,
+    read: Read | None = None,
 ) -> dict[str, PreviousYear]:
     """For each unit, the same period of the previous year (unit code → PreviousYear; absent
     when the ledger has nothing): the unit's own accepted figures and recorded result, or, when
     the registry changed in between, the sum of the figures and the list of the results of the
-    units merged into it (pipeline.core.lineage). `past`: earlier_results, when already read."""
+    units merged into it (pipeline.core.lineage). `past`: earlier_results, and `read`: what
+    `apply` read (the same period of the previous year is among it), when already read."""
     before = _previous_period(period)
-    figures = period_figures(ledger, before.id)
+    figures = _figures(read.recorded, before.id) if read is not None else period_figures(ledger, before.id)
     results = {
         r.unit: r
         for r in (earlier_results(ledger, period) if past is None else past)
