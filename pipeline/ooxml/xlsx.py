@@ -92,8 +92,9 @@ class Styles:
 # The long sheets of the consolidated workbook get their per-unit rows as ready XML spliced into
 # the sheet parts after xlsxwriter has written them (docs/decisions/row-xml-splicing.md). A
 # spliced cell names its style by index in styles.xml, and xlsxwriter keeps that index private:
-# `style_index` is the one place this project calls into xlsxwriter's internals, and
-# tests/test_ooxml.py fails if a new xlsxwriter assigns indexes otherwise.
+# `style_index` is the one place this project calls into xlsxwriter's internals: splicing needs
+# the index, and the decision note gives the measurement that justifies it; tests/test_ooxml.py
+# fails if a new xlsxwriter assigns indexes otherwise.
 
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+[0-9]+(:[A-Z]+[0-9]+)?"/>')
 # Elements that follow <mergeCells> in a worksheet (ECMA-376 §18.3.1.99, CT_Worksheet order).
