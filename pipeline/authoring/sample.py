@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipeline.core.deadlines import ReportingPeriod, parse_period
 from pipeline.core.schema import Schema, Unit
+from pipeline.core.vietnamese import lower_first
 from pipeline.ooxml.edit import CellValue, fill_workbook
 
 RECEIPTS = "receipts.csv"
@@ -102,10 +103,6 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
 def _period_phrase(rp: ReportingPeriod) -> str:
     """How a report names its period in prose: "quý I năm 2023", "6 tháng đầu năm 2023"."""
     name = rp.period.name
@@ -113,12 +110,12 @@ def _period_phrase(rp: ReportingPeriod) -> str:
         return f"năm {rp.year}"
     if name[:1].isdigit():
         return f"{name} đầu năm {rp.year}"
-    return f"{_lower_first(name)} năm {rp.year}"
+    return f"{lower_first(name)} năm {rp.year}"
 
 
 def _subject(unit: Unit) -> str:
     """ "Sở Y tế", "UBND huyện Tuy Phước"."""
-    return f"UBND {_lower_first(unit.name)}" if unit.kind == "district" else unit.name
+    return f"UBND {lower_first(unit.name)}" if unit.kind == "district" else unit.name
 
 
 def _pick(rng: random.Random, options: list[str], k: int) -> list[str]:

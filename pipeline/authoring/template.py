@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from pipeline.core import cellref
 from pipeline.core.schema import Field, Period, Schema
+from pipeline.core.vietnamese import lower_first
 from pipeline.ooxml.xlsx import Format, Styles, Workbook, Worksheet, lock_structure, new_workbook
 
 # Fixed document date: the same schema always gives the same bytes.
@@ -88,10 +89,6 @@ def _short_day(month_day: str) -> str:
     return f"{day}/{month}"
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
 def applicability_note(field: Field, periods: Sequence[Period]) -> str:
     """ "(chỉ UBND cấp huyện, báo cáo năm)" for inputs that do not apply to everyone."""
     parts: list[str] = []
@@ -100,7 +97,7 @@ def applicability_note(field: Field, periods: Sequence[Period]) -> str:
     elif field.applies_to == "department":
         parts.append("chỉ sở, ban, ngành")
     if "all" not in field.periods:
-        names = [_lower_first(p.name) for p in periods if p.code in field.periods]
+        names = [lower_first(p.name) for p in periods if p.code in field.periods]
         parts.append("báo cáo " + ", ".join(names))
     return f"({', '.join(parts)})" if parts else ""
 

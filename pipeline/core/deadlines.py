@@ -75,10 +75,6 @@ class ReportingPeriod:
         by = add_working_days(local, calendar.resubmit_days, calendar.extra_days_off, calendar.working_days)
         return max(self.deadline, by)
 
-    def resubmission_end(self, as_of: datetime, calendar: Calendar) -> datetime:
-        """The last instant of the resubmission deadline (end of that day, local)."""
-        return datetime.combine(self.resubmit_by(as_of, calendar), time(23, 59, 59), self.tz)
-
     def previous_in_year(self, calendar: Calendar) -> list[ReportingPeriod]:
         return [
             ReportingPeriod(self.year, p, self.tz)

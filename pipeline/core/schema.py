@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from pipeline.core.statuses import Severity, UnitStatus
+from pipeline.core.vietnamese import lower_first
 
 # Unit kinds, in the order the outputs group them, with their Vietnamese group names.
 KINDS_VI: dict[str, str] = {
@@ -47,8 +48,13 @@ class Unit:
     def addressee(self) -> str:
         """How a letter addresses the unit: a local government through its People's Committee."""
         if self.kind in LOCAL_KINDS:
-            return "Ủy ban nhân dân " + self.name[:1].lower() + self.name[1:]
+            return "Ủy ban nhân dân " + lower_first(self.name)
         return self.name
+
+    @property
+    def in_sentence(self) -> str:
+        """The name inside a sentence: "xã Một" (a commune, ward or district), "Sở Tư pháp"."""
+        return lower_first(self.name) if self.kind in LOCAL_KINDS else self.name
 
     @property
     def kind_vi(self) -> str:

@@ -119,6 +119,12 @@ def format_percent(rate: float | None, decimals: int = 1, *, fixed: bool = False
     return format_number(rate * 100, decimals) + "%"
 
 
+def lower_first(text: str) -> str:
+    """The text as it reads inside a sentence: its first letter in lower case ("Huyện An Lão"
+    → "huyện An Lão", "Quý I" → "quý I")."""
+    return text[:1].lower() + text[1:]
+
+
 def format_date(d: date) -> str:
     """dd/mm/yyyy."""
     return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"

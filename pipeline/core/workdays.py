@@ -7,7 +7,7 @@ province decides (schemas/calendar.toml `extra_days_off`, `working_days`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -20,17 +20,13 @@ def public_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("VN", years=[year]).keys())
 
 
-def holiday_name(day: date) -> str:
-    """The holiday's name in the package's Vietnamese, "" when `day` is none."""
-    found = holidays.country_holidays("VN", years=[day.year], language="vi").get(day)
-    return str(found or "")
-
-
-def is_working_day(day: date, extra_days_off: Iterable[date] = (), working_days: Iterable[date] = ()) -> bool:
+def is_working_day(
+    day: date, extra_days_off: Collection[date] = (), working_days: Collection[date] = ()
+) -> bool:
     """Monday to Friday that is no holiday and no extra day off; or a swapped working day."""
-    if day in set(working_days):
+    if day in working_days:
         return True
-    if day.weekday() >= 5 or day in set(extra_days_off):
+    if day.weekday() >= 5 or day in extra_days_off:
         return False
     return day not in public_holidays(day.year)
 

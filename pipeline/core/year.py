@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pipeline.core import lineage
 from pipeline.core.deadlines import parse_period
 from pipeline.core.model import PastResult, RunResult, UnitResult
-from pipeline.core.schema import LOCAL_KINDS, Schema, Unit
+from pipeline.core.schema import Schema
 from pipeline.core.statuses import UnitStatus
 from pipeline.core.vietnamese import format_number
 
@@ -78,11 +78,6 @@ def _entry(p: PastResult, codes: dict[int, str]) -> PeriodEntry:
     return PeriodEntry(p.period_id, codes.get(p.order, ""), p.status, p.days_late, p.score, p.band)
 
 
-def _in_sentence(unit: Unit) -> str:
-    """A name inside a sentence: "xã Một" (a commune, ward or district), "Sở Tư pháp"."""
-    return unit.name[:1].lower() + unit.name[1:] if unit.kind in LOCAL_KINDS else unit.name
-
-
 _WORST_FIRST = (UnitStatus.MISSING, UnitStatus.REJECTED, UnitStatus.LATE, UnitStatus.ON_TIME)
 
 
@@ -107,7 +102,7 @@ def _merged_entries(
         found = lineage.predecessors_of_all(schema.registry, lacking, result.period.deadline, day)
         for unit in lacking:
             parts = tuple(
-                (p.unit.code, _in_sentence(p.unit), _entry(recorded[(p.unit.code, pid)], codes))
+                (p.unit.code, p.unit.in_sentence, _entry(recorded[(p.unit.code, pid)], codes))
                 for p in found.get(unit.code, ())
                 if p.whole and p.unit != unit and (p.unit.code, pid) in recorded
             )

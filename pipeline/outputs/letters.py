@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import Severity, UnitStatus
-from pipeline.core.vietnamese import format_date, format_moment
+from pipeline.core.vietnamese import format_date, format_moment, lower_first
 from pipeline.ooxml import docx as word
 from pipeline.ooxml.docx import Paper, Run
 from pipeline.outputs import vocabulary as vi
@@ -138,7 +138,7 @@ def letter(result: RunResult, schema: Schema, unit: UnitResult) -> Paper:
         )
     # The contact in the closing sentence: the letter keeps to one page.
     contact = schema.papers.contact.sentence().removesuffix(".")
-    contact = f" ({contact[:1].lower()}{contact[1:]})" if contact else ""
+    contact = f" ({lower_first(contact)})" if contact else ""
     paper.paragraph(f"Sở Nội vụ đề nghị quý cơ quan, đơn vị quan tâm thực hiện{contact}./.")
     paper.signature(vi.RECIPIENTS, ["- Như trên;", "- Lãnh đạo Sở;", "- Lưu: VT, XDCQ."], vi.SIGNER)
     return paper

@@ -13,7 +13,7 @@ from pathlib import Path
 from pipeline.core.model import RunResult
 from pipeline.core.schema import Schema
 from pipeline.core.statuses import UnitStatus
-from pipeline.core.vietnamese import format_date, format_moment, format_number, format_percent
+from pipeline.core.vietnamese import format_date, format_moment, format_number, format_percent, lower_first
 from pipeline.ooxml import docx as word
 from pipeline.ooxml.docx import Item, Paper
 from pipeline.ooxml.zipwriter import PieceStore
@@ -65,7 +65,7 @@ def build_report(
     rp = result.period
     today = result.as_of.astimezone(rp.tz).date()
     name = rp.name_vi
-    title = f"Kết quả thực hiện công tác dân vận chính quyền {name[:1].lower()}{name[1:]}"
+    title = f"Kết quả thực hiện công tác dân vận chính quyền {lower_first(name)}"
     paper = Paper(f"Báo cáo {title}", vi.ISSUING_BODY)
     paper.header_block(
         schema.template.agency,

@@ -18,7 +18,7 @@ from typing import Protocol
 from pipeline.core.deadlines import period_name
 from pipeline.core.model import RunResult, UnitResult
 from pipeline.core.schema import Field, Schema
-from pipeline.core.vietnamese import fold, format_number, format_percent
+from pipeline.core.vietnamese import fold, format_number, format_percent, lower_first
 from pipeline.outputs import figures, synthesis
 
 HIGHLIGHTS = 3  # units quoted per task
@@ -33,10 +33,6 @@ def task_fields(schema: Schema, task: str, period_code: str) -> list[Field]:
     ]
 
 
-def _lower(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
 def task_prose(result: RunResult, schema: Schema, task: str) -> str:
     """ "Kết quả toàn tỉnh: số … 12 văn bản; số … 45 cuộc. Tỷ lệ … đạt 95,0%." """
     parts = []
@@ -44,7 +40,7 @@ def task_prose(result: RunResult, schema: Schema, task: str) -> str:
         value = result.totals.get(f.key)
         if value is None:
             continue
-        parts.append(f"{_lower(f.label)} {format_number(value)} {f.unit}".rstrip())
+        parts.append(f"{lower_first(f.label)} {format_number(value)} {f.unit}".rstrip())
     text = "Kết quả toàn tỉnh: " + "; ".join(parts) + "." if parts else ""
     tf = next((t for t in figures.task_figures(result) if t.task == task), None)
     if tf is not None and tf.rate is not None:
@@ -56,8 +52,7 @@ def _period_name(result: RunResult, schema: Schema, period_id: str) -> str:
     year, _, code = period_id.partition("-")
     for p in schema.calendar.periods:
         if p.code == code:
-            name = period_name(p.name, year)
-            return f"{name[:1].lower()}{name[1:]}"
+            return lower_first(period_name(p.name, year))
     return period_id
 
 

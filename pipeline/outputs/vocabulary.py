@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.core.model import PreviousYear, UnitResult
-from pipeline.core.schema import LOCAL_KINDS, Rubric, Schema
+from pipeline.core.schema import Rubric, Schema
 from pipeline.core.statuses import FileStatus, Severity, UnitStatus
 
 __all__ = [
@@ -124,6 +124,6 @@ def previous_year_note(py: PreviousYear) -> str:
         return ""
     names = []
     for u in py.covered:
-        name = u.name[:1].lower() + u.name[1:] if u.kind in LOCAL_KINDS else u.name
+        name = u.in_sentence
         names.append(name + (" (chưa có số liệu)" if u.code in py.missing else ""))
     return "gồm " + ", ".join(names) + " trước sắp xếp"
